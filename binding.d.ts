@@ -1,0 +1,85 @@
+// Hand-written contract between TypeScript and the C++ addon (build/Release/ser_native.node).
+// Every export of native/binding.cc is declared here; src/native.ts is the only place that loads it.
+// All functions are synchronous and throw an Error with a readable message on bad input.
+
+export type FeatureKind = 'mfcc' | 'logmel' | 'power';
+export type MelScale = 'slaney' | 'htk';
+export type MelNorm = 'slaney' | 'none';
+
+/** Every field is required at this level; src/features/config.ts fills defaults and validates. */
+export interface NativeFeatureConfig {
+  kind: FeatureKind;
+  sampleRate: number;
+  nFft: number;
+  winLength: number;
+  hopLength: number;
+  nMels: number;
+  nMfcc: number;
+  fmin: number;
+  fmax: number;
+  melScale: MelScale;
+  melNorm: MelNorm;
+  /** dB below the clip's maximum to floor at; null: no floor. */
+  topDb: number | null;
+  center: boolean;
+  power: number;
+  ref: number;
+  amin: number;
+}
+
+/** Time-major matrix: data[frame * coeffs + coeff]. */
+export interface FeatureMatrix {
+  data: Float32Array;
+  frames: number;
+  coeffs: number;
+}
+
+export interface WavFeatures extends FeatureMatrix {
+  /** The file's own rate (the audio was resampled to config.sampleRate when it differed). */
+  sourceSampleRate: number;
+  /** Duration of the file's audio. */
+  seconds: number;
+}
+
+export interface DecodedWav {
+  sampleRate: number;
+  channels: number;
+  /** Container size of one sample. */
+  bitsPerSample: number;
+  sampleFormat: 'pcm' | 'float';
+  /** Mono: the mean of the channels; integer PCM scaled like soundfile (int16 / 32768, ...). */
+  samples: Float32Array;
+}
+
+export interface MelOptions {
+  sampleRate: number;
+  nFft: number;
+  nMels: number;
+  fmin: number;
+  fmax: number;
+  melScale: MelScale;
+  melNorm: MelNorm;
+}
+
+/** Row-major [rows][cols]. */
+export interface Matrix {
+  data: Float32Array;
+  rows: number;
+  cols: number;
+}
+
+export function decodeWav(bytes: Uint8Array | ArrayBuffer): DecodedWav;
+/** 16-bit PCM mono WAV; samples outside [-1, 1) are clipped. */
+export function encodeWav16(samples: Float32Array, sampleRate: number): Uint8Array;
+/** scipy.signal.resample_poly(x, up, down) with up/down = toRate/fromRate reduced; length ceil(n * up / down). */
+export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array;
+export function computeFeatures(samples: Float32Array, config: NativeFeatureConfig): FeatureMatrix;
+/** decodeWav + resample to config.sampleRate + computeFeatures in one call. */
+export function wavToFeatures(bytes: Uint8Array | ArrayBuffer, config: NativeFeatureConfig): WavFeatures;
+/** librosa.filters.mel: [nMels][nFft/2 + 1]. */
+export function melFilterbank(options: MelOptions): Matrix;
+/**
+ * Real FFT of each row of `frames` (rows of nFft samples, nFft even): bins 0..nFft/2 interleaved re/im,
+ * unnormalised. Writes into `output` when given (length rows * (nFft/2 + 1) * 2).
+ */
+export function rfft(frames: Float32Array, nFft: number, output?: Float32Array): Float32Array;

@@ -1,0 +1,290 @@
+// The only file that speaks N-API: converts and checks JS values, calls the stage functions, and turns
+// every C++ exception into a JS Error so native code never takes the process down.
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <exception>
+#include <new>
+#include <string>
+
+#include "errors.h"
+#include "features.h"
+#include "fft.h"
+#include "mel.h"
+#include "resample.h"
+#include "wav.h"
+
+namespace {
+
+using ser::InputError;
+
+// --- argument conversion -------------------------------------------------------------------------
+
+Napi::Object requireObject(const Napi::CallbackInfo& info, std::size_t index, const char* what) {
+  if (info.Length() <= index || !info[index].IsObject()) throw InputError(std::string(what) + " must be an object");
+  return info[index].As<Napi::Object>();
+}
+
+double requireNumber(const Napi::Value& value, const std::string& what) {
+  if (!value.IsNumber()) throw InputError(what + " must be a number");
+  const double v = value.As<Napi::Number>().DoubleValue();
+  if (!std::isfinite(v)) throw InputError(what + " must be finite");
+  return v;
+}
+
+uint64_t requireCount(const Napi::Value& value, const std::string& what) {
+  const double v = requireNumber(value, what);
+  if (v < 0 || v != std::floor(v) || v > 9007199254740991.0) {
+    throw InputError(what + " must be a non-negative integer, got " + std::to_string(v));
+  }
+  return static_cast<uint64_t>(v);
+}
+
+uint32_t requireRate(const Napi::Value& value, const std::string& what) {
+  const uint64_t v = requireCount(value, what);
+  if (v == 0 || v > ser::kMaxSampleRate) {
+    throw InputError(what + " must be 1.." + std::to_string(ser::kMaxSampleRate) + " Hz, got " + std::to_string(v));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+std::string requireString(const Napi::Value& value, const std::string& what) {
+  if (!value.IsString()) throw InputError(what + " must be a string");
+  return value.As<Napi::String>().Utf8Value();
+}
+
+ser::Span<const float> requireFloat32(const Napi::CallbackInfo& info, std::size_t index, const char* what) {
+  if (info.Length() <= index || !info[index].IsTypedArray() ||
+      info[index].As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw InputError(std::string(what) + " must be a Float32Array");
+  }
+  auto array = info[index].As<Napi::Float32Array>();
+  return ser::Span<const float>(array.Data(), array.ElementLength());
+}
+
+ser::Span<const uint8_t> requireBytes(const Napi::CallbackInfo& info, std::size_t index, const char* what) {
+  if (info.Length() > index && info[index].IsTypedArray()) {
+    auto array = info[index].As<Napi::TypedArray>();
+    if (array.TypedArrayType() == napi_uint8_array) {
+      auto bytes = info[index].As<Napi::Uint8Array>();
+      return ser::Span<const uint8_t>(bytes.Data(), bytes.ByteLength());
+    }
+  }
+  if (info.Length() > index && info[index].IsArrayBuffer()) {
+    auto buffer = info[index].As<Napi::ArrayBuffer>();
+    return ser::Span<const uint8_t>(static_cast<const uint8_t*>(buffer.Data()), buffer.ByteLength());
+  }
+  throw InputError(std::string(what) + " must be a Uint8Array, Buffer or ArrayBuffer");
+}
+
+ser::MelScale parseMelScale(const Napi::Value& v) {
+  const std::string s = requireString(v, "melScale");
+  if (s == "slaney") return ser::MelScale::Slaney;
+  if (s == "htk") return ser::MelScale::Htk;
+  throw InputError("melScale must be 'slaney' or 'htk', got '" + s + "'");
+}
+
+ser::MelNorm parseMelNorm(const Napi::Value& v) {
+  const std::string s = requireString(v, "melNorm");
+  if (s == "slaney") return ser::MelNorm::Slaney;
+  if (s == "none") return ser::MelNorm::None;
+  throw InputError("melNorm must be 'slaney' or 'none', got '" + s + "'");
+}
+
+ser::FeatureConfig parseFeatureConfig(const Napi::Object& o) {
+  ser::FeatureConfig c;
+  const std::string kind = requireString(o.Get("kind"), "kind");
+  if (kind == "mfcc") c.kind = ser::FeatureKind::Mfcc;
+  else if (kind == "logmel") c.kind = ser::FeatureKind::LogMel;
+  else if (kind == "power") c.kind = ser::FeatureKind::Power;
+  else throw InputError("kind must be 'mfcc', 'logmel' or 'power', got '" + kind + "'");
+  c.sampleRate = requireRate(o.Get("sampleRate"), "sampleRate");
+  c.nFft = requireCount(o.Get("nFft"), "nFft");
+  c.winLength = requireCount(o.Get("winLength"), "winLength");
+  c.hopLength = requireCount(o.Get("hopLength"), "hopLength");
+  c.nMels = requireCount(o.Get("nMels"), "nMels");
+  c.nMfcc = requireCount(o.Get("nMfcc"), "nMfcc");
+  c.fminHz = requireNumber(o.Get("fmin"), "fmin");
+  c.fmaxHz = requireNumber(o.Get("fmax"), "fmax");
+  c.melScale = parseMelScale(o.Get("melScale"));
+  c.melNorm = parseMelNorm(o.Get("melNorm"));
+  const Napi::Value topDb = o.Get("topDb");
+  if (topDb.IsNull() || topDb.IsUndefined()) c.topDb.reset();
+  else c.topDb = requireNumber(topDb, "topDb");
+  const Napi::Value center = o.Get("center");
+  if (!center.IsBoolean()) throw InputError("center must be a boolean");
+  c.center = center.As<Napi::Boolean>().Value();
+  c.power = requireNumber(o.Get("power"), "power");
+  c.ref = requireNumber(o.Get("ref"), "ref");
+  c.amin = requireNumber(o.Get("amin"), "amin");
+  ser::validateFeatureConfig(c);
+  return c;
+}
+
+Napi::Float32Array toFloat32Array(Napi::Env env, const std::vector<float>& values) {
+  auto array = Napi::Float32Array::New(env, values.size());
+  if (!values.empty()) std::memcpy(array.Data(), values.data(), values.size() * sizeof(float));
+  return array;
+}
+
+Napi::Object featureResult(Napi::Env env, Napi::Float32Array data, std::size_t frames, std::size_t coeffs) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", data);
+  result.Set("frames", Napi::Number::New(env, static_cast<double>(frames)));
+  result.Set("coeffs", Napi::Number::New(env, static_cast<double>(coeffs)));
+  return result;
+}
+
+Napi::Float32Array computeInto(Napi::Env env, ser::Span<const float> samples, const ser::FeatureConfig& config,
+                               std::size_t& frames, std::size_t& coeffs) {
+  ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config);
+  frames = ser::featureFrames(samples.size(), config);
+  coeffs = ser::featureCoeffs(config);
+  auto out = Napi::Float32Array::New(env, frames * coeffs);
+  extractor.compute(samples, ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+// --- exports --------------------------------------------------------------------------------------
+
+Napi::Value DecodeWav(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::DecodedWav wav = ser::decodeWav(requireBytes(info, 0, "wav bytes"));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("sampleRate", Napi::Number::New(env, wav.info.sampleRate));
+  result.Set("channels", Napi::Number::New(env, wav.info.channels));
+  result.Set("bitsPerSample", Napi::Number::New(env, wav.info.bitsPerSample));
+  result.Set("sampleFormat", Napi::String::New(env, wav.info.format == ser::SampleFormat::Float ? "float" : "pcm"));
+  result.Set("samples", toFloat32Array(env, wav.samples));
+  return result;
+}
+
+Napi::Value EncodeWav16(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const uint32_t rate = requireRate(info[1], "sampleRate");
+  const std::vector<uint8_t> bytes = ser::encodeWavPcm16(samples, rate);
+  auto out = Napi::Uint8Array::New(info.Env(), bytes.size());
+  std::memcpy(out.Data(), bytes.data(), bytes.size());
+  return out;
+}
+
+Napi::Value Resample(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const ser::ResampleRatio ratio =
+      ser::resampleRatio(requireRate(info[1], "fromRate"), requireRate(info[2], "toRate"));
+  auto out = Napi::Float32Array::New(info.Env(), ser::resampledLength(samples.size(), ratio));
+  ser::resample(samples, ratio, ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+Napi::Value ComputeFeatures(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  std::size_t frames = 0, coeffs = 0;
+  auto data = computeInto(info.Env(), samples, config, frames, coeffs);
+  return featureResult(info.Env(), data, frames, coeffs);
+}
+
+Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  const ser::DecodedWav wav = ser::decodeWav(bytes);
+  std::vector<float> resampled;
+  ser::Span<const float> samples(wav.samples.data(), wav.samples.size());
+  if (wav.info.sampleRate != config.sampleRate) {
+    resampled = ser::resample(samples, wav.info.sampleRate, config.sampleRate);
+    samples = ser::Span<const float>(resampled.data(), resampled.size());
+  }
+  std::size_t frames = 0, coeffs = 0;
+  auto data = computeInto(env, samples, config, frames, coeffs);
+  Napi::Object result = featureResult(env, data, frames, coeffs);
+  result.Set("sourceSampleRate", Napi::Number::New(env, wav.info.sampleRate));
+  result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.info.frames) / wav.info.sampleRate));
+  return result;
+}
+
+Napi::Value MelFilterbank(const Napi::CallbackInfo& info) {
+  const Napi::Object o = requireObject(info, 0, "mel options");
+  ser::MelConfig c;
+  c.sampleRate = requireRate(o.Get("sampleRate"), "sampleRate");
+  c.nFft = requireCount(o.Get("nFft"), "nFft");
+  c.nMels = requireCount(o.Get("nMels"), "nMels");
+  c.fminHz = requireNumber(o.Get("fmin"), "fmin");
+  c.fmaxHz = requireNumber(o.Get("fmax"), "fmax");
+  c.scale = parseMelScale(o.Get("melScale"));
+  c.norm = parseMelNorm(o.Get("melNorm"));
+  if (c.nFft < 2 || c.nFft % 2 != 0 || c.nFft > (1u << 20)) throw InputError("nFft must be an even number from 2 to 1048576");
+  if (c.nMels < 1 || c.nMels > 4096) throw InputError("nMels must be 1..4096");
+  if (c.fminHz < 0 || c.fmaxHz <= c.fminHz || c.fmaxHz > c.sampleRate / 2.0) {
+    throw InputError("fmin/fmax must satisfy 0 <= fmin < fmax <= sampleRate/2");
+  }
+  const std::vector<float> weights = ser::melFilterbank(c);
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", toFloat32Array(env, weights));
+  result.Set("rows", Napi::Number::New(env, static_cast<double>(c.nMels)));
+  result.Set("cols", Napi::Number::New(env, static_cast<double>(c.nFft / 2 + 1)));
+  return result;
+}
+
+// Many frames per call: the per-call cost of N-API would otherwise dwarf a 512-point transform.
+Napi::Value Rfft(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> input = requireFloat32(info, 0, "frames");
+  const uint64_t n = requireCount(info[1], "nFft");
+  if (n < 2 || n % 2 != 0 || n > (1u << 24)) throw InputError("nFft must be an even number from 2 to 16777216");
+  if (input.size() % n != 0) {
+    throw InputError("frames length " + std::to_string(input.size()) + " is not a multiple of nFft " + std::to_string(n));
+  }
+  const std::size_t rows = input.size() / n;
+  const std::size_t bins = n / 2 + 1;
+  Napi::Float32Array out;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    const ser::Span<const float> given = requireFloat32(info, 2, "output");
+    if (given.size() != rows * bins * 2) throw InputError("output must hold rows * (nFft/2 + 1) * 2 floats");
+    out = info[2].As<Napi::Float32Array>();
+  } else {
+    out = Napi::Float32Array::New(info.Env(), rows * bins * 2);
+  }
+  ser::RealFft<float>& fft = ser::realFftFloat(n);
+  std::vector<float> re(bins), im(bins);
+  float* dst = out.Data();
+  for (std::size_t r = 0; r < rows; ++r) {
+    fft.forward(input.data() + r * n, re.data(), im.data());
+    float* row = dst + r * bins * 2;
+    for (std::size_t k = 0; k < bins; ++k) {
+      row[2 * k] = re[k];
+      row[2 * k + 1] = im[k];
+    }
+  }
+  return out;
+}
+
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value guarded(const Napi::CallbackInfo& info) {
+  try {
+    return Fn(info);
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(info.Env(), "out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(info.Env(), e.what());
+  }
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeWav", Napi::Function::New<guarded<DecodeWav>>(env, "decodeWav"));
+  exports.Set("encodeWav16", Napi::Function::New<guarded<EncodeWav16>>(env, "encodeWav16"));
+  exports.Set("resample", Napi::Function::New<guarded<Resample>>(env, "resample"));
+  exports.Set("computeFeatures", Napi::Function::New<guarded<ComputeFeatures>>(env, "computeFeatures"));
+  exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
+  exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
+  exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));
+  return exports;
+}
+
+}  // namespace
+
+NODE_API_MODULE(ser_native, Init)

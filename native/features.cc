@@ -1,0 +1,120 @@
+#include "features.h"
+
+#include <cmath>
+#include <list>
+#include <string>
+
+#include "errors.h"
+#include "resample.h"
+
+namespace ser {
+namespace {
+
+bool sameConfig(const FeatureConfig& a, const FeatureConfig& b) {
+  return a.kind == b.kind && a.sampleRate == b.sampleRate && a.nFft == b.nFft && a.winLength == b.winLength &&
+         a.hopLength == b.hopLength && a.nMels == b.nMels && a.nMfcc == b.nMfcc && a.fminHz == b.fminHz &&
+         a.fmaxHz == b.fmaxHz && a.melScale == b.melScale && a.melNorm == b.melNorm && a.topDb == b.topDb &&
+         a.center == b.center && a.power == b.power && a.ref == b.ref && a.amin == b.amin;
+}
+
+void require(bool ok, const std::string& message) {
+  if (!ok) throw InputError(message);
+}
+
+std::string num(double v) {
+  std::string s = std::to_string(v);
+  while (s.size() > 1 && s.back() == '0') s.pop_back();
+  if (!s.empty() && s.back() == '.') s.pop_back();
+  return s;
+}
+
+}  // namespace
+
+void validateFeatureConfig(const FeatureConfig& c) {
+  require(c.sampleRate >= 1 && c.sampleRate <= kMaxSampleRate,
+          "sampleRate must be 1.." + std::to_string(kMaxSampleRate) + " Hz, got " + std::to_string(c.sampleRate));
+  require(c.nFft >= 2 && c.nFft <= (1u << 20) && c.nFft % 2 == 0,
+          "nFft must be an even number from 2 to 1048576, got " + std::to_string(c.nFft));
+  require(c.winLength >= 1 && c.winLength <= c.nFft,
+          "winLength must be 1..nFft (" + std::to_string(c.nFft) + "), got " + std::to_string(c.winLength));
+  require(c.hopLength >= 1, "hopLength must be at least 1");
+  require(std::isfinite(c.power) && c.power > 0, "power must be a positive number, got " + num(c.power));
+  if (c.kind == FeatureKind::Power) return;
+  require(c.nMels >= 1 && c.nMels <= 4096, "nMels must be 1..4096, got " + std::to_string(c.nMels));
+  require(std::isfinite(c.fminHz) && c.fminHz >= 0, "fmin must be >= 0 Hz, got " + num(c.fminHz));
+  require(std::isfinite(c.fmaxHz) && c.fmaxHz > c.fminHz && c.fmaxHz <= c.sampleRate / 2.0,
+          "fmax must be above fmin (" + num(c.fminHz) + ") and at most sampleRate/2 (" + num(c.sampleRate / 2.0) +
+              "), got " + num(c.fmaxHz));
+  require(std::isfinite(c.amin) && c.amin > 0, "amin must be positive, got " + num(c.amin));
+  require(std::isfinite(c.ref) && c.ref > 0, "ref must be positive, got " + num(c.ref));
+  require(!c.topDb || (std::isfinite(*c.topDb) && *c.topDb >= 0), "topDb must be >= 0 dB or none");
+  if (c.kind == FeatureKind::Mfcc) {
+    require(c.nMfcc >= 1 && c.nMfcc <= c.nMels,
+            "nMfcc must be 1..nMels (" + std::to_string(c.nMels) + "), got " + std::to_string(c.nMfcc));
+  }
+}
+
+std::size_t featureCoeffs(const FeatureConfig& c) {
+  switch (c.kind) {
+    case FeatureKind::Power: return c.nFft / 2 + 1;
+    case FeatureKind::LogMel: return c.nMels;
+    default: return c.nMfcc;
+  }
+}
+
+std::size_t featureFrames(std::size_t samples, const FeatureConfig& c) {
+  if (samples == 0) throw InputError("clip has no samples");
+  return stftFrameCount(samples, StftConfig{c.nFft, c.winLength, c.hopLength, c.center, c.power});
+}
+
+FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config) {
+  validateFeatureConfig(config);
+  stft_ = StftConfig{config.nFft, config.winLength, config.hopLength, config.center, config.power};
+  if (config.kind != FeatureKind::Power) {
+    mel_ = std::make_unique<SparseMelBasis>(
+        MelConfig{static_cast<double>(config.sampleRate), config.nFft, config.nMels, config.fminHz, config.fmaxHz,
+                  config.melScale, config.melNorm});
+  }
+  if (config.kind == FeatureKind::Mfcc) dct_ = dctOrthoMatrix(config.nMfcc, config.nMels);
+}
+
+void FeatureExtractor::compute(Span<const float> samples, Span<float> out) {
+  const std::size_t frames = featureFrames(samples.size(), config_);
+  const std::size_t coeffs = featureCoeffs(config_);
+  if (out.size() != frames * coeffs) throw InputError("feature output buffer has the wrong size");
+  const std::size_t bins = config_.nFft / 2 + 1;
+  if (config_.kind == FeatureKind::Power) {
+    powerSpectrogram(samples, stft_, out);
+    return;
+  }
+  power_.resize(frames * bins);
+  powerSpectrogram(samples, stft_, Span<float>(power_));
+  const std::size_t mels = config_.nMels;
+  float* melOut = out.data();
+  if (config_.kind == FeatureKind::Mfcc) {
+    melFrames_.resize(frames * mels);
+    melOut = melFrames_.data();
+  }
+  for (std::size_t t = 0; t < frames; ++t) mel_->apply(&power_[t * bins], melOut + t * mels);
+  Span<float> melSpan(melOut, frames * mels);
+  powerToDb(melSpan, DbConfig{config_.ref, config_.amin, config_.topDb});
+  if (config_.kind == FeatureKind::Mfcc) {
+    applyDct(dct_, config_.nMfcc, mels, Span<const float>(melOut, frames * mels), out);
+  }
+}
+
+FeatureExtractor& cachedFeatureExtractor(const FeatureConfig& config) {
+  // A handful of configs per thread at most; a short list beats a hash of every field.
+  thread_local std::list<FeatureExtractor> extractors;
+  for (auto it = extractors.begin(); it != extractors.end(); ++it) {
+    if (sameConfig(it->config(), config)) {
+      extractors.splice(extractors.begin(), extractors, it);
+      return extractors.front();
+    }
+  }
+  extractors.emplace_front(config);
+  if (extractors.size() > 8) extractors.pop_back();
+  return extractors.front();
+}
+
+}  // namespace ser

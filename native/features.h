@@ -1,0 +1,63 @@
+// The feature pipeline: samples -> power spectrogram -> mel -> dB -> DCT, time-major output.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "mel.h"
+#include "mfcc.h"
+#include "span.h"
+#include "stft.h"
+
+namespace ser {
+
+enum class FeatureKind { Power, LogMel, Mfcc };
+
+struct FeatureConfig {
+  FeatureKind kind = FeatureKind::Mfcc;
+  uint32_t sampleRate = 16000;
+  std::size_t nFft = 512;
+  std::size_t winLength = 400;
+  std::size_t hopLength = 160;
+  std::size_t nMels = 64;
+  std::size_t nMfcc = 40;
+  double fminHz = 0;
+  double fmaxHz = 8000;
+  MelScale melScale = MelScale::Slaney;
+  MelNorm melNorm = MelNorm::Slaney;
+  std::optional<double> topDb = 80.0;
+  bool center = true;
+  double power = 2.0;
+  double ref = 1.0;
+  double amin = 1e-10;
+};
+
+// Throws InputError naming the first option that is out of range.
+void validateFeatureConfig(const FeatureConfig& config);
+
+std::size_t featureCoeffs(const FeatureConfig& config);
+std::size_t featureFrames(std::size_t samples, const FeatureConfig& config);
+
+// Holds everything derived from the config (window, mel basis, DCT matrix) so a worker computes
+// clip after clip without rebuilding them. Not thread-safe: one per thread.
+class FeatureExtractor {
+ public:
+  explicit FeatureExtractor(const FeatureConfig& config);
+  const FeatureConfig& config() const { return config_; }
+  // out.size() must be featureFrames(samples.size()) * featureCoeffs().
+  void compute(Span<const float> samples, Span<float> out);
+
+ private:
+  FeatureConfig config_;
+  StftConfig stft_;
+  std::unique_ptr<SparseMelBasis> mel_;
+  std::vector<float> dct_;
+  std::vector<float> power_, melFrames_;
+};
+
+// Extractors cached per thread and config.
+FeatureExtractor& cachedFeatureExtractor(const FeatureConfig& config);
+
+}  // namespace ser

@@ -1,0 +1,54 @@
+#include "mfcc.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "errors.h"
+
+namespace ser {
+
+void powerToDb(Span<float> values, const DbConfig& config) {
+  const float amin = static_cast<float>(config.amin);
+  const float refDb = static_cast<float>(10.0 * std::log10(std::max(config.amin, config.ref)));
+  float maxDb = -INFINITY;
+  for (float& v : values) {
+    v = 10.0f * std::log10(std::max(amin, v)) - refDb;
+    maxDb = std::max(maxDb, v);
+  }
+  if (config.topDb && !values.empty()) {
+    const float floorDb = maxDb - static_cast<float>(*config.topDb);
+    for (float& v : values) v = std::max(v, floorDb);
+  }
+}
+
+std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn) {
+  std::vector<float> matrix(nOut * nIn);
+  const double pi = 3.14159265358979323846;
+  for (std::size_t k = 0; k < nOut; ++k) {
+    const double scale = std::sqrt((k == 0 ? 1.0 : 2.0) / static_cast<double>(nIn));
+    for (std::size_t n = 0; n < nIn; ++n) {
+      matrix[k * nIn + n] = static_cast<float>(
+          scale * std::cos(pi * static_cast<double>(k) * (2.0 * static_cast<double>(n) + 1.0) / (2.0 * static_cast<double>(nIn))));
+    }
+  }
+  return matrix;
+}
+
+void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nIn, Span<const float> in,
+              Span<float> out) {
+  if (nIn == 0 || in.size() % nIn != 0) throw InputError("applyDct: input is not a whole number of frames");
+  const std::size_t frames = in.size() / nIn;
+  if (out.size() != frames * nOut || matrix.size() != nOut * nIn) throw InputError("applyDct: size mismatch");
+  for (std::size_t t = 0; t < frames; ++t) {
+    const float* x = in.data() + t * nIn;
+    float* y = out.data() + t * nOut;
+    for (std::size_t k = 0; k < nOut; ++k) {
+      const float* row = &matrix[k * nIn];
+      double acc = 0.0;
+      for (std::size_t n = 0; n < nIn; ++n) acc += static_cast<double>(row[n]) * x[n];
+      y[k] = static_cast<float>(acc);
+    }
+  }
+}
+
+}  // namespace ser

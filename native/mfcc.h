@@ -1,0 +1,28 @@
+// Decibels and cepstra as librosa: power_to_db (ref, amin, top_db over the whole clip) and the
+// orthonormal DCT-II of scipy.fftpack.dct(type=2, norm='ortho') along the mel axis.
+#pragma once
+#include <cstddef>
+#include <optional>
+#include <vector>
+
+#include "span.h"
+
+namespace ser {
+
+struct DbConfig {
+  double ref = 1.0;
+  double amin = 1e-10;
+  std::optional<double> topDb = 80.0;  // relative to the clip's maximum; nullopt: no floor
+};
+
+// In place. The top_db floor needs the maximum of the whole clip, so this sees all frames at once.
+void powerToDb(Span<float> values, const DbConfig& config);
+
+// [nOut][nIn] row-major; row k = s_k cos(pi k (2n + 1) / (2 nIn)), s_0 = sqrt(1/nIn), s_k = sqrt(2/nIn).
+std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn);
+
+// out[t][k] = sum_m matrix[k][m] * in[t][m] for every frame t.
+void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nIn, Span<const float> in,
+              Span<float> out);
+
+}  // namespace ser

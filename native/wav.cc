@@ -1,0 +1,238 @@
+#include "wav.h"
+
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "errors.h"
+
+namespace ser {
+namespace {
+
+constexpr uint16_t kFormatPcm = 0x0001;
+constexpr uint16_t kFormatFloat = 0x0003;
+constexpr uint16_t kFormatExtensible = 0xFFFE;
+
+uint16_t readU16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+uint32_t readU32(const uint8_t* p) {
+  return static_cast<uint32_t>(p[0]) | (static_cast<uint32_t>(p[1]) << 8) |
+         (static_cast<uint32_t>(p[2]) << 16) | (static_cast<uint32_t>(p[3]) << 24);
+}
+void writeU16(std::vector<uint8_t>& out, uint16_t v) {
+  out.push_back(static_cast<uint8_t>(v & 0xFF));
+  out.push_back(static_cast<uint8_t>(v >> 8));
+}
+void writeU32(std::vector<uint8_t>& out, uint32_t v) {
+  for (int shift = 0; shift < 32; shift += 8) out.push_back(static_cast<uint8_t>((v >> shift) & 0xFF));
+}
+void writeTag(std::vector<uint8_t>& out, const char* tag) { out.insert(out.end(), tag, tag + 4); }
+
+std::string formatName(uint16_t code) {
+  switch (code) {
+    case 0x0002: return "MS ADPCM";
+    case 0x0006: return "A-law";
+    case 0x0007: return "mu-law";
+    case 0x0011: return "IMA ADPCM";
+    case 0x0055: return "MP3";
+    default: return "unknown";
+  }
+}
+
+std::string hex4(uint16_t code) {
+  static const char* digits = "0123456789abcdef";
+  std::string s = "0x0000";
+  for (int i = 0; i < 4; ++i) s[5 - i] = digits[(code >> (4 * i)) & 0xF];
+  return s;
+}
+
+struct FmtChunk {
+  uint16_t formatCode = 0;
+  uint16_t channels = 0;
+  uint32_t sampleRate = 0;
+  uint16_t blockAlign = 0;
+  uint16_t bitsPerSample = 0;
+};
+
+FmtChunk parseFmt(const uint8_t* p, uint32_t size) {
+  if (size < 16) throw InputError("fmt chunk is " + std::to_string(size) + " bytes, needs at least 16");
+  FmtChunk fmt;
+  fmt.formatCode = readU16(p);
+  fmt.channels = readU16(p + 2);
+  fmt.sampleRate = readU32(p + 4);
+  fmt.blockAlign = readU16(p + 12);
+  fmt.bitsPerSample = readU16(p + 14);
+  if (fmt.formatCode == kFormatExtensible) {
+    if (size < 40 || readU16(p + 16) < 22) {
+      throw InputError("WAVE_FORMAT_EXTENSIBLE fmt chunk is too short (" + std::to_string(size) + " bytes)");
+    }
+    // The sub-format GUID is {code-0000-0010-8000-00aa00389b71}; its first two bytes are the real code.
+    static const uint8_t kGuidTail[14] = {0x00, 0x00, 0x00, 0x00, 0x10, 0x00, 0x80,
+                                          0x00, 0x00, 0xAA, 0x00, 0x38, 0x9B, 0x71};
+    if (std::memcmp(p + 24 + 2, kGuidTail, sizeof kGuidTail) != 0) {
+      throw InputError("WAVE_FORMAT_EXTENSIBLE with a non-standard sub-format GUID is not supported");
+    }
+    fmt.formatCode = readU16(p + 24);
+  }
+  return fmt;
+}
+
+void checkFormat(const FmtChunk& fmt) {
+  if (fmt.channels == 0) throw InputError("fmt chunk says zero channels");
+  if (fmt.sampleRate == 0) throw InputError("fmt chunk says the sample rate is zero");
+  const uint16_t bits = fmt.bitsPerSample;
+  if (fmt.formatCode == kFormatPcm) {
+    if (bits != 8 && bits != 16 && bits != 24 && bits != 32) {
+      throw InputError("unsupported PCM sample size: " + std::to_string(bits) + " bits (8, 16, 24, 32 are read)");
+    }
+  } else if (fmt.formatCode == kFormatFloat) {
+    if (bits != 32 && bits != 64) {
+      throw InputError("unsupported IEEE float sample size: " + std::to_string(bits) + " bits (32, 64 are read)");
+    }
+  } else {
+    throw InputError("unsupported WAV format code " + hex4(fmt.formatCode) + " (" + formatName(fmt.formatCode) +
+                     "); PCM (0x0001) and IEEE float (0x0003) are read");
+  }
+  const uint32_t expectedAlign = static_cast<uint32_t>(fmt.channels) * (bits / 8);
+  if (fmt.blockAlign != expectedAlign) {
+    throw InputError("fmt chunk block align is " + std::to_string(fmt.blockAlign) + " but " +
+                     std::to_string(fmt.channels) + " channels of " + std::to_string(bits) + " bits need " +
+                     std::to_string(expectedAlign));
+  }
+}
+
+template <typename Convert>
+void mixToMono(const uint8_t* data, std::size_t frames, uint16_t channels, std::size_t bytesPerSample,
+               Convert convert, float* out) {
+  const float scale = 1.0f / static_cast<float>(channels);
+  for (std::size_t i = 0; i < frames; ++i) {
+    const uint8_t* frame = data + i * channels * bytesPerSample;
+    float sum = 0.0f;
+    for (uint16_t c = 0; c < channels; ++c) sum += convert(frame + c * bytesPerSample);
+    out[i] = channels == 1 ? sum : sum * scale;
+  }
+}
+
+template <typename Float>
+void checkFinite(const uint8_t* data, std::size_t count, uint16_t channels) {
+  for (std::size_t i = 0; i < count; ++i) {
+    Float v;
+    std::memcpy(&v, data + i * sizeof(Float), sizeof(Float));
+    if (!std::isfinite(v)) {
+      throw InputError(std::string("non-finite sample (") + (std::isnan(v) ? "NaN" : "Inf") + ") at frame " +
+                       std::to_string(i / channels) + ", channel " + std::to_string(i % channels));
+    }
+  }
+}
+
+}  // namespace
+
+DecodedWav decodeWav(Span<const uint8_t> bytes) {
+  const std::size_t size = bytes.size();
+  const uint8_t* base = bytes.data();
+  if (size == 0) throw InputError("file is empty");
+  if (size < 12) throw InputError("file is " + std::to_string(size) + " bytes, too short for a RIFF/WAVE header");
+  if (std::memcmp(base, "RIFF", 4) != 0) throw InputError("not a RIFF file (no 'RIFF' magic)");
+  if (std::memcmp(base + 8, "WAVE", 4) != 0) throw InputError("RIFF file is not WAVE (no 'WAVE' form type)");
+
+  bool haveFmt = false;
+  FmtChunk fmt;
+  const uint8_t* data = nullptr;
+  std::size_t dataSize = 0;
+  std::size_t offset = 12;
+  while (offset + 8 <= size) {
+    const uint8_t* header = base + offset;
+    const uint32_t chunkSize = readU32(header + 4);
+    const std::string tag(reinterpret_cast<const char*>(header), 4);
+    const std::size_t bodyStart = offset + 8;
+    if (chunkSize > size - bodyStart) {
+      throw InputError("'" + tag + "' chunk at byte " + std::to_string(offset) + " claims " +
+                       std::to_string(chunkSize) + " bytes but only " + std::to_string(size - bodyStart) +
+                       " remain in the file (truncated?)");
+    }
+    if (tag == "fmt ") {
+      fmt = parseFmt(base + bodyStart, chunkSize);
+      haveFmt = true;
+    } else if (tag == "data" && data == nullptr) {
+      data = base + bodyStart;
+      dataSize = chunkSize;
+    }
+    // Chunks are word-aligned: an odd size is followed by one pad byte (which may be missing at the end).
+    offset = bodyStart + chunkSize + (chunkSize & 1u);
+  }
+  if (!haveFmt) throw InputError("no fmt chunk (truncated header?)");
+  if (data == nullptr) throw InputError("no data chunk");
+  checkFormat(fmt);
+
+  DecodedWav out;
+  out.info.sampleRate = fmt.sampleRate;
+  out.info.channels = fmt.channels;
+  out.info.bitsPerSample = fmt.bitsPerSample;
+  out.info.format = fmt.formatCode == kFormatFloat ? SampleFormat::Float : SampleFormat::Pcm;
+  const std::size_t bytesPerSample = fmt.bitsPerSample / 8;
+  const std::size_t frames = dataSize / fmt.blockAlign;  // a trailing partial frame is dropped
+  out.info.frames = frames;
+  out.samples.resize(frames);
+  float* mono = out.samples.data();
+  const uint16_t ch = fmt.channels;
+
+  if (out.info.format == SampleFormat::Float) {
+    if (bytesPerSample == 4) {
+      checkFinite<float>(data, frames * ch, ch);
+      mixToMono(data, frames, ch, 4, [](const uint8_t* p) { float v; std::memcpy(&v, p, 4); return v; }, mono);
+    } else {
+      checkFinite<double>(data, frames * ch, ch);
+      mixToMono(data, frames, ch, 8, [](const uint8_t* p) { double v; std::memcpy(&v, p, 8); return static_cast<float>(v); }, mono);
+    }
+    return out;
+  }
+  switch (bytesPerSample) {
+    case 1:  // 8-bit WAV is unsigned with 128 as zero
+      mixToMono(data, frames, ch, 1, [](const uint8_t* p) { return (static_cast<int>(p[0]) - 128) * (1.0f / 128.0f); }, mono);
+      break;
+    case 2:
+      mixToMono(data, frames, ch, 2, [](const uint8_t* p) { return static_cast<int16_t>(readU16(p)) * (1.0f / 32768.0f); }, mono);
+      break;
+    case 3:
+      mixToMono(data, frames, ch, 3, [](const uint8_t* p) {
+        const int32_t v = static_cast<int32_t>((static_cast<uint32_t>(p[0]) << 8) | (static_cast<uint32_t>(p[1]) << 16) |
+                                               (static_cast<uint32_t>(p[2]) << 24));
+        return static_cast<float>(v >> 8) * (1.0f / 8388608.0f);
+      }, mono);
+      break;
+    default:
+      mixToMono(data, frames, ch, 4, [](const uint8_t* p) {
+        return static_cast<float>(static_cast<double>(static_cast<int32_t>(readU32(p))) * (1.0 / 2147483648.0));
+      }, mono);
+  }
+  return out;
+}
+
+std::vector<uint8_t> encodeWavPcm16(Span<const float> samples, uint32_t sampleRate) {
+  if (sampleRate == 0) throw InputError("sample rate must be positive");
+  const uint64_t dataBytes = static_cast<uint64_t>(samples.size()) * 2;
+  if (dataBytes > 0xFFFFFFFFull - 36) throw InputError("audio too long for a WAV file (4 GiB limit)");
+  std::vector<uint8_t> out;
+  out.reserve(44 + dataBytes);
+  writeTag(out, "RIFF");
+  writeU32(out, static_cast<uint32_t>(36 + dataBytes));
+  writeTag(out, "WAVE");
+  writeTag(out, "fmt ");
+  writeU32(out, 16);
+  writeU16(out, kFormatPcm);
+  writeU16(out, 1);
+  writeU32(out, sampleRate);
+  writeU32(out, sampleRate * 2);
+  writeU16(out, 2);
+  writeU16(out, 16);
+  writeTag(out, "data");
+  writeU32(out, static_cast<uint32_t>(dataBytes));
+  for (float s : samples) {
+    if (!std::isfinite(s)) throw InputError("cannot encode a non-finite sample");
+    const float scaled = std::nearbyint(s * 32768.0f);
+    const int v = static_cast<int>(scaled < -32768.0f ? -32768.0f : (scaled > 32767.0f ? 32767.0f : scaled));
+    writeU16(out, static_cast<uint16_t>(static_cast<int16_t>(v)));
+  }
+  return out;
+}
+
+}  // namespace ser

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+// The `ser` command line: parses arguments and hands each command to its module.
+import { Command, CommanderError } from 'commander';
+
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
+import { featuresCommand } from './features';
+
+export function buildProgram(): Command {
+  const program = new Command('ser')
+    .description('speech emotion recognition: native features, augmentation, training, evaluation')
+    .version(readVersion())
+    .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(featuresCommand());
+  // Every subcommand reports usage errors through the same path, so they all exit 2.
+  const applyExitOverride = (command: Command): void => {
+    command.exitOverride();
+    command.commands.forEach(applyExitOverride);
+  };
+  applyExitOverride(program);
+  return program;
+}
+
+function readVersion(): string {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const pkg = require('../../../package.json') as { version: string };
+  return pkg.version;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: 'user' });
+    return EXIT_OK;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      const benign = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      return benign.includes(error.code) ? EXIT_OK : EXIT_USAGE;
+    }
+    const message = error instanceof Error ? error.message : String(error);
+    const command = program.args[0] ?? '';
+    process.stderr.write(`ser${command ? ` ${command}` : ''}: ${message.split('\n')[0]}\n`);
+    return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`ser: ${String(error)}\n`);
+      process.exitCode = EXIT_FAILURE;
+    },
+  );
+}

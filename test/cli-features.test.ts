@@ -1,0 +1,101 @@
+// `ser features` as a user runs it: the built CLI in a child process.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { extractFeatures } from '../src/features/extract';
+import { loadNpy } from './helpers/npy-reader';
+import { CLI, FIXTURES, maxAbsDiff, tempDir } from './helpers/paths';
+import { writeWav } from './helpers/wav-writer';
+
+function ser(...args: string[]) {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+  return { code: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+const dir = tempDir('cli-features');
+const source = path.join(FIXTURES, 'speech_a_source48k_s16.wav');
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+test('writes float32 NPY [frames, coeffs] equal to the library API and prints --json', () => {
+  const out = path.join(dir, 'a.npy');
+  const run = ser('features', source, '-o', out, '--json');
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toEqual({ frames: 151, coeffs: 40, sampleRate: 16000, sourceSampleRate: 48000, seconds: 1.5 });
+  const written = loadNpy(out);
+  const expected = extractFeatures(fs.readFileSync(source));
+  expect(written.shape).toEqual([151, 40]);
+  expect(maxAbsDiff(written.data, expected.data)).toBe(0);
+});
+
+test('feature options reach the pipeline', () => {
+  const out = path.join(dir, 'b.npy');
+  const run = ser('features', source, '-o', out, '--kind', 'logmel', '--n-mels', '80', '--hop-length', '320',
+    '--n-fft', '1024', '--win-length', '800', '--mel-scale', 'htk', '--mel-norm', 'none', '--top-db', 'none',
+    '--fmin', '50', '--fmax', '7600', '--no-center', '--sample-rate', '16000');
+  expect(run.code).toBe(0);
+  const written = loadNpy(out);
+  const expected = extractFeatures(fs.readFileSync(source), {
+    kind: 'logmel', nMels: 80, hopLength: 320, nFft: 1024, winLength: 800, melScale: 'htk', melNorm: 'none',
+    topDb: null, fmin: 50, fmax: 7600, center: false,
+  });
+  expect(written.shape).toEqual([1 + Math.floor((24000 - 1024) / 320), 80]);
+  expect(maxAbsDiff(written.data, expected.data)).toBe(0);
+});
+
+test('--n-mfcc and --sample-rate change shape and resampling', () => {
+  const run = ser('features', source, '--json', '--n-mfcc', '13', '--sample-rate', '8000');
+  expect(run.code).toBe(0);
+  expect(JSON.parse(run.stdout)).toMatchObject({ frames: 1 + Math.floor(12000 / 160), coeffs: 13, sampleRate: 8000 });
+});
+
+describe('a malformed file exits 1 with one line naming the file', () => {
+  const cases: [string, Buffer, RegExp][] = [
+    ['empty.wav', Buffer.alloc(0), /file is empty/],
+    ['nodata.wav', writeWav({ sampleRate: 16000, channels: 1, encoding: { format: 'pcm', bits: 16 }, codes: [] }).subarray(0, 36), /no data chunk/],
+    ['nan.wav', writeWav({ sampleRate: 16000, channels: 1, encoding: { format: 'float', bits: 32 }, codes: [0, NaN] }), /NaN/],
+  ];
+  test.each(cases)('%s', (name, bytes, reason) => {
+    const file = path.join(dir, name);
+    fs.writeFileSync(file, bytes);
+    const run = ser('features', file, '-o', path.join(dir, 'x.npy'));
+    expect(run.code).toBe(1);
+    const lines = run.stderr.trim().split('\n');
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain(file);
+    expect(lines[0]).toMatch(reason);
+    expect(fs.existsSync(path.join(dir, 'x.npy'))).toBe(false);
+  });
+
+  test('a missing file', () => {
+    const run = ser('features', path.join(dir, 'missing.wav'), '--json');
+    expect(run.code).toBe(1);
+    expect(run.stderr).toMatch(/missing\.wav: no such file/);
+  });
+});
+
+describe('bad options exit 2', () => {
+  test.each([
+    [['--n-fft', 'abc']],
+    [['--n-fft', '511']],
+    [['--kind', 'cqt']],
+    [['--top-db', 'loud']],
+    [['--fmax', '9000']],
+    [['--unknown-flag']],
+    [[]], // neither -o nor --json
+  ])('%j', (extra) => {
+    const run = ser('features', source, ...extra);
+    expect(run.code).toBe(2);
+    expect(run.stderr.length).toBeGreaterThan(0);
+  });
+
+  test('a missing input argument', () => {
+    expect(ser('features').code).toBe(2);
+  });
+});
+
+test('--help and --version exit 0', () => {
+  expect(ser('--help').code).toBe(0);
+  expect(ser('features', '--help').code).toBe(0);
+  expect(ser('--version').stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/);
+});

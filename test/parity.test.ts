@@ -1,0 +1,74 @@
+// Parity with librosa 0.10.2 / scipy 1.10.1 reference outputs (test/fixtures/mfcc-16k, see its README).
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { extractFeatures } from '../src/features/extract';
+import { native } from '../src/native';
+import { loadNpy } from './helpers/npy-reader';
+import { FIXTURES, maxAbs, maxAbsDiff } from './helpers/paths';
+
+// The fixtures' config "A": librosa.feature.mfcc(sr=16000, n_mfcc=40, n_fft=512, win_length=400,
+// hop_length=160, n_mels=64, fmax=8000). It equals our defaults, so no options are passed.
+const fixture = (name: string) => loadNpy(path.join(FIXTURES, name));
+const SIGNALS = ['speech_a', 'speech_b', 'chirp', 'noise', 'sine', 'silence_click'];
+
+describe('MFCC parity with librosa (max |delta| < 1e-3)', () => {
+  test.each(SIGNALS)('%s', (signal) => {
+    const input = fixture(`${signal}_input16k_f32.npy`);
+    const expected = fixture(`${signal}_mfcc_f32.npy`);
+    const result = extractFeatures({ samples: input.data, sampleRate: 16000 });
+    expect([result.frames, result.coeffs]).toEqual(expected.shape);
+    expect(maxAbsDiff(result.data, expected.data)).toBeLessThan(1e-3);
+  });
+});
+
+describe('intermediate stages of speech_a', () => {
+  const input = fixture('speech_a_input16k_f32.npy');
+
+  test('log-mel within 1e-3 dB', () => {
+    const expected = fixture('speech_a_logmel_f32.npy');
+    const result = extractFeatures({ samples: input.data }, { kind: 'logmel' });
+    expect([result.frames, result.coeffs]).toEqual(expected.shape);
+    expect(maxAbsDiff(result.data, expected.data)).toBeLessThan(1e-3);
+  });
+
+  test('power spectrum within 1e-4 of the largest bin', () => {
+    const expected = fixture('speech_a_power_f32.npy');
+    const result = extractFeatures({ samples: input.data }, { kind: 'power' });
+    expect([result.frames, result.coeffs]).toEqual(expected.shape);
+    expect(maxAbsDiff(result.data, expected.data) / maxAbs(expected.data)).toBeLessThan(1e-4);
+  });
+
+  test('mel basis within 1e-6', () => {
+    const expected = fixture('mel_basis_f32.npy');
+    const basis = native.melFilterbank({
+      sampleRate: 16000, nFft: 512, nMels: 64, fmin: 0, fmax: 8000, melScale: 'slaney', melNorm: 'slaney',
+    });
+    expect([basis.rows, basis.cols]).toEqual(expected.shape);
+    expect(maxAbsDiff(basis.data, expected.data)).toBeLessThan(1e-6);
+  });
+});
+
+describe('decode + resample 48 kHz -> 16 kHz against scipy.signal.resample_poly', () => {
+  const wavBytes = fs.readFileSync(path.join(FIXTURES, 'speech_a_source48k_s16.wav'));
+  const expected = fixture('speech_a_input16k_f32.npy');
+
+  test('samples within 1e-5', () => {
+    const wav = native.decodeWav(wavBytes);
+    expect(wav.sampleRate).toBe(48000);
+    expect(wav.samples.length).toBe(72000);
+    const resampled = native.resample(wav.samples, 48000, 16000);
+    expect(resampled.length).toBe(expected.data.length);
+    expect(maxAbsDiff(resampled, expected.data)).toBeLessThan(1e-5);
+  });
+
+  test('the one-call WAV path equals decode, resample, then features', () => {
+    const fromWav = extractFeatures(wavBytes);
+    expect(fromWav.sourceSampleRate).toBe(48000);
+    expect(fromWav.seconds).toBeCloseTo(1.5, 10);
+    const fromSamples = extractFeatures({ samples: expected.data });
+    // Same pipeline on inputs within 1e-5 of each other: MFCC moves by far less than the parity bound.
+    expect(maxAbsDiff(fromWav.data, fromSamples.data)).toBeLessThan(1e-2);
+    expect(maxAbsDiff(fromWav.data, fixture('speech_a_mfcc_f32.npy').data)).toBeLessThan(1e-2);
+  });
+});
