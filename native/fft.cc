@@ -1,11 +1,14 @@
 #include "fft.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
 
 #include "errors.h"
+#include "simd.h"
 
 namespace ser {
 namespace {
@@ -23,154 +26,203 @@ std::vector<std::size_t> factorize(std::size_t n) {
   return radices;
 }
 
+// Lanes values of one element as one value: a GCC vector when Lanes > 1, the scalar itself otherwise.
+// Arithmetic is written once on Pack; the ISA clones turn it into AVX2 or SSE code.
+template <typename T, std::size_t L>
+struct PackOf {
+  typedef T type __attribute__((vector_size(sizeof(T) * L)));
+};
+template <typename T>
+struct PackOf<T, 1> {
+  using type = T;
+};
+
+template <typename P, typename T>
+inline P load(const T* p) {
+  P v;
+  std::memcpy(&v, p, sizeof v);
+  return v;
+}
+
+template <typename P, typename T>
+inline void store(T* p, const P& v) {
+  std::memcpy(p, &v, sizeof v);
+}
+
 // Stage kernels. Input A holds `count*radix` sub-transforms of length `span` (A[s*span + k]);
 // output B holds `count` transforms of length span*radix (B[s*span*radix + q*span + k]).
 // Sub-transform s of the output combines inputs s + r*count, r < radix (decimation in time).
+// Every element is a Pack of L lanes; Stockham reads one buffer and writes the other (restrict).
 
-template <typename T>
-void radix2(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* aRe, const T* aIm,
-            T* bRe, T* bIm) {
+template <typename T, std::size_t L>
+SER_HOT void radix2(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
+                    const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
+  using P = typename PackOf<T, L>::type;
+  const std::size_t in = count * span * L;
+  const std::size_t out = span * L;
   for (std::size_t s = 0; s < count; ++s) {
-    const T* x0r = aRe + s * span;
-    const T* x0i = aIm + s * span;
-    const T* x1r = aRe + (s + count) * span;
-    const T* x1i = aIm + (s + count) * span;
-    T* y0r = bRe + s * span * 2;
-    T* y0i = bIm + s * span * 2;
-    T* y1r = y0r + span;
-    T* y1i = y0i + span;
+    const T* xr = aRe + s * span * L;
+    const T* xi = aIm + s * span * L;
+    T* yr = bRe + s * span * 2 * L;
+    T* yi = bIm + s * span * 2 * L;
     for (std::size_t k = 0; k < span; ++k) {
-      const T tr = x1r[k] * twRe[k] - x1i[k] * twIm[k];
-      const T ti = x1r[k] * twIm[k] + x1i[k] * twRe[k];
-      y0r[k] = x0r[k] + tr;
-      y0i[k] = x0i[k] + ti;
-      y1r[k] = x0r[k] - tr;
-      y1i[k] = x0i[k] - ti;
+      const T wr = twRe[k], wi = twIm[k];
+      const std::size_t e = k * L;
+      const P x0r = load<P>(xr + e), x0i = load<P>(xi + e);
+      const P x1r = load<P>(xr + e + in), x1i = load<P>(xi + e + in);
+      const P tr = x1r * wr - x1i * wi;
+      const P ti = x1r * wi + x1i * wr;
+      store(yr + e, x0r + tr);
+      store(yi + e, x0i + ti);
+      store(yr + e + out, x0r - tr);
+      store(yi + e + out, x0i - ti);
     }
   }
 }
 
-template <typename T>
-void radix4(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* aRe, const T* aIm,
-            T* bRe, T* bIm) {
-  const T* w1r = twRe;
-  const T* w1i = twIm;
-  const T* w2r = twRe + span;
-  const T* w2i = twIm + span;
-  const T* w3r = twRe + 2 * span;
-  const T* w3i = twIm + 2 * span;
+template <typename T, std::size_t L>
+SER_HOT void radix4(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
+                    const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
+  using P = typename PackOf<T, L>::type;
+  const std::size_t in = count * span * L;  // distance between the four inputs of a butterfly
+  const std::size_t out = span * L;         // distance between its four outputs
   for (std::size_t s = 0; s < count; ++s) {
-    const T* x0r = aRe + s * span;
-    const T* x0i = aIm + s * span;
-    const T* x1r = aRe + (s + count) * span;
-    const T* x1i = aIm + (s + count) * span;
-    const T* x2r = aRe + (s + 2 * count) * span;
-    const T* x2i = aIm + (s + 2 * count) * span;
-    const T* x3r = aRe + (s + 3 * count) * span;
-    const T* x3i = aIm + (s + 3 * count) * span;
-    T* yr = bRe + s * span * 4;
-    T* yi = bIm + s * span * 4;
+    const T* xr = aRe + s * span * L;
+    const T* xi = aIm + s * span * L;
+    T* yr = bRe + s * span * 4 * L;
+    T* yi = bIm + s * span * 4 * L;
     for (std::size_t k = 0; k < span; ++k) {
-      const T a1r = x1r[k] * w1r[k] - x1i[k] * w1i[k];
-      const T a1i = x1r[k] * w1i[k] + x1i[k] * w1r[k];
-      const T a2r = x2r[k] * w2r[k] - x2i[k] * w2i[k];
-      const T a2i = x2r[k] * w2i[k] + x2i[k] * w2r[k];
-      const T a3r = x3r[k] * w3r[k] - x3i[k] * w3i[k];
-      const T a3i = x3r[k] * w3i[k] + x3i[k] * w3r[k];
-      const T t0r = x0r[k] + a2r, t0i = x0i[k] + a2i;
-      const T t1r = x0r[k] - a2r, t1i = x0i[k] - a2i;
-      const T t2r = a1r + a3r, t2i = a1i + a3i;
-      const T t3r = a1r - a3r, t3i = a1i - a3i;
-      yr[k] = t0r + t2r;
-      yi[k] = t0i + t2i;
-      yr[k + 2 * span] = t0r - t2r;
-      yi[k + 2 * span] = t0i - t2i;
+      const T w1r = twRe[k], w1i = twIm[k];
+      const T w2r = twRe[span + k], w2i = twIm[span + k];
+      const T w3r = twRe[2 * span + k], w3i = twIm[2 * span + k];
+      const std::size_t e = k * L;
+      const P x0r = load<P>(xr + e), x0i = load<P>(xi + e);
+      const P x1r = load<P>(xr + e + in), x1i = load<P>(xi + e + in);
+      const P x2r = load<P>(xr + e + 2 * in), x2i = load<P>(xi + e + 2 * in);
+      const P x3r = load<P>(xr + e + 3 * in), x3i = load<P>(xi + e + 3 * in);
+      const P a1r = x1r * w1r - x1i * w1i, a1i = x1r * w1i + x1i * w1r;
+      const P a2r = x2r * w2r - x2i * w2i, a2i = x2r * w2i + x2i * w2r;
+      const P a3r = x3r * w3r - x3i * w3i, a3i = x3r * w3i + x3i * w3r;
+      const P t0r = x0r + a2r, t0i = x0i + a2i;
+      const P t1r = x0r - a2r, t1i = x0i - a2i;
+      const P t2r = a1r + a3r, t2i = a1i + a3i;
+      const P t3r = a1r - a3r, t3i = a1i - a3i;
+      store(yr + e, t0r + t2r);
+      store(yi + e, t0i + t2i);
+      store(yr + e + 2 * out, t0r - t2r);
+      store(yi + e + 2 * out, t0i - t2i);
       // y1 = t1 - i*t3, y3 = t1 + i*t3 (forward transform, W4 = -i)
-      yr[k + span] = t1r + t3i;
-      yi[k + span] = t1i - t3r;
-      yr[k + 3 * span] = t1r - t3i;
-      yi[k + 3 * span] = t1i + t3r;
+      store(yr + e + out, t1r + t3i);
+      store(yi + e + out, t1i - t3r);
+      store(yr + e + 3 * out, t1r - t3i);
+      store(yi + e + 3 * out, t1i + t3r);
     }
   }
 }
 
-template <typename T>
-void radix3(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* aRe, const T* aIm,
-            T* bRe, T* bIm) {
+template <typename T, std::size_t L>
+SER_HOT void radix3(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
+                    const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
+  using P = typename PackOf<T, L>::type;
   const T c = static_cast<T>(0.86602540378443864676);  // sin(2 pi / 3)
-  const T* w1r = twRe;
-  const T* w1i = twIm;
-  const T* w2r = twRe + span;
-  const T* w2i = twIm + span;
+  const T half = static_cast<T>(0.5);
+  const std::size_t in = count * span * L;
+  const std::size_t out = span * L;
   for (std::size_t s = 0; s < count; ++s) {
-    const T* x0r = aRe + s * span;
-    const T* x0i = aIm + s * span;
-    const T* x1r = aRe + (s + count) * span;
-    const T* x1i = aIm + (s + count) * span;
-    const T* x2r = aRe + (s + 2 * count) * span;
-    const T* x2i = aIm + (s + 2 * count) * span;
-    T* yr = bRe + s * span * 3;
-    T* yi = bIm + s * span * 3;
+    const T* xr = aRe + s * span * L;
+    const T* xi = aIm + s * span * L;
+    T* yr = bRe + s * span * 3 * L;
+    T* yi = bIm + s * span * 3 * L;
     for (std::size_t k = 0; k < span; ++k) {
-      const T a1r = x1r[k] * w1r[k] - x1i[k] * w1i[k];
-      const T a1i = x1r[k] * w1i[k] + x1i[k] * w1r[k];
-      const T a2r = x2r[k] * w2r[k] - x2i[k] * w2i[k];
-      const T a2i = x2r[k] * w2i[k] + x2i[k] * w2r[k];
-      const T sr = a1r + a2r, si = a1i + a2i;
-      const T dr = a1r - a2r, di = a1i - a2i;
-      const T mr = x0r[k] - T(0.5) * sr, mi = x0i[k] - T(0.5) * si;
-      yr[k] = x0r[k] + sr;
-      yi[k] = x0i[k] + si;
-      yr[k + span] = mr + c * di;
-      yi[k + span] = mi - c * dr;
-      yr[k + 2 * span] = mr - c * di;
-      yi[k + 2 * span] = mi + c * dr;
+      const T w1r = twRe[k], w1i = twIm[k];
+      const T w2r = twRe[span + k], w2i = twIm[span + k];
+      const std::size_t e = k * L;
+      const P x0r = load<P>(xr + e), x0i = load<P>(xi + e);
+      const P x1r = load<P>(xr + e + in), x1i = load<P>(xi + e + in);
+      const P x2r = load<P>(xr + e + 2 * in), x2i = load<P>(xi + e + 2 * in);
+      const P a1r = x1r * w1r - x1i * w1i, a1i = x1r * w1i + x1i * w1r;
+      const P a2r = x2r * w2r - x2i * w2i, a2i = x2r * w2i + x2i * w2r;
+      const P sr = a1r + a2r, si = a1i + a2i;
+      const P dr = a1r - a2r, di = a1i - a2i;
+      const P mr = x0r - half * sr, mi = x0i - half * si;
+      store(yr + e, x0r + sr);
+      store(yi + e, x0i + si);
+      store(yr + e + out, mr + c * di);
+      store(yi + e + out, mi - c * dr);
+      store(yr + e + 2 * out, mr - c * di);
+      store(yi + e + 2 * out, mi + c * dr);
     }
   }
 }
 
-template <typename T>
+// Any radix p in O(p^2) per element: only used for prime factors above 3.
+template <typename T, std::size_t L>
 void radixGeneric(std::size_t radix, std::size_t span, std::size_t count, const T* twRe, const T* twIm,
-                  const T* rootRe, const T* rootIm, const T* aRe, const T* aIm, T* bRe, T* bIm) {
-  std::vector<T> inRe(radix), inIm(radix);
+                  const T* rootRe, const T* rootIm, const T* aRe, const T* aIm, T* bRe, T* bIm, T* inRe, T* inIm) {
   for (std::size_t s = 0; s < count; ++s) {
     for (std::size_t k = 0; k < span; ++k) {
       for (std::size_t r = 0; r < radix; ++r) {
-        const T xr = aRe[(s + r * count) * span + k];
-        const T xi = aIm[(s + r * count) * span + k];
-        if (r == 0) {
-          inRe[0] = xr;
-          inIm[0] = xi;
-        } else {
-          const T wr = twRe[(r - 1) * span + k], wi = twIm[(r - 1) * span + k];
-          inRe[r] = xr * wr - xi * wi;
-          inIm[r] = xr * wi + xi * wr;
+        const T wr = r == 0 ? T(1) : twRe[(r - 1) * span + k];
+        const T wi = r == 0 ? T(0) : twIm[(r - 1) * span + k];
+        for (std::size_t l = 0; l < L; ++l) {
+          const T xr = aRe[((s + r * count) * span + k) * L + l];
+          const T xi = aIm[((s + r * count) * span + k) * L + l];
+          inRe[r * L + l] = xr * wr - xi * wi;
+          inIm[r * L + l] = xr * wi + xi * wr;
         }
       }
       for (std::size_t q = 0; q < radix; ++q) {
-        T accRe = 0, accIm = 0;
+        T* yr = bRe + ((s * radix + q) * span + k) * L;
+        T* yi = bIm + ((s * radix + q) * span + k) * L;
+        for (std::size_t l = 0; l < L; ++l) { yr[l] = 0; yi[l] = 0; }
         std::size_t j = 0;  // (r * q) mod radix, advanced without multiplication
         for (std::size_t r = 0; r < radix; ++r) {
-          accRe += inRe[r] * rootRe[j] - inIm[r] * rootIm[j];
-          accIm += inRe[r] * rootIm[j] + inIm[r] * rootRe[j];
+          for (std::size_t l = 0; l < L; ++l) {
+            yr[l] += inRe[r * L + l] * rootRe[j] - inIm[r * L + l] * rootIm[j];
+            yi[l] += inRe[r * L + l] * rootIm[j] + inIm[r * L + l] * rootRe[j];
+          }
           j += q;
           if (j >= radix) j -= radix;
         }
-        bRe[s * span * radix + q * span + k] = accRe;
-        bIm[s * span * radix + q * span + k] = accIm;
       }
     }
+  }
+}
+
+template <typename T, std::size_t L>
+SER_HOT void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
+                                const T* rotIm, T* __restrict xr, T* __restrict xi) {
+  // Z = FFT(even + i odd); E = (Z_k + conj Z_{m-k}) / 2, O = -i (Z_k - conj Z_{m-k}) / 2, X_k = E + w^k O.
+  using P = typename PackOf<T, L>::type;
+  const T half = static_cast<T>(0.5);
+  const P z0r = load<P>(zr), z0i = load<P>(zi);
+  const P zero = z0r - z0r;
+  store(xr, z0r + z0i);
+  store(xi, zero);
+  store(xr + m * L, z0r - z0i);
+  store(xi + m * L, zero);
+  for (std::size_t k = 1; k < m; ++k) {
+    const T wr = rotRe[k], wi = rotIm[k];
+    const P ar = load<P>(zr + k * L), ai = load<P>(zi + k * L);
+    const P br = load<P>(zr + (m - k) * L), bi = load<P>(zi + (m - k) * L);
+    const P er = half * (ar + br);
+    const P ei = half * (ai - bi);
+    const P odr = half * (ai + bi);
+    const P odi = half * (br - ar);
+    store(xr + k * L, er + wr * odr - wi * odi);
+    store(xi + k * L, ei + wr * odi + wi * odr);
   }
 }
 
 }  // namespace
 
-template <typename T>
-ComplexFft<T>::ComplexFft(std::size_t n) : n_(n) {
+template <typename T, std::size_t Lanes>
+ComplexFft<T, Lanes>::ComplexFft(std::size_t n) : n_(n) {
   if (n == 0) throw InputError("FFT size must be positive");
   std::size_t span = 1;
+  std::size_t widestGeneric = 0;
   for (std::size_t radix : factorize(n)) {
-    Stage stage{radix, span, n / (span * radix), twiddleRe_.size()};
+    Stage stage{radix, span, n / (span * radix), twiddleRe_.size(), rootRe_.size()};
     const std::size_t length = span * radix;
     for (std::size_t r = 1; r < radix; ++r) {
       for (std::size_t k = 0; k < span; ++k) {
@@ -179,58 +231,60 @@ ComplexFft<T>::ComplexFft(std::size_t n) : n_(n) {
         twiddleIm_.push_back(static_cast<T>(std::sin(angle)));
       }
     }
+    if (radix > 4) {
+      widestGeneric = std::max(widestGeneric, radix);
+      for (std::size_t j = 0; j < radix; ++j) {
+        const double angle = -kTwoPi * static_cast<double>(j) / static_cast<double>(radix);
+        rootRe_.push_back(static_cast<T>(std::cos(angle)));
+        rootIm_.push_back(static_cast<T>(std::sin(angle)));
+      }
+    }
     stages_.push_back(stage);
     span = length;
   }
-  // Roots of unity for generic radices share one table indexed by stage order.
-  for (const Stage& stage : stages_) {
-    if (stage.radix <= 4) continue;
-    for (std::size_t j = 0; j < stage.radix; ++j) {
-      const double angle = -kTwoPi * static_cast<double>(j) / static_cast<double>(stage.radix);
-      rootRe_.push_back(static_cast<T>(std::cos(angle)));
-      rootIm_.push_back(static_cast<T>(std::sin(angle)));
-    }
-  }
-  scratchRe_.resize(n);
-  scratchIm_.resize(n);
+  scratchRe_.resize(n * Lanes);
+  scratchIm_.resize(n * Lanes);
+  genericRe_.resize(widestGeneric * Lanes);
+  genericIm_.resize(widestGeneric * Lanes);
 }
 
-template <typename T>
-void ComplexFft<T>::forward(T* re, T* im) {
+template <typename T, std::size_t Lanes>
+void ComplexFft<T, Lanes>::forward(T* re, T* im) {
   T* srcRe = re;
   T* srcIm = im;
   T* dstRe = scratchRe_.data();
   T* dstIm = scratchIm_.data();
-  std::size_t rootOffset = 0;
   for (const Stage& st : stages_) {
     const T* twRe = twiddleRe_.data() + st.twiddleOffset;
     const T* twIm = twiddleIm_.data() + st.twiddleOffset;
     switch (st.radix) {
-      case 2: radix2(st.span, st.count, twRe, twIm, srcRe, srcIm, dstRe, dstIm); break;
-      case 3: radix3(st.span, st.count, twRe, twIm, srcRe, srcIm, dstRe, dstIm); break;
-      case 4: radix4(st.span, st.count, twRe, twIm, srcRe, srcIm, dstRe, dstIm); break;
+      case 2: radix2<T, Lanes>(st.span, st.count, twRe, twIm, srcRe, srcIm, dstRe, dstIm); break;
+      case 3: radix3<T, Lanes>(st.span, st.count, twRe, twIm, srcRe, srcIm, dstRe, dstIm); break;
+      case 4: radix4<T, Lanes>(st.span, st.count, twRe, twIm, srcRe, srcIm, dstRe, dstIm); break;
       default:
-        radixGeneric(st.radix, st.span, st.count, twRe, twIm, rootRe_.data() + rootOffset,
-                     rootIm_.data() + rootOffset, srcRe, srcIm, dstRe, dstIm);
-        rootOffset += st.radix;
+        radixGeneric<T, Lanes>(st.radix, st.span, st.count, twRe, twIm, rootRe_.data() + st.rootOffset,
+                               rootIm_.data() + st.rootOffset, srcRe, srcIm, dstRe, dstIm, genericRe_.data(),
+                               genericIm_.data());
     }
     std::swap(srcRe, dstRe);
     std::swap(srcIm, dstIm);
   }
   if (srcRe != re) {
-    std::copy(srcRe, srcRe + n_, re);
-    std::copy(srcIm, srcIm + n_, im);
+    std::copy(srcRe, srcRe + n_ * Lanes, re);
+    std::copy(srcIm, srcIm + n_ * Lanes, im);
   }
 }
 
-template <typename T>
-RealFft<T>::RealFft(std::size_t n) : n_(n), half_((n < 2 || n % 2 != 0) ? 1 : n / 2) {
+template <typename T, std::size_t Lanes>
+RealFft<T, Lanes>::RealFft(std::size_t n) : n_(n), half_((n < 2 || n % 2 != 0) ? 1 : n / 2) {
   if (n < 2 || n % 2 != 0) throw InputError("real FFT size must be even and at least 2, got " + std::to_string(n));
   const std::size_t m = n / 2;
-  packedRe_.resize(m);
-  packedIm_.resize(m);
+  packedRe_.resize(m * Lanes);
+  packedIm_.resize(m * Lanes);
   rotRe_.resize(m);
   rotIm_.resize(m);
+  spectrumRe_.resize((m + 1) * Lanes);
+  spectrumIm_.resize((m + 1) * Lanes);
   for (std::size_t k = 0; k < m; ++k) {
     const double angle = -kTwoPi * static_cast<double>(k) / static_cast<double>(n);
     rotRe_[k] = static_cast<T>(std::cos(angle));
@@ -238,73 +292,71 @@ RealFft<T>::RealFft(std::size_t n) : n_(n), half_((n < 2 || n % 2 != 0) ? 1 : n 
   }
 }
 
-template <typename T>
-void RealFft<T>::transformPacked(const T* input) {
-  // Even samples as real part, odd as imaginary: one complex FFT of half the size.
+template <typename T, std::size_t Lanes>
+void RealFft<T, Lanes>::transformPacked(const T* const* frames) {
+  // Even samples as real part, odd as imaginary: one complex FFT of half the size per frame.
   const std::size_t m = n_ / 2;
-  for (std::size_t j = 0; j < m; ++j) {
-    packedRe_[j] = input[2 * j];
-    packedIm_[j] = input[2 * j + 1];
+  for (std::size_t l = 0; l < Lanes; ++l) {
+    const T* x = frames[l];
+    for (std::size_t j = 0; j < m; ++j) {
+      packedRe_[j * Lanes + l] = x[2 * j];
+      packedIm_[j * Lanes + l] = x[2 * j + 1];
+    }
   }
   half_.forward(packedRe_.data(), packedIm_.data());
 }
 
-template <typename T>
-void RealFft<T>::forward(const T* input, T* outRe, T* outIm) {
-  transformPacked(input);
-  const std::size_t m = n_ / 2;
-  const T* zr = packedRe_.data();
-  const T* zi = packedIm_.data();
-  outRe[0] = zr[0] + zi[0];
-  outIm[0] = 0;
-  outRe[m] = zr[0] - zi[0];
-  outIm[m] = 0;
-  for (std::size_t k = 1; k < m; ++k) {
-    // E = (Z_k + conj Z_{m-k}) / 2, O = -i (Z_k - conj Z_{m-k}) / 2, X_k = E + w^k O
-    const T er = T(0.5) * (zr[k] + zr[m - k]);
-    const T ei = T(0.5) * (zi[k] - zi[m - k]);
-    const T or_ = T(0.5) * (zi[k] + zi[m - k]);
-    const T oi = T(-0.5) * (zr[k] - zr[m - k]);
-    outRe[k] = er + rotRe_[k] * or_ - rotIm_[k] * oi;
-    outIm[k] = ei + rotRe_[k] * oi + rotIm_[k] * or_;
+template <typename T, std::size_t Lanes>
+void RealFft<T, Lanes>::unpack() {
+  unpackHalfSpectrum<T, Lanes>(n_ / 2, packedRe_.data(), packedIm_.data(), rotRe_.data(), rotIm_.data(),
+                               spectrumRe_.data(), spectrumIm_.data());
+}
+
+template <typename T, std::size_t Lanes>
+void RealFft<T, Lanes>::forward(const T* const* frames, T* const* outRe, T* const* outIm) {
+  transformPacked(frames);
+  unpack();
+  const std::size_t bins = n_ / 2 + 1;
+  for (std::size_t l = 0; l < Lanes; ++l) {
+    for (std::size_t k = 0; k < bins; ++k) {
+      outRe[l][k] = spectrumRe_[k * Lanes + l];
+      outIm[l][k] = spectrumIm_[k * Lanes + l];
+    }
   }
 }
 
-template <typename T>
-void RealFft<T>::power(const T* input, float* outPower) {
-  transformPacked(input);
-  const std::size_t m = n_ / 2;
-  const T* zr = packedRe_.data();
-  const T* zi = packedIm_.data();
-  const T dc = zr[0] + zi[0];
-  const T nyquist = zr[0] - zi[0];
-  outPower[0] = static_cast<float>(dc * dc);
-  outPower[m] = static_cast<float>(nyquist * nyquist);
-  for (std::size_t k = 1; k < m; ++k) {
-    const T er = T(0.5) * (zr[k] + zr[m - k]);
-    const T ei = T(0.5) * (zi[k] - zi[m - k]);
-    const T or_ = T(0.5) * (zi[k] + zi[m - k]);
-    const T oi = T(-0.5) * (zr[k] - zr[m - k]);
-    const T xr = er + rotRe_[k] * or_ - rotIm_[k] * oi;
-    const T xi = ei + rotRe_[k] * oi + rotIm_[k] * or_;
-    outPower[k] = static_cast<float>(xr * xr + xi * xi);
+template <typename T, std::size_t Lanes>
+void RealFft<T, Lanes>::power(const T* const* frames, float* const* outPower) {
+  transformPacked(frames);
+  unpack();
+  const std::size_t bins = n_ / 2 + 1;
+  T* re = spectrumRe_.data();
+  const T* im = spectrumIm_.data();
+  for (std::size_t e = 0; e < bins * Lanes; ++e) re[e] = re[e] * re[e] + im[e] * im[e];
+  for (std::size_t l = 0; l < Lanes; ++l) {
+    for (std::size_t k = 0; k < bins; ++k) outPower[l][k] = static_cast<float>(re[k * Lanes + l]);
   }
 }
 
-template <typename T>
-static RealFft<T>& cachedRealFft(std::size_t n) {
-  thread_local std::map<std::size_t, std::unique_ptr<RealFft<T>>> plans;
+template <typename T, std::size_t Lanes>
+RealFft<T, Lanes>& cachedRealFft(std::size_t n) {
+  thread_local std::map<std::size_t, std::unique_ptr<RealFft<T, Lanes>>> plans;
   auto& slot = plans[n];
-  if (!slot) slot = std::make_unique<RealFft<T>>(n);
+  if (!slot) slot = std::make_unique<RealFft<T, Lanes>>(n);
   return *slot;
 }
 
-RealFft<float>& realFftFloat(std::size_t n) { return cachedRealFft<float>(n); }
-RealFft<double>& realFftDouble(std::size_t n) { return cachedRealFft<double>(n); }
-
-template class ComplexFft<float>;
-template class ComplexFft<double>;
-template class RealFft<float>;
-template class RealFft<double>;
+template class ComplexFft<float, 1>;
+template class ComplexFft<double, 1>;
+template class ComplexFft<float, kFloatLanes>;
+template class ComplexFft<double, kDoubleLanes>;
+template class RealFft<float, 1>;
+template class RealFft<double, 1>;
+template class RealFft<float, kFloatLanes>;
+template class RealFft<double, kDoubleLanes>;
+template RealFft<float, 1>& cachedRealFft<float, 1>(std::size_t);
+template RealFft<double, 1>& cachedRealFft<double, 1>(std::size_t);
+template RealFft<float, kFloatLanes>& cachedRealFft<float, kFloatLanes>(std::size_t);
+template RealFft<double, kDoubleLanes>& cachedRealFft<double, kDoubleLanes>(std::size_t);
 
 }  // namespace ser

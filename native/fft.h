@@ -1,5 +1,10 @@
 // Real FFT of any even size, written for this project: a mixed-radix (4, 2, 3, generic) Stockham
 // complex FFT of size n/2 on split real/imaginary arrays, then the usual real-input post-processing.
+//
+// `Lanes` frames are transformed together, one SIMD lane per frame: element j of lane l lives at
+// [j * Lanes + l], so every butterfly is a full vector operation even in the first stages, where a
+// single transform has nothing to vectorise. Lanes = 1 is the plain single-frame transform.
+//
 // A plan holds twiddles and scratch: build it once per size and reuse it; one plan per thread.
 #pragma once
 #include <cstddef>
@@ -7,12 +12,12 @@
 
 namespace ser {
 
-template <typename T>
+template <typename T, std::size_t Lanes = 1>
 class ComplexFft {
  public:
   explicit ComplexFft(std::size_t n);
   std::size_t size() const { return n_; }
-  // Forward DFT (e^{-2 pi i k n / N}) in place on split arrays of length size().
+  // Forward DFT (e^{-2 pi i k n / N}) in place on split, lane-interleaved arrays of size() * Lanes.
   void forward(T* re, T* im);
 
  private:
@@ -21,40 +26,45 @@ class ComplexFft {
     std::size_t span;   // length of the sub-transforms already done (L)
     std::size_t count;  // sub-transforms after this stage (N / (L * radix))
     std::size_t twiddleOffset;
+    std::size_t rootOffset;  // into root tables, for generic radices
   };
   std::size_t n_;
   std::vector<Stage> stages_;
   std::vector<T> twiddleRe_, twiddleIm_;
-  std::vector<T> scratchRe_, scratchIm_;
-  std::vector<T> rootRe_, rootIm_;  // e^{-2 pi i j / p} for generic radices, per stage
+  std::vector<T> rootRe_, rootIm_;  // e^{-2 pi i j / p} for generic radices
+  std::vector<T> scratchRe_, scratchIm_, genericRe_, genericIm_;
 };
 
-template <typename T>
+template <typename T, std::size_t Lanes = 1>
 class RealFft {
  public:
+  static constexpr std::size_t kLanes = Lanes;
   explicit RealFft(std::size_t n);  // n even, >= 2
   std::size_t size() const { return n_; }
   std::size_t bins() const { return n_ / 2 + 1; }
-  // Bins 0..n/2 of the unnormalised forward DFT of `input` (n samples).
-  void forward(const T* input, T* outRe, T* outIm);
-  // |X_k|^2 for bins 0..n/2, written as float.
-  void power(const T* input, float* outPower);
+  // frames[l] points at n samples of frame l. Bins 0..n/2 of each unnormalised forward DFT are
+  // written to outRe[l] / outIm[l] (bins() values each).
+  void forward(const T* const* frames, T* const* outRe, T* const* outIm);
+  // |X_k|^2 of each frame, written as float to outPower[l] (bins() values each).
+  void power(const T* const* frames, float* const* outPower);
 
  private:
-  void transformPacked(const T* input);
+  void transformPacked(const T* const* frames);
+  void unpack();  // packed half-size spectrum -> spectrumRe_/Im_, lane-interleaved
   std::size_t n_;
-  ComplexFft<T> half_;
+  ComplexFft<T, Lanes> half_;
   std::vector<T> packedRe_, packedIm_;
   std::vector<T> rotRe_, rotIm_;  // e^{-2 pi i k / n}, k < n/2
+  std::vector<T> spectrumRe_, spectrumIm_;
 };
 
-// Plans cached per thread and per size.
-RealFft<float>& realFftFloat(std::size_t n);
-RealFft<double>& realFftDouble(std::size_t n);
+// Plans cached per thread, per size and lane count.
+template <typename T, std::size_t Lanes>
+RealFft<T, Lanes>& cachedRealFft(std::size_t n);
 
-extern template class ComplexFft<float>;
-extern template class ComplexFft<double>;
-extern template class RealFft<float>;
-extern template class RealFft<double>;
+// Lane counts the library instantiates: one AVX2 register of floats, one of doubles (wider generic
+// vectors than the ISA has are lowered badly by GCC: measured 4x slower for 8 doubles on AVX2).
+constexpr std::size_t kFloatLanes = 8;
+constexpr std::size_t kDoubleLanes = 4;
 
 }  // namespace ser

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <cmath>
 
+#include "dot.h"
 #include "errors.h"
+#include "simd.h"
 
 namespace ser {
 
@@ -34,7 +36,7 @@ std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn) {
   return matrix;
 }
 
-void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nIn, Span<const float> in,
+SER_HOT void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nIn, Span<const float> in,
               Span<float> out) {
   if (nIn == 0 || in.size() % nIn != 0) throw InputError("applyDct: input is not a whole number of frames");
   const std::size_t frames = in.size() / nIn;
@@ -42,12 +44,7 @@ void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nI
   for (std::size_t t = 0; t < frames; ++t) {
     const float* x = in.data() + t * nIn;
     float* y = out.data() + t * nOut;
-    for (std::size_t k = 0; k < nOut; ++k) {
-      const float* row = &matrix[k * nIn];
-      double acc = 0.0;
-      for (std::size_t n = 0; n < nIn; ++n) acc += static_cast<double>(row[n]) * x[n];
-      y[k] = static_cast<float>(acc);
-    }
+    for (std::size_t k = 0; k < nOut; ++k) y[k] = dotProduct(&matrix[k * nIn], x, nIn);
   }
 }
 

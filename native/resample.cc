@@ -8,6 +8,7 @@
 #include <string>
 #include <utility>
 
+#include "dot.h"
 #include "errors.h"
 #include "simd.h"
 
@@ -51,7 +52,9 @@ std::unique_ptr<ResamplePlan> makePlan(ResampleRatio ratio) {
   const std::vector<double> h = designResampleFilter(ratio);
   const std::size_t up = ratio.up;
   plan->halfLength = (h.size() - 1) / 2;
-  plan->tapsPerPhase = (h.size() + up - 1) / up;
+  // Rounded up to whole dot-product blocks: the extra leading taps are zeros.
+  constexpr std::size_t kBlock = 16;
+  plan->tapsPerPhase = ((h.size() + up - 1) / up + kBlock - 1) / kBlock * kBlock;
   plan->phaseTaps.assign(up * plan->tapsPerPhase, 0.0f);
   // Output i reads h[phase + m*up] against x[nLast - m], phase = (i*down + half) % up.
   // Stored reversed: slot t holds the tap that multiplies x[nLast - (tapsPerPhase-1) + t].
@@ -72,16 +75,17 @@ const ResamplePlan& cachedPlan(ResampleRatio ratio) {
   return *slot;
 }
 
-SER_HOT
-float dot(const float* a, const float* b, std::size_t n) {
-  float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-  std::size_t i = 0;
-  for (; i + 8 <= n; i += 8) {
-    for (int j = 0; j < 8; ++j) lanes[j] += a[i + j] * b[i + j];
+// x points at sample 0 of the input inside a buffer zero-padded by tapsPerPhase on both sides.
+SER_HOT void resampleOutputs(const ResamplePlan& plan, const float* x, Span<float> out) {
+  const std::size_t up = plan.ratio.up;
+  const std::size_t down = plan.ratio.down;
+  const std::size_t taps = plan.tapsPerPhase;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    const std::size_t t0 = i * down + plan.halfLength;
+    const std::size_t phase = t0 % up;
+    const std::size_t nLast = t0 / up;  // x[nLast] meets h[phase]
+    out[i] = dotProduct(&plan.phaseTaps[phase * taps], x + nLast + 1 - taps, taps);
   }
-  float sum = ((lanes[0] + lanes[4]) + (lanes[1] + lanes[5])) + ((lanes[2] + lanes[6]) + (lanes[3] + lanes[7]));
-  for (; i < n; ++i) sum += a[i] * b[i];
-  return sum;
 }
 
 }  // namespace
@@ -134,20 +138,11 @@ void resample(Span<const float> input, ResampleRatio ratio, Span<float> out) {
   }
   if (n == 0) return;
   const ResamplePlan& plan = cachedPlan(ratio);
-  const std::size_t up = ratio.up;
-  const std::size_t down = ratio.down;
-  const std::size_t taps = plan.tapsPerPhase;
   // Zero padding on both sides turns every output into a full-length dot product.
-  const std::size_t lead = taps;
-  std::vector<float> padded(lead + n + taps + 1, 0.0f);
+  const std::size_t lead = plan.tapsPerPhase;
+  std::vector<float> padded(lead + n + plan.tapsPerPhase + 1, 0.0f);
   std::copy(input.begin(), input.end(), padded.begin() + lead);
-  for (std::size_t i = 0; i < out.size(); ++i) {
-    const std::size_t t0 = i * down + plan.halfLength;
-    const std::size_t phase = t0 % up;
-    const std::size_t nLast = t0 / up;  // x[nLast] meets h[phase]
-    const float* window = padded.data() + lead + nLast + 1 - taps;
-    out[i] = dot(&plan.phaseTaps[phase * taps], window, taps);
-  }
+  resampleOutputs(plan, padded.data() + lead, out);
 }
 
 std::vector<float> resample(Span<const float> input, uint32_t fromRate, uint32_t toRate) {

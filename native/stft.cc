@@ -1,5 +1,6 @@
 #include "stft.h"
 
+#include <algorithm>
 #include <cmath>
 #include <string>
 
@@ -31,27 +32,46 @@ void powerSpectrogram(Span<const float> samples, const StftConfig& config, Span<
   const std::size_t frames = stftFrameCount(samples.size(), config);
   if (out.size() != frames * bins) throw InputError("powerSpectrogram: output size mismatch");
   // librosa windows and transforms in float64 (numpy.fft); so do we, for parity at the 1e-4 level.
-  RealFft<double>& fft = realFftDouble(nFft);
+  // Frames go through the FFT kDoubleLanes at a time; a last partial block fills the spare lanes with
+  // silence whose output is discarded, so every frame takes the same arithmetic path.
+  constexpr std::size_t kLanes = kDoubleLanes;
+  RealFft<double, kLanes>& fft = cachedRealFft<double, kLanes>(nFft);
   const std::vector<double> window = periodicHannPadded(config.winLength, nFft);
-  const std::size_t windowStart = (nFft - config.winLength) / 2;
-  const std::size_t windowEnd = windowStart + config.winLength;
+  const std::ptrdiff_t windowStart = static_cast<std::ptrdiff_t>((nFft - config.winLength) / 2);
+  const std::ptrdiff_t windowEnd = windowStart + static_cast<std::ptrdiff_t>(config.winLength);
   const std::ptrdiff_t pad = config.center ? static_cast<std::ptrdiff_t>(nFft / 2) : 0;
   const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(samples.size());
-  std::vector<double> frame(nFft, 0.0);
-  for (std::size_t t = 0; t < frames; ++t) {
-    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * config.hopLength) - pad;
-    for (std::size_t i = windowStart; i < windowEnd; ++i) {
-      const std::ptrdiff_t j = start + static_cast<std::ptrdiff_t>(i);
-      frame[i] = (j >= 0 && j < n) ? window[i] * static_cast<double>(samples[static_cast<std::size_t>(j)]) : 0.0;
+  std::vector<double> frameBuffers(nFft * kLanes, 0.0);
+  std::vector<float> discarded(bins);
+  const double* lanesIn[kLanes];
+  float* lanesOut[kLanes];
+  for (std::size_t first = 0; first < frames; first += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      double* frame = &frameBuffers[l * nFft];
+      lanesIn[l] = frame;
+      const std::size_t t = first + l;
+      if (t >= frames) {
+        std::fill(frame, frame + nFft, 0.0);
+        lanesOut[l] = discarded.data();
+        continue;
+      }
+      lanesOut[l] = out.data() + t * bins;
+      // Window positions i read sample start + i; outside [0, n) the padded signal is zero.
+      const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * config.hopLength) - pad;
+      const std::ptrdiff_t lo = std::max(windowStart, -start);
+      const std::ptrdiff_t hi = std::max(lo, std::min(windowEnd, n - start));
+      for (std::ptrdiff_t i = windowStart; i < lo; ++i) frame[i] = 0.0;
+      const float* x = samples.data() + (start + lo);
+      for (std::ptrdiff_t i = lo; i < hi; ++i) frame[i] = window[i] * static_cast<double>(x[i - lo]);
+      for (std::ptrdiff_t i = hi; i < windowEnd; ++i) frame[i] = 0.0;
     }
-    float* row = out.data() + t * bins;
-    fft.power(frame.data(), row);
-    if (config.power == 1.0) {
-      for (std::size_t k = 0; k < bins; ++k) row[k] = std::sqrt(row[k]);
-    } else if (config.power != 2.0) {
-      const double exponent = config.power / 2.0;
-      for (std::size_t k = 0; k < bins; ++k) row[k] = static_cast<float>(std::pow(static_cast<double>(row[k]), exponent));
-    }
+    fft.power(lanesIn, lanesOut);
+  }
+  if (config.power == 1.0) {
+    for (float& v : out) v = std::sqrt(v);
+  } else if (config.power != 2.0) {
+    const double exponent = config.power / 2.0;
+    for (float& v : out) v = static_cast<float>(std::pow(static_cast<double>(v), exponent));
   }
 }
 

@@ -1,0 +1,283 @@
+// The benchmark machinery shared by every suite: the Suite contract, a benchmark.js runner, the machine
+// description, the markdown report and an atomic file write. Suites themselves live in bench/suites/*.ts
+// and are registered in bench/suites.ts.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import Benchmark from 'benchmark';
+
+import { writeFileAtomic } from '../src/data/atomic';
+
+/** One timed function. `unitsPerOp` converts ops/s into the suite's unit (frames per op, audio seconds per op). */
+export interface BenchCase {
+  name: string;
+  fn: () => void;
+  unitsPerOp: number;
+}
+
+/** What a suite's setup hands back: the cases to time, lines for the report, and a cleanup hook. */
+export interface PreparedSuite {
+  cases: BenchCase[];
+  /** Facts about the workload (input size, agreement check result, ...) printed under the table. */
+  details?: string[];
+  dispose?(): void;
+}
+
+export interface CaseResult {
+  name: string;
+  /** benchmark.js ops/s. */
+  hz: number;
+  /** Relative margin of error, percent. */
+  rme: number;
+  samples: number;
+  unitsPerOp: number;
+  /** hz * unitsPerOp, in the suite's unit. */
+  rate: number;
+}
+
+export interface Suite {
+  /** Short id used by --only. */
+  name: string;
+  title: string;
+  /** The derived unit's column header, e.g. "frames/s" or "x real time". */
+  unit: string;
+  /** The case under test (the native core); targets are about it. Every other case is a peer. */
+  baseline: string;
+  /** Builds inputs, checks that the cases do the same work (throw if not), returns the cases. */
+  setup(): Promise<PreparedSuite> | PreparedSuite;
+  /** One line about the targets, given this run's results. */
+  note(results: ResultLookup): string;
+}
+
+export interface ResultLookup {
+  /** The derived rate of a case (throws when the case did not run). */
+  rate(caseName: string): number;
+  results: readonly CaseResult[];
+}
+
+export interface SuiteResult {
+  name: string;
+  title: string;
+  unit: string;
+  baseline: string;
+  cases: CaseResult[];
+  details: string[];
+  note: string;
+}
+
+export interface MachineInfo {
+  cpuModel: string;
+  cores: number;
+  memoryGiB: number;
+  node: string;
+  platform: string;
+  /** SIMD flags of the CPU from /proc/cpuinfo (null when unreadable). */
+  simdFlags: string[] | null;
+  loadAverage: number[];
+}
+
+export interface BenchReport {
+  date: string;
+  quick: boolean;
+  /** benchmark.js maxTime per case, seconds. */
+  maxTime: number;
+  machine: MachineInfo;
+  suites: SuiteResult[];
+}
+
+export interface RunOptions {
+  /** Short runs for smoke checks (maxTime 0.3 s per case unless maxTime is given). */
+  quick?: boolean;
+  /** Suite names to run; all when empty or missing. */
+  only?: readonly string[];
+  /** benchmark.js maxTime per case in seconds (default 2, quick 0.3). */
+  maxTime?: number;
+  /** Progress lines (default: none). */
+  log?: (line: string) => void;
+}
+
+export const DEFAULT_MAX_TIME = 2;
+export const QUICK_MAX_TIME = 0.3;
+
+const SIMD_FLAGS = ['sse4_2', 'avx', 'avx2', 'fma', 'avx512f', 'avx512dq', 'avx512cd', 'avx512bw', 'avx512vl', 'avx512_vnni'];
+
+export function describeMachine(): MachineInfo {
+  const cpus = os.cpus();
+  let simdFlags: string[] | null = null;
+  try {
+    const cpuinfo = fs.readFileSync('/proc/cpuinfo', 'utf8');
+    const line = /^flags\s*:(.*)$/m.exec(cpuinfo);
+    if (line) {
+      const flags = new Set(line[1].trim().split(/\s+/));
+      simdFlags = SIMD_FLAGS.filter((f) => flags.has(f));
+    }
+  } catch {
+    simdFlags = null;
+  }
+  return {
+    cpuModel: cpus[0]?.model.trim() ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: os.totalmem() / 2 ** 30,
+    node: process.version,
+    platform: `${os.platform()} ${os.arch()} (${os.release()})`,
+    simdFlags,
+    loadAverage: os.loadavg(),
+  };
+}
+
+function timeCase(benchCase: BenchCase, maxTime: number): CaseResult {
+  // No setup/teardown options: benchmark.js then calls fn through a reference instead of decompiling it,
+  // so closures work.
+  const bench = new Benchmark(benchCase.name, benchCase.fn, { maxTime, minSamples: 5, async: false });
+  bench.run();
+  if (bench.error) throw new Error(`case ${benchCase.name} failed: ${bench.error.message}`);
+  if (bench.aborted || !Number.isFinite(bench.hz)) throw new Error(`case ${benchCase.name} aborted`);
+  return {
+    name: benchCase.name,
+    hz: bench.hz,
+    rme: bench.stats.rme,
+    samples: bench.stats.sample.length,
+    unitsPerOp: benchCase.unitsPerOp,
+    rate: bench.hz * benchCase.unitsPerOp,
+  };
+}
+
+function lookup(results: readonly CaseResult[]): ResultLookup {
+  return {
+    results,
+    rate(caseName: string): number {
+      const found = results.find((r) => r.name === caseName);
+      if (!found) throw new Error(`no result for case ${caseName}`);
+      return found.rate;
+    },
+  };
+}
+
+export async function runSuite(suite: Suite, maxTime: number, log: (line: string) => void): Promise<SuiteResult> {
+  log(`# ${suite.name}: setting up`);
+  const prepared = await suite.setup();
+  try {
+    if (!prepared.cases.some((c) => c.name === suite.baseline)) {
+      throw new Error(`suite ${suite.name}: baseline case ${suite.baseline} is not among its cases`);
+    }
+    const cases: CaseResult[] = [];
+    for (const benchCase of prepared.cases) {
+      const result = timeCase(benchCase, maxTime);
+      log(
+        `${suite.name} / ${result.name}: ${formatNumber(result.hz)} ops/s ±${result.rme.toFixed(1)}% ` +
+          `(${result.samples} samples) = ${formatNumber(result.rate)} ${suite.unit}`,
+      );
+      cases.push(result);
+    }
+    return {
+      name: suite.name,
+      title: suite.title,
+      unit: suite.unit,
+      baseline: suite.baseline,
+      cases,
+      details: prepared.details ?? [],
+      note: suite.note(lookup(cases)),
+    };
+  } finally {
+    prepared.dispose?.();
+  }
+}
+
+/** Runs the selected suites one after the other, on this thread. */
+export async function runSuites(all: readonly Suite[], options: RunOptions = {}): Promise<BenchReport> {
+  const quick = options.quick ?? false;
+  const maxTime = options.maxTime ?? (quick ? QUICK_MAX_TIME : DEFAULT_MAX_TIME);
+  const log = options.log ?? ((): void => undefined);
+  const only = options.only ?? [];
+  for (const name of only) {
+    if (!all.some((s) => s.name === name)) {
+      throw new Error(`unknown suite ${name} (available: ${all.map((s) => s.name).join(', ')})`);
+    }
+  }
+  const selected = only.length === 0 ? all : all.filter((s) => only.includes(s.name));
+  const machine = describeMachine();
+  const date = new Date().toISOString();
+  const suites: SuiteResult[] = [];
+  for (const suite of selected) suites.push(await runSuite(suite, maxTime, log));
+  return { date, quick, maxTime, machine, suites };
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Formatting
+
+export function formatNumber(value: number): string {
+  if (!Number.isFinite(value)) return String(value);
+  const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;
+  return value.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+}
+
+export function formatRate(value: number, unit: string): string {
+  return unit.startsWith('x ') ? `${formatNumber(value)}x` : formatNumber(value);
+}
+
+export function formatRatio(value: number): string {
+  return `${value >= 100 ? value.toFixed(0) : value >= 10 ? value.toFixed(1) : value.toFixed(2)}x`;
+}
+
+function peersOf(suite: SuiteResult): CaseResult[] {
+  return suite.cases.filter((c) => c.name !== suite.baseline);
+}
+
+export function renderTable(suite: SuiteResult): string {
+  const peers = peersOf(suite);
+  const header = ['case', 'ops/s', '±%', suite.unit, ...peers.map((p) => `ratio to ${p.name}`)];
+  const rows = suite.cases.map((c) => [
+    c.name === suite.baseline ? `**${c.name}**` : c.name,
+    formatNumber(c.hz),
+    c.rme.toFixed(1),
+    formatRate(c.rate, suite.unit),
+    ...peers.map((p) => formatRatio(c.rate / p.rate)),
+  ]);
+  const align = header.map((_, i) => (i === 0 ? '---' : '---:'));
+  return [header, align, ...rows].map((cells) => `| ${cells.join(' | ')} |`).join('\n');
+}
+
+export function renderMachine(machine: MachineInfo): string {
+  const simd =
+    machine.simdFlags === null
+      ? 'unknown (/proc/cpuinfo not readable)'
+      : `AVX2 ${machine.simdFlags.includes('avx2') ? 'yes' : 'no'}, AVX-512 ${
+          machine.simdFlags.some((f) => f.startsWith('avx512')) ? 'yes' : 'no'
+        } (flags: ${machine.simdFlags.join(' ') || 'none of ' + SIMD_FLAGS.join(' ')})`;
+  return [
+    `- CPU: ${machine.cpuModel}, ${machine.cores} logical cores (benchmarks run on one thread)`,
+    `- SIMD: ${simd}`,
+    `- Memory: ${machine.memoryGiB.toFixed(1)} GiB`,
+    `- Node.js: ${machine.node} on ${machine.platform}`,
+    `- Load average at start: ${machine.loadAverage.map((l) => l.toFixed(2)).join(', ')}`,
+  ].join('\n');
+}
+
+export function renderMarkdown(report: BenchReport): string {
+  const lines: string[] = [
+    '# ser-native benchmarks',
+    '',
+    `Generated by \`npm run bench\` (bench/run.ts) on ${report.date}.`,
+    report.quick
+      ? `**Quick run** (\`--quick\`: benchmark.js maxTime ${report.maxTime} s per case): indicative numbers only.`
+      : `benchmark.js maxTime ${report.maxTime} s per case; ±% is benchmark.js's relative margin of error.`,
+    '',
+    '## Machine',
+    '',
+    renderMachine(report.machine),
+  ];
+  for (const suite of report.suites) {
+    lines.push('', `## ${suite.name}: ${suite.title}`, '', renderTable(suite), '');
+    for (const detail of suite.details) lines.push(`- ${detail}`);
+    if (suite.details.length > 0) lines.push('');
+    lines.push(suite.note);
+  }
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** Writes the report atomically with the project's own helper (tmp + fsync + rename). */
+export function writeReportAtomic(file: string, text: string): void {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic(file, Buffer.from(text, 'utf8'));
+}
