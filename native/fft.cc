@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <map>
 #include <memory>
@@ -47,6 +48,96 @@ inline P load(const T* p) {
 template <typename P, typename T>
 inline void store(T* p, const P& v) {
   std::memcpy(p, &v, sizeof v);
+}
+
+// Transposes an L x L block held as L packs: afterwards rows[c] holds what was column c. The 8 x 8
+// float and 4 x 4 double cases are the classic unpack / shuffle / 128-bit-permute network (one
+// AVX2 register per row); other shapes go through memory.
+template <typename T, std::size_t L>
+inline void transposeBlock(typename PackOf<T, L>::type* rows) {
+  using P = typename PackOf<T, L>::type;
+  if constexpr (L == 1) {
+    return;
+  } else if constexpr (L == 8 && sizeof(T) == 4) {
+    using I = int32_t __attribute__((vector_size(32)));
+    const I lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
+    const I even = {0, 1, 8, 9, 4, 5, 12, 13}, odd = {2, 3, 10, 11, 6, 7, 14, 15};
+    const I low128 = {0, 1, 2, 3, 8, 9, 10, 11}, high128 = {4, 5, 6, 7, 12, 13, 14, 15};
+    P t[8], u[8];
+    for (int i = 0; i < 8; i += 2) {
+      t[i] = __builtin_shuffle(rows[i], rows[i + 1], lo);
+      t[i + 1] = __builtin_shuffle(rows[i], rows[i + 1], hi);
+    }
+    for (int i = 0; i < 8; i += 4) {
+      u[i] = __builtin_shuffle(t[i], t[i + 2], even);
+      u[i + 1] = __builtin_shuffle(t[i], t[i + 2], odd);
+      u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], even);
+      u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], odd);
+    }
+    for (int c = 0; c < 4; ++c) {
+      rows[c] = __builtin_shuffle(u[c], u[c + 4], low128);
+      rows[c + 4] = __builtin_shuffle(u[c], u[c + 4], high128);
+    }
+  } else if constexpr (L == 4 && sizeof(T) == 8) {
+    using I = int64_t __attribute__((vector_size(32)));
+    const I lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, low128 = {0, 1, 4, 5}, high128 = {2, 3, 6, 7};
+    const P t0 = __builtin_shuffle(rows[0], rows[1], lo), t1 = __builtin_shuffle(rows[0], rows[1], hi);
+    const P t2 = __builtin_shuffle(rows[2], rows[3], lo), t3 = __builtin_shuffle(rows[2], rows[3], hi);
+    rows[0] = __builtin_shuffle(t0, t2, low128);
+    rows[1] = __builtin_shuffle(t1, t3, low128);
+    rows[2] = __builtin_shuffle(t0, t2, high128);
+    rows[3] = __builtin_shuffle(t1, t3, high128);
+  } else {
+    T cells[L][L];
+    for (std::size_t r = 0; r < L; ++r) std::memcpy(cells[r], &rows[r], sizeof(P));
+    for (std::size_t c = 0; c < L; ++c) {
+      for (std::size_t r = 0; r < L; ++r) rows[c][r] = cells[r][c];
+    }
+  }
+}
+
+// Frames (one pointer each, n samples) into the packed lane-interleaved layout of the half-size
+// complex FFT: re[j][l] = frame_l[2j], im[j][l] = frame_l[2j + 1].
+template <typename T, std::size_t L>
+SER_HOT void packFrames(std::size_t n, const T* const* frames, T* __restrict re, T* __restrict im) {
+  using P = typename PackOf<T, L>::type;
+  std::size_t i = 0;
+  if constexpr (L > 1) {
+    P rows[L];
+    for (; i + L <= n; i += L) {
+      for (std::size_t l = 0; l < L; ++l) rows[l] = load<P>(frames[l] + i);
+      transposeBlock<T, L>(rows);  // rows[c]: sample i + c of every frame
+      for (std::size_t c = 0; c < L; ++c) store(((i + c) % 2 == 0 ? re : im) + (i + c) / 2 * L, rows[c]);
+    }
+  }
+  for (; i < n; ++i) {
+    T* dst = (i % 2 == 0 ? re : im) + i / 2 * L;
+    for (std::size_t l = 0; l < L; ++l) dst[l] = frames[l][i];
+  }
+}
+
+// Lane-interleaved bins back to one row per frame: out[l][k] = src[k][l], for `bins` bins.
+template <typename T, std::size_t L, typename Out>
+SER_HOT void unpackLanes(std::size_t bins, const T* __restrict src, Out* const* out) {
+  using P = typename PackOf<T, L>::type;
+  std::size_t k = 0;
+  if constexpr (L > 1) {
+    P rows[L];
+    for (; k + L <= bins; k += L) {
+      for (std::size_t c = 0; c < L; ++c) rows[c] = load<P>(src + (k + c) * L);
+      transposeBlock<T, L>(rows);  // rows[l]: bins k..k+L-1 of frame l
+      for (std::size_t l = 0; l < L; ++l) {
+        if constexpr (sizeof(Out) == sizeof(T)) {
+          store(out[l] + k, rows[l]);
+        } else {
+          for (std::size_t c = 0; c < L; ++c) out[l][k + c] = static_cast<Out>(rows[l][c]);
+        }
+      }
+    }
+  }
+  for (; k < bins; ++k) {
+    for (std::size_t l = 0; l < L; ++l) out[l][k] = static_cast<Out>(src[k * L + l]);
+  }
 }
 
 // Stage kernels. Input A holds `count*radix` sub-transforms of length `span` (A[s*span + k]);
@@ -295,14 +386,7 @@ RealFft<T, Lanes>::RealFft(std::size_t n) : n_(n), half_((n < 2 || n % 2 != 0) ?
 template <typename T, std::size_t Lanes>
 void RealFft<T, Lanes>::transformPacked(const T* const* frames) {
   // Even samples as real part, odd as imaginary: one complex FFT of half the size per frame.
-  const std::size_t m = n_ / 2;
-  for (std::size_t l = 0; l < Lanes; ++l) {
-    const T* x = frames[l];
-    for (std::size_t j = 0; j < m; ++j) {
-      packedRe_[j * Lanes + l] = x[2 * j];
-      packedIm_[j * Lanes + l] = x[2 * j + 1];
-    }
-  }
+  packFrames<T, Lanes>(n_, frames, packedRe_.data(), packedIm_.data());
   half_.forward(packedRe_.data(), packedIm_.data());
 }
 
@@ -316,13 +400,8 @@ template <typename T, std::size_t Lanes>
 void RealFft<T, Lanes>::forward(const T* const* frames, T* const* outRe, T* const* outIm) {
   transformPacked(frames);
   unpack();
-  const std::size_t bins = n_ / 2 + 1;
-  for (std::size_t l = 0; l < Lanes; ++l) {
-    for (std::size_t k = 0; k < bins; ++k) {
-      outRe[l][k] = spectrumRe_[k * Lanes + l];
-      outIm[l][k] = spectrumIm_[k * Lanes + l];
-    }
-  }
+  unpackLanes<T, Lanes, T>(bins(), spectrumRe_.data(), outRe);
+  unpackLanes<T, Lanes, T>(bins(), spectrumIm_.data(), outIm);
 }
 
 template <typename T, std::size_t Lanes>
@@ -333,9 +412,7 @@ void RealFft<T, Lanes>::power(const T* const* frames, float* const* outPower) {
   T* re = spectrumRe_.data();
   const T* im = spectrumIm_.data();
   for (std::size_t e = 0; e < bins * Lanes; ++e) re[e] = re[e] * re[e] + im[e] * im[e];
-  for (std::size_t l = 0; l < Lanes; ++l) {
-    for (std::size_t k = 0; k < bins; ++k) outPower[l][k] = static_cast<float>(re[k * Lanes + l]);
-  }
+  unpackLanes<T, Lanes, float>(bins, re, outPower);
 }
 
 template <typename T, std::size_t Lanes>
