@@ -83,3 +83,31 @@ export function melFilterbank(options: MelOptions): Matrix;
  * unnormalised. Writes into `output` when given (length rows * (nFft/2 + 1) * 2).
  */
 export function rfft(frames: Float32Array, nFft: number, output?: Float32Array): Float32Array;
+
+// --- augmentation (native/augment.cc). Inputs must be non-empty and finite; bad parameters throw. ---
+
+export type NoiseColor = 'white' | 'pink';
+export type ShiftMode = 'roll' | 'zero';
+
+/** The accepted parameter ranges, defined once in native/augment.h. */
+export interface AugmentLimits {
+  /** Range of timeStretch rates and changeSpeed factors. */
+  readonly minRate: number;
+  readonly maxRate: number;
+  /** pitchShift accepts |semitones| up to this. */
+  readonly maxSemitones: number;
+  readonly minSnrDb: number;
+  readonly maxSnrDb: number;
+}
+export const augmentLimits: AugmentLimits;
+
+/** x plus Gaussian noise (pink: -3 dB/octave) scaled so 20 log10(rms(x) / rms(noise)) = snrDb. Silent x throws. */
+export function addNoise(samples: Float32Array, snrDb: number, seed: number, color?: NoiseColor): Float32Array;
+/** Positive shiftSamples moves the audio later; roll wraps around, zero fills with silence. Same length. */
+export function timeShift(samples: Float32Array, shiftSamples: number, mode: ShiftMode): Float32Array;
+/** WSOLA: tempo times `rate` (> 1 faster) at unchanged pitch; length round(n / rate). */
+export function timeStretch(samples: Float32Array, rate: number, sampleRate: number): Float32Array;
+/** Pitch times 2^(semitones / 12), same length: stretch, then resample (librosa's recipe). */
+export function pitchShift(samples: Float32Array, semitones: number, sampleRate: number): Float32Array;
+/** Pitch and tempo times `factor` (resampling only); length about n / factor. */
+export function changeSpeed(samples: Float32Array, factor: number): Float32Array;

@@ -3,13 +3,14 @@
 // it in ALL_SUITES.
 import type { BenchReport, RunOptions, Suite } from './framework';
 import { runSuites } from './framework';
+import { pitchSuite, stretchSuite } from './suites/augment';
 import { fft512Suite } from './suites/fft512';
 import { mfccE2eSuite } from './suites/mfcc-e2e';
 
 export type { BenchCase, BenchReport, CaseResult, MachineInfo, PreparedSuite, RunOptions, Suite, SuiteResult } from './framework';
 export { describeMachine, renderMarkdown, renderTable, writeReportAtomic } from './framework';
 
-export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite];
+export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite, pitchSuite, stretchSuite];
 
 export function suiteNames(): string[] {
   return ALL_SUITES.map((s) => s.name);

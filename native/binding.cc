@@ -8,6 +8,7 @@
 #include <new>
 #include <string>
 
+#include "augment.h"
 #include "errors.h"
 #include "features.h"
 #include "fft.h"
@@ -275,6 +276,49 @@ Napi::Value Rfft(const Napi::CallbackInfo& info) {
   return out;
 }
 
+Napi::Value AddNoise(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const double snrDb = requireNumber(info[1], "snrDb");
+  const uint64_t seed = requireCount(info[2], "seed");
+  ser::NoiseColor color = ser::NoiseColor::White;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    const std::string name = requireString(info[3], "color");
+    if (name == "pink") color = ser::NoiseColor::Pink;
+    else if (name != "white") throw InputError("color must be 'white' or 'pink', got '" + name + "'");
+  }
+  auto out = Napi::Float32Array::New(info.Env(), samples.size());
+  ser::addNoise(samples, snrDb, seed, color, ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+Napi::Value TimeShift(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const double shift = requireNumber(info[1], "shiftSamples");
+  if (shift != std::floor(shift) || std::fabs(shift) > 9007199254740991.0) throw InputError("shiftSamples must be an integer");
+  const std::string mode = requireString(info[2], "mode");
+  if (mode != "roll" && mode != "zero") throw InputError("mode must be 'roll' or 'zero', got '" + mode + "'");
+  auto out = Napi::Float32Array::New(info.Env(), samples.size());
+  ser::timeShift(samples, static_cast<int64_t>(shift), mode == "roll" ? ser::ShiftMode::Roll : ser::ShiftMode::Zero,
+                 ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+Napi::Value TimeStretch(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  return toFloat32Array(info.Env(), ser::timeStretch(samples, requireNumber(info[1], "rate"), requireRate(info[2], "sampleRate")));
+}
+
+Napi::Value PitchShift(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  return toFloat32Array(info.Env(),
+                    ser::pitchShift(samples, requireNumber(info[1], "semitones"), requireRate(info[2], "sampleRate")));
+}
+
+Napi::Value ChangeSpeed(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  return toFloat32Array(info.Env(), ser::changeSpeed(samples, requireNumber(info[1], "factor")));
+}
+
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
 Napi::Value guarded(const Napi::CallbackInfo& info) {
   try {
@@ -296,6 +340,19 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
   exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
   exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("minRate", Napi::Number::New(env, ser::kMinStretchRate));
+  limits.Set("maxRate", Napi::Number::New(env, ser::kMaxStretchRate));
+  limits.Set("maxSemitones", Napi::Number::New(env, ser::kMaxSemitones));
+  limits.Set("minSnrDb", Napi::Number::New(env, ser::kMinSnrDb));
+  limits.Set("maxSnrDb", Napi::Number::New(env, ser::kMaxSnrDb));
+  limits.Freeze();
+  exports.Set("augmentLimits", limits);
+  exports.Set("addNoise", Napi::Function::New<guarded<AddNoise>>(env, "addNoise"));
+  exports.Set("timeShift", Napi::Function::New<guarded<TimeShift>>(env, "timeShift"));
+  exports.Set("timeStretch", Napi::Function::New<guarded<TimeStretch>>(env, "timeStretch"));
+  exports.Set("pitchShift", Napi::Function::New<guarded<PitchShift>>(env, "pitchShift"));
+  exports.Set("changeSpeed", Napi::Function::New<guarded<ChangeSpeed>>(env, "changeSpeed"));
   return exports;
 }
 

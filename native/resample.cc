@@ -2,7 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
-#include <map>
+#include <list>
 #include <memory>
 #include <numeric>
 #include <string>
@@ -68,11 +68,19 @@ std::unique_ptr<ResamplePlan> makePlan(ResampleRatio ratio) {
 }
 
 const ResamplePlan& cachedPlan(ResampleRatio ratio) {
-  // Worker threads each keep their own plans: no locks on the hot path.
-  thread_local std::map<std::pair<uint64_t, uint64_t>, std::unique_ptr<ResamplePlan>> plans;
-  auto& slot = plans[{ratio.up, ratio.down}];
-  if (!slot) slot = makePlan(ratio);
-  return *slot;
+  // Worker threads each keep their own plans: no locks on the hot path. Bounded, most recent first:
+  // pitch and speed augmentation draw a new ratio per clip.
+  constexpr std::size_t kMaxPlans = 32;
+  thread_local std::list<std::unique_ptr<ResamplePlan>> plans;
+  for (auto it = plans.begin(); it != plans.end(); ++it) {
+    if ((*it)->ratio.up == ratio.up && (*it)->ratio.down == ratio.down) {
+      plans.splice(plans.begin(), plans, it);
+      return *plans.front();
+    }
+  }
+  plans.push_front(makePlan(ratio));
+  if (plans.size() > kMaxPlans) plans.pop_back();
+  return *plans.front();
 }
 
 // x points at sample 0 of the input inside a buffer zero-padded by tapsPerPhase on both sides.

@@ -27,6 +27,7 @@ function loadAddon(): typeof Binding {
 
 export const native: typeof Binding = loadAddon();
 export type {
+  AugmentLimits,
   DecodedWav,
   FeatureKind,
   FeatureMatrix,
@@ -35,5 +36,7 @@ export type {
   MelOptions,
   MelScale,
   NativeFeatureConfig,
+  NoiseColor,
+  ShiftMode,
   WavFeatures,
 } from '../binding';

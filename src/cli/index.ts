@@ -2,6 +2,7 @@
 // The `ser` command line: parses arguments and hands each command to its module.
 import { Command, CommanderError } from 'commander';
 
+import { augmentCommand } from './augment';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { featuresCommand } from './features';
 
@@ -11,6 +12,7 @@ export function buildProgram(): Command {
     .version(readVersion())
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(featuresCommand());
+  program.addCommand(augmentCommand());
   // Every subcommand reports usage errors through the same path, so they all exit 2.
   const applyExitOverride = (command: Command): void => {
     command.exitOverride();
