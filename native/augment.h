@@ -25,6 +25,9 @@ void addNoise(Span<const float> x, double snrDb, uint64_t seed, NoiseColor color
 void timeShift(Span<const float> x, int64_t shiftSamples, ShiftMode mode, Span<float> out);
 
 // Tempo times `rate` (rate > 1: faster, shorter) at unchanged pitch; length round(n / rate).
+// WSOLA, chosen by measurement on speech: stretching by 0.8 or 1.25 and back left a frame-wise
+// log-mel distance of 0.9-2.4 dB, against 3.7-4.2 dB for a phase vocoder with identity phase
+// locking and 7.7-8.4 dB without (512-point frames, hop 128), and it needs no FFT.
 std::vector<float> timeStretch(Span<const float> x, double rate, uint32_t sampleRate);
 
 // Pitch times 2^(semitones/12) at unchanged length.
