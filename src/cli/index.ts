@@ -5,14 +5,18 @@ import { Command, CommanderError } from 'commander';
 import { augmentCommand } from './augment';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { featuresCommand } from './features';
+import { mergeCommand, prepareCommand } from './prepare';
+import { PACKAGE_VERSION } from '../version';
 
 export function buildProgram(): Command {
   const program = new Command('ser')
     .description('speech emotion recognition: native features, augmentation, training, evaluation')
-    .version(readVersion())
+    .version(PACKAGE_VERSION)
     .showHelpAfterError('(run with --help for usage)');
   program.addCommand(featuresCommand());
   program.addCommand(augmentCommand());
+  program.addCommand(prepareCommand());
+  program.addCommand(mergeCommand());
   // Every subcommand reports usage errors through the same path, so they all exit 2.
   const applyExitOverride = (command: Command): void => {
     command.exitOverride();
@@ -20,12 +24,6 @@ export function buildProgram(): Command {
   };
   applyExitOverride(program);
   return program;
-}
-
-function readVersion(): string {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const pkg = require('../../../package.json') as { version: string };
-  return pkg.version;
 }
 
 export async function main(argv: readonly string[]): Promise<number> {

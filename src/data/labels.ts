@@ -1,0 +1,7 @@
+// The eight emotion classes every corpus maps onto, in a fixed order (the model's output order).
+export const EMOTIONS = ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'] as const;
+export type Emotion = (typeof EMOTIONS)[number];
+
+export function isEmotion(value: string): value is Emotion {
+  return (EMOTIONS as readonly string[]).includes(value);
+}

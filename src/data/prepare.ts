@@ -1,0 +1,335 @@
+// `ser prepare`: a folder of clips -> a feature cache, on every core, shard by shard, resumable.
+import { createHash } from 'crypto';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { drawAugmentPlan, type AugmentPlan, type AugmentSpec } from '../augment/spec';
+import { coeffsPerFrame, type FeatureConfig } from '../features/config';
+import { native } from '../native';
+import { CREATED_BY } from '../version';
+import { cropSamples, type CropSpec, type FeatureTask } from '../workers/feature-task';
+import { FeaturePool } from '../workers/pool';
+import {
+  CACHE_VERSION, MANIFEST_FILE, STATE_FILE, audioShardFile, finishedShard, readJson, shardFile, sidecarFile,
+  writeJsonAtomic, writeShardArray,
+  type AugmentConfig, type FailedItem, type Manifest, type ManifestItem, type ShardSidecar, type SliceSpec,
+} from './cache';
+import type { CorpusChoice } from './corpora';
+import { scanDataset, type ScannedClip } from './scan';
+
+export interface PrepareOptions {
+  dataset: string;
+  out: string;
+  corpus: CorpusChoice;
+  features: FeatureConfig;
+  crop: CropSpec;
+  /** null: no augmented copies. */
+  augment: AugmentSpec | null;
+  copies: number;
+  seed: number;
+  workers: number;
+  slice: SliceSpec | null;
+  shardRows: number;
+  clipsPerTask: number;
+  keepAudio: boolean;
+  overwrite: boolean;
+  onProgress?: (progress: PrepareProgress) => void;
+}
+
+export interface PrepareProgress {
+  done: number;
+  total: number;
+  failed: number;
+  audioSeconds: number;
+  elapsedSeconds: number;
+}
+
+export interface PrepareSummary {
+  out: string;
+  rows: number;
+  units: number;
+  failed: number;
+  skipped: number;
+  shards: number;
+  resumedShards: number;
+  audioSeconds: number;
+  elapsedSeconds: number;
+  realTimeFactor: number;
+  workers: number;
+}
+
+/** The cache folder holds a different configuration or is not a prepare cache. */
+export class CacheConflictError extends Error {
+  override name = 'CacheConflictError';
+}
+
+interface WorkUnit {
+  clip: ScannedClip;
+  copy: number;
+  plan: AugmentPlan | null;
+}
+
+
+/** A seed per (run seed, clip, copy) that does not depend on sharding or worker count. */
+export function unitSeed(seed: number, id: string, copy: number): number {
+  const digest = createHash('sha256').update(`${seed}\0${id}\0${copy}`).digest();
+  return digest.readUIntBE(0, 6);
+}
+
+export function sliceOf<T>(items: readonly T[], slice: SliceSpec | null): T[] {
+  if (!slice) return [...items];
+  const start = Math.floor((slice.index * items.length) / slice.count);
+  const end = Math.floor(((slice.index + 1) * items.length) / slice.count);
+  return items.slice(start, end);
+}
+
+function fingerprintParts(options: PrepareOptions, root: string, clips: ScannedClip[]): Record<string, unknown> {
+  const augment: AugmentConfig | null = options.augment && options.copies > 0
+    ? { spec: options.augment, copies: options.copies, seed: options.seed }
+    : null;
+  return {
+    version: CACHE_VERSION,
+    featureConfig: options.features,
+    augmentConfig: augment,
+    crop: options.crop,
+    corpus: options.corpus,
+    corpusRoot: root,
+    slice: options.slice,
+    shardRows: options.shardRows,
+    keepAudio: options.keepAudio,
+    clips: { count: clips.length, sha256: createHash('sha256').update(clips.map((c) => c.id).join('\n')).digest('hex') },
+  };
+}
+
+/** Makes `out` ready: new, resumable with the same configuration, or refused with the differences. */
+function claimOutput(out: string, parts: Record<string, unknown>, overwrite: boolean): void {
+  fs.mkdirSync(out, { recursive: true });
+  const statePath = path.join(out, STATE_FILE);
+  const entries = fs.readdirSync(out);
+  const ours = (name: string) => /^(features|audio)-\d{5}\.(npy|json)$/.test(name) || name === MANIFEST_FILE || name === STATE_FILE;
+  if (overwrite) {
+    for (const name of entries) if (ours(name) || name.endsWith('.tmp')) fs.rmSync(path.join(out, name), { force: true });
+  } else if (fs.existsSync(statePath)) {
+    const previous = readJson<{ parts: Record<string, unknown> }>(statePath).parts;
+    const differing = Object.keys({ ...previous, ...parts }).filter((k) => JSON.stringify(previous[k]) !== JSON.stringify(parts[k]));
+    if (differing.length > 0) {
+      throw new CacheConflictError(
+        `${out} holds a cache made with a different ${differing.join(', ')}; ` +
+          'use a new output folder, or --overwrite to replace it',
+      );
+    }
+    for (const name of entries) if (name.endsWith('.tmp')) fs.rmSync(path.join(out, name), { force: true });
+  } else if (entries.some(ours)) {
+    throw new CacheConflictError(`${out} holds cache files from another run (no ${STATE_FILE}); use --overwrite to replace them`);
+  }
+  writeJsonAtomic(statePath, { createdBy: CREATED_BY, parts });
+}
+
+/** Exactly the file's bytes as their own ArrayBuffer, so it can be transferred to a worker. */
+async function readTransferable(file: string): Promise<ArrayBuffer> {
+  const buffer = await fs.promises.readFile(file);
+  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength && buffer.buffer instanceof ArrayBuffer) {
+    return buffer.buffer;
+  }
+  const copy = new ArrayBuffer(buffer.byteLength);
+  new Uint8Array(copy).set(buffer);
+  return copy;
+}
+
+export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
+  const started = process.hrtime.bigint();
+  const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
+  const scan = scanDataset(options.dataset, options.corpus);
+  const clips = sliceOf(scan.clips, options.slice);
+  const out = path.resolve(options.out);
+  claimOutput(out, fingerprintParts(options, scan.root, clips), options.overwrite);
+
+  const config = options.features;
+  const copies = options.augment ? options.copies : 0;
+  const units: WorkUnit[] = [];
+  for (const clip of clips) {
+    units.push({ clip, copy: 0, plan: null });
+    for (let copy = 1; copy <= copies; copy++) {
+      units.push({ clip, copy, plan: drawAugmentPlan(options.augment as AugmentSpec, unitSeed(options.seed, clip.id, copy)) });
+    }
+  }
+  const audioLength = cropSamples(options.crop, config.sampleRate).length;
+  // Every row is one cropped clip, so one zero clip of that length gives the row shape.
+  const rowFrames = native.computeFeatures(new Float32Array(audioLength), config).frames;
+  const coeffs = coeffsPerFrame(config);
+  const rowSize = rowFrames * coeffs;
+  const shardCount = Math.ceil(units.length / options.shardRows);
+
+  let resumedShards = 0;
+  let done = 0;
+  let failed = 0;
+  let audioSeconds = 0;
+  const pendingShards: number[] = [];
+  for (let s = 0; s < shardCount; s++) {
+    const sidecar = finishedShard(out, s);
+    if (sidecar) {
+      resumedShards++;
+      done += Math.min(options.shardRows, units.length - s * options.shardRows);
+      failed += sidecar.failures.length;
+    } else {
+      pendingShards.push(s);
+    }
+  }
+  const report = () => options.onProgress?.({ done, total: units.length, failed, audioSeconds, elapsedSeconds: elapsed() });
+  report();
+
+  const pool = new FeaturePool(options.workers);
+  const maxInFlight = options.workers * 4;
+  const inFlight = new Set<Promise<void>>();
+  const shardWrites: Promise<void>[] = [];
+  try {
+    for (const s of pendingShards) {
+      const shardUnits = units.slice(s * options.shardRows, (s + 1) * options.shardRows);
+      const features = new Float32Array(shardUnits.length * rowSize);
+      const audio = options.keepAudio ? new Float32Array(shardUnits.length * audioLength) : null;
+      const outcomes: ({ ok: true; seconds: number } | { ok: false; reason: string })[] = [];
+      const taskDone: Promise<void>[] = [];
+      for (let first = 0; first < shardUnits.length; first += options.clipsPerTask) {
+        const batch = shardUnits.slice(first, first + options.clipsPerTask);
+        while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
+        const task: FeatureTask = {
+          config, crop: options.crop, frames: rowFrames, coeffs, keepAudio: options.keepAudio,
+          clips: await Promise.all(batch.map(async (unit) => {
+            try {
+              return { bytes: await readTransferable(unit.clip.path), plan: unit.plan };
+            } catch (error) {
+              return { bytes: null, readError: (error as Error).message, plan: unit.plan };
+            }
+          })),
+        };
+        const running: Promise<void> = pool.run(task).then((result) => {
+          features.set(result.features, first * rowSize);
+          if (audio && result.audio) audio.set(result.audio, first * audioLength);
+          result.outcomes.forEach((outcome, i) => {
+            outcomes[first + i] = outcome;
+            done++;
+            if (outcome.ok) audioSeconds += outcome.seconds;
+            else failed++;
+          });
+          report();
+        });
+        const tracked = running.finally(() => inFlight.delete(tracked));
+        inFlight.add(tracked);
+        taskDone.push(running);
+      }
+      shardWrites.push(Promise.all(taskDone).then(() =>
+        writeShard(out, s, shardUnits, outcomes, features, audio, { rowSize, rowFrames, coeffs, audioLength }),
+      ));
+    }
+    await Promise.all(shardWrites);
+  } finally {
+    await pool.destroy();
+  }
+
+  const manifest = writeManifest(out, options, scan.root, scan.skipped, shardCount, rowFrames, coeffs);
+  const seconds = elapsed();
+  return {
+    out,
+    rows: manifest.items.length,
+    units: units.length,
+    failed: manifest.failures.length,
+    skipped: scan.skipped.length,
+    shards: shardCount,
+    resumedShards,
+    audioSeconds,
+    elapsedSeconds: seconds,
+    realTimeFactor: seconds > 0 ? audioSeconds / seconds : 0,
+    workers: options.workers,
+  };
+}
+
+interface RowGeometry {
+  rowSize: number;
+  rowFrames: number;
+  coeffs: number;
+  audioLength: number;
+}
+
+function writeShard(
+  out: string,
+  index: number,
+  units: WorkUnit[],
+  outcomes: ({ ok: true; seconds: number } | { ok: false; reason: string })[],
+  features: Float32Array,
+  audio: Float32Array | null,
+  geometry: RowGeometry,
+): void {
+  const items: ManifestItem[] = [];
+  const failures: FailedItem[] = [];
+  // Compact in place: the rows of failed clips are dropped, order is kept.
+  let rows = 0;
+  units.forEach((unit, i) => {
+    const outcome = outcomes[i];
+    if (!outcome.ok) {
+      failures.push({ path: unit.clip.id, reason: outcome.reason, copy: unit.copy });
+      return;
+    }
+    if (rows !== i) {
+      features.copyWithin(rows * geometry.rowSize, i * geometry.rowSize, (i + 1) * geometry.rowSize);
+      audio?.copyWithin(rows * geometry.audioLength, i * geometry.audioLength, (i + 1) * geometry.audioLength);
+    }
+    const { clip } = unit;
+    items.push({
+      id: clip.id, path: clip.id, corpus: clip.corpus, speaker: clip.speaker, gender: clip.gender,
+      emotion: clip.emotion, intensity: clip.intensity, augmented: unit.copy > 0,
+      augmentation: unit.plan ? { ...unit.plan, copy: unit.copy } : null,
+      shard: index, row: rows, frames: geometry.rowFrames, seconds: outcome.seconds,
+    });
+    rows++;
+  });
+  const sidecar: ShardSidecar = {
+    index,
+    file: shardFile(index),
+    rows,
+    sha256: writeShardArray(path.join(out, shardFile(index)), features.subarray(0, rows * geometry.rowSize), [rows, geometry.rowFrames, geometry.coeffs]),
+    items,
+    failures,
+  };
+  if (audio) {
+    sidecar.audioFile = audioShardFile(index);
+    sidecar.audioSha256 = writeShardArray(path.join(out, sidecar.audioFile), audio.subarray(0, rows * geometry.audioLength), [rows, geometry.audioLength]);
+  }
+  // The sidecar last: its presence (with matching hashes) is what marks the shard finished.
+  writeJsonAtomic(path.join(out, sidecarFile(index)), sidecar);
+}
+
+function writeManifest(
+  out: string,
+  options: PrepareOptions,
+  root: string,
+  skipped: Manifest['skipped'],
+  shardCount: number,
+  frames: number,
+  coeffs: number,
+): Manifest {
+  const manifest: Manifest = {
+    version: CACHE_VERSION,
+    createdBy: CREATED_BY,
+    featureConfig: options.features,
+    augmentConfig: options.augment && options.copies > 0 ? { spec: options.augment, copies: options.copies, seed: options.seed } : null,
+    crop: options.crop,
+    corpusRoot: root,
+    corpus: options.corpus,
+    slice: options.slice,
+    frames,
+    coeffs,
+    items: [],
+    shards: [],
+    failures: [],
+    skipped,
+  };
+  for (let s = 0; s < shardCount; s++) {
+    const sidecar = readJson<ShardSidecar>(path.join(out, sidecarFile(s)));
+    const { items, failures, ...info } = sidecar;
+    manifest.items.push(...items);
+    manifest.failures.push(...failures);
+    manifest.shards.push(info);
+  }
+  writeJsonAtomic(path.join(out, MANIFEST_FILE), manifest);
+  return manifest;
+}

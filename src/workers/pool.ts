@@ -1,0 +1,42 @@
+// The Piscina pool that computes features on every core.
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { Piscina } from 'piscina';
+
+import type { FeatureTask, FeatureTaskResult } from './feature-task';
+
+/** The compiled worker entry: next to this file in dist/, or in dist/ when running from TS sources. */
+function workerEntry(): string {
+  const beside = path.join(__dirname, 'feature-task.js');
+  if (fs.existsSync(beside)) return beside;
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    const candidate = path.join(dir, 'dist', 'src', 'workers', 'feature-task.js');
+    if (fs.existsSync(candidate)) return candidate;
+  }
+  throw new Error('ser-native: dist/src/workers/feature-task.js is missing; run `npm run build:ts`');
+}
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
+}
+
+export class FeaturePool {
+  private readonly piscina: Piscina;
+
+  constructor(readonly threads: number) {
+    if (!Number.isInteger(threads) || threads < 1) throw new Error(`workers must be a positive integer, got ${threads}`);
+    this.piscina = new Piscina({ filename: workerEntry(), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  }
+
+  /** Runs one task; the clips' byte buffers are transferred to the worker (detached here). */
+  run(task: FeatureTask): Promise<FeatureTaskResult> {
+    const transferList = task.clips.flatMap((clip) => (clip.bytes ? [clip.bytes] : []));
+    return this.piscina.run(task, { transferList }) as Promise<FeatureTaskResult>;
+  }
+
+  destroy(): Promise<void> {
+    return this.piscina.destroy();
+  }
+}
