@@ -8,7 +8,7 @@ import { prepareCache } from '../data/prepare';
 import type { SliceSpec } from '../data/cache';
 import { FeatureConfigError, resolveFeatureConfig } from '../features/config';
 import { defaultWorkerCount } from '../workers/pool';
-import { EXIT_FAILURE, UsageError } from './errors';
+import { UsageError } from './errors';
 import { addFeatureOptions, featureOptionsFrom, parseInteger, parseNumber } from './options';
 import { ProgressReporter } from './progress';
 
@@ -130,8 +130,9 @@ export function prepareCommand(): Command {
       );
     }
     if (summary.failed > 0) {
-      process.stderr.write(`ser prepare: ${summary.failed} clip(s) failed; their reasons are in ${summary.out}/manifest.json "failures"\n`);
-      if (opts.strict) process.exitCode = EXIT_FAILURE;
+      const where = `their reasons are in ${summary.out}/manifest.json "failures"`;
+      if (opts.strict) throw new Error(`${summary.failed} clip(s) failed (--strict); ${where}`);
+      process.stderr.write(`ser prepare: ${summary.failed} clip(s) failed; ${where}\n`);
     }
   });
 }
