@@ -7,7 +7,7 @@ import { drawAugmentPlan, type AugmentPlan, type AugmentSpec } from '../augment/
 import { coeffsPerFrame, type FeatureConfig } from '../features/config';
 import { native } from '../native';
 import { CREATED_BY } from '../version';
-import { cropSamples, type CropSpec, type FeatureTask } from '../workers/feature-task';
+import { cropSamples, type ClipOutcome, type CropSpec, type FeatureTask } from '../workers/feature-task';
 import { FeaturePool } from '../workers/pool';
 import {
   CACHE_VERSION, MANIFEST_FILE, STATE_FILE, audioShardFile, finishedShard, readJson, shardFile, sidecarFile,
@@ -125,17 +125,6 @@ function claimOutput(out: string, parts: Record<string, unknown>, overwrite: boo
   writeJsonAtomic(statePath, { createdBy: CREATED_BY, parts });
 }
 
-/** Exactly the file's bytes as their own ArrayBuffer, so it can be transferred to a worker. */
-async function readTransferable(file: string): Promise<ArrayBuffer> {
-  const buffer = await fs.promises.readFile(file);
-  if (buffer.byteOffset === 0 && buffer.byteLength === buffer.buffer.byteLength && buffer.buffer instanceof ArrayBuffer) {
-    return buffer.buffer;
-  }
-  const copy = new ArrayBuffer(buffer.byteLength);
-  new Uint8Array(copy).set(buffer);
-  return copy;
-}
-
 export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -185,27 +174,23 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
   try {
     for (const s of pendingShards) {
       const shardUnits = units.slice(s * options.shardRows, (s + 1) * options.shardRows);
-      const features = new Float32Array(shardUnits.length * rowSize);
-      const audio = options.keepAudio ? new Float32Array(shardUnits.length * audioLength) : null;
-      const outcomes: ({ ok: true; seconds: number } | { ok: false; reason: string })[] = [];
+      // Workers write rows straight into shared memory: nothing is copied or transferred per clip.
+      const sharedFeatures = new SharedArrayBuffer(shardUnits.length * rowSize * 4);
+      const sharedAudio = options.keepAudio ? new SharedArrayBuffer(shardUnits.length * audioLength * 4) : null;
+      const features = new Float32Array(sharedFeatures);
+      const audio = sharedAudio ? new Float32Array(sharedAudio) : null;
+      const outcomes: ClipOutcome[] = [];
       const taskDone: Promise<void>[] = [];
       for (let first = 0; first < shardUnits.length; first += options.clipsPerTask) {
         const batch = shardUnits.slice(first, first + options.clipsPerTask);
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
         const task: FeatureTask = {
-          config, crop: options.crop, frames: rowFrames, coeffs, keepAudio: options.keepAudio,
-          clips: await Promise.all(batch.map(async (unit) => {
-            try {
-              return { bytes: await readTransferable(unit.clip.path), plan: unit.plan };
-            } catch (error) {
-              return { bytes: null, readError: (error as Error).message, plan: unit.plan };
-            }
-          })),
+          config, crop: options.crop, frames: rowFrames, coeffs,
+          clips: batch.map((unit) => ({ path: unit.clip.path, plan: unit.plan })),
+          features: sharedFeatures, audio: sharedAudio, firstRow: first,
         };
-        const running: Promise<void> = pool.run(task).then((result) => {
-          features.set(result.features, first * rowSize);
-          if (audio && result.audio) audio.set(result.audio, first * audioLength);
-          result.outcomes.forEach((outcome, i) => {
+        const running: Promise<void> = pool.run(task).then((taskOutcomes) => {
+          taskOutcomes.forEach((outcome, i) => {
             outcomes[first + i] = outcome;
             done++;
             if (outcome.ok) audioSeconds += outcome.seconds;
@@ -254,7 +239,7 @@ function writeShard(
   out: string,
   index: number,
   units: WorkUnit[],
-  outcomes: ({ ok: true; seconds: number } | { ok: false; reason: string })[],
+  outcomes: ClipOutcome[],
   features: Float32Array,
   audio: Float32Array | null,
   geometry: RowGeometry,

@@ -1,6 +1,7 @@
-// Piscina worker: WAV bytes in (transferred), cropped Float32 feature rows out (moved, not cloned).
+// Piscina worker: reads its clips and writes their feature rows straight into the shard's shared
+// buffer, so no audio or feature data crosses threads (only paths in, outcomes out).
 // decode -> mono -> resample -> [augment] -> crop to the fixed duration -> features.
-import { move, transferableSymbol, valueSymbol } from 'piscina';
+import * as fs from 'fs';
 
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { FeatureConfig } from '../features/config';
@@ -12,9 +13,7 @@ export interface CropSpec {
 }
 
 export interface TaskClip {
-  /** The file's bytes (transferred), or null when the main thread could not read it. */
-  bytes: ArrayBuffer | null;
-  readError?: string;
+  path: string;
   plan: AugmentPlan | null;
 }
 
@@ -23,19 +22,15 @@ export interface FeatureTask {
   crop: CropSpec;
   frames: number;
   coeffs: number;
-  keepAudio: boolean;
   clips: TaskClip[];
+  /** The shard's rows (SharedArrayBuffer); clip i of this task fills row firstRow + i. */
+  features: SharedArrayBuffer;
+  /** The shard's cropped audio rows, when the cache keeps audio. */
+  audio: SharedArrayBuffer | null;
+  firstRow: number;
 }
 
 export type ClipOutcome = { ok: true; seconds: number } | { ok: false; reason: string };
-
-export interface FeatureTaskResult {
-  /** clips.length rows of frames * coeffs; rows of failed clips are zero. */
-  features: Float32Array;
-  /** clips.length rows of the cropped audio at config.sampleRate, when keepAudio. */
-  audio: Float32Array | null;
-  outcomes: ClipOutcome[];
-}
 
 export function cropSamples(crop: CropSpec, sampleRate: number): { start: number; length: number } {
   return { start: Math.round(crop.offsetSeconds * sampleRate), length: Math.round(crop.durationSeconds * sampleRate) };
@@ -69,33 +64,30 @@ export function clipFeatures(
   return seconds;
 }
 
-export default function featureTask(task: FeatureTask) {
+export default function featureTask(task: FeatureTask): ClipOutcome[] {
   const rowSize = task.frames * task.coeffs;
   const audioLength = cropSamples(task.crop, task.config.sampleRate).length;
-  const features = new Float32Array(task.clips.length * rowSize);
-  const audio = task.keepAudio ? new Float32Array(task.clips.length * audioLength) : null;
-  const outcomes: ClipOutcome[] = task.clips.map((clip, i) => {
-    if (!clip.bytes) return { ok: false, reason: clip.readError ?? 'could not be read' };
+  const features = new Float32Array(task.features);
+  const audio = task.audio ? new Float32Array(task.audio) : null;
+  return task.clips.map((clip, i) => {
+    const row = task.firstRow + i;
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(clip.path);
+    } catch (error) {
+      return { ok: false, reason: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message };
+    }
     try {
       const seconds = clipFeatures(
-        new Uint8Array(clip.bytes),
+        bytes,
         clip.plan,
         task,
-        features.subarray(i * rowSize, (i + 1) * rowSize),
-        audio ? audio.subarray(i * audioLength, (i + 1) * audioLength) : null,
+        features.subarray(row * rowSize, (row + 1) * rowSize),
+        audio ? audio.subarray(row * audioLength, (row + 1) * audioLength) : null,
       );
       return { ok: true, seconds };
     } catch (error) {
       return { ok: false, reason: (error as Error).message };
     }
-  });
-  const result: FeatureTaskResult = { features, audio, outcomes };
-  return move({
-    get [transferableSymbol]() {
-      return audio ? [features.buffer, audio.buffer] : [features.buffer];
-    },
-    get [valueSymbol]() {
-      return result;
-    },
   });
 }

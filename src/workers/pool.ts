@@ -5,7 +5,7 @@ import * as path from 'path';
 
 import { Piscina } from 'piscina';
 
-import type { FeatureTask, FeatureTaskResult } from './feature-task';
+import type { ClipOutcome, FeatureTask } from './feature-task';
 
 /** The compiled worker entry: next to this file in dist/, or in dist/ when running from TS sources. */
 function workerEntry(): string {
@@ -30,10 +30,9 @@ export class FeaturePool {
     this.piscina = new Piscina({ filename: workerEntry(), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
   }
 
-  /** Runs one task; the clips' byte buffers are transferred to the worker (detached here). */
-  run(task: FeatureTask): Promise<FeatureTaskResult> {
-    const transferList = task.clips.flatMap((clip) => (clip.bytes ? [clip.bytes] : []));
-    return this.piscina.run(task, { transferList }) as Promise<FeatureTaskResult>;
+  /** Runs one task; its rows appear in the task's shared shard buffer, the outcomes come back. */
+  run(task: FeatureTask): Promise<ClipOutcome[]> {
+    return this.piscina.run(task) as Promise<ClipOutcome[]>;
   }
 
   destroy(): Promise<void> {
