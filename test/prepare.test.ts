@@ -113,9 +113,10 @@ test('NPY rows equal `ser features` of the same clip (crop = whole clip)', () =>
 
 test('kill -9 mid-run, run again: shards byte-identical to an uninterrupted run', async () => {
   const big = path.join(work, 'big');
-  writeDataset(big, { ravdessActors: 12, cremaActors: 10 });
-  const args = (out: string) => [CLI, 'prepare', big, '-o', out, '--augment', 'pitch,stretch,noise', '--copies', '2',
-    '--shard-rows', '6', '--workers', '1', '--clips-per-task', '1'];
+  // Long enough (1,674 rows, ~1 s of work after start-up) that shards keep landing well after the first.
+  writeDataset(big, { ravdessActors: 24, cremaActors: 30 });
+  const args = (out: string) => [CLI, 'prepare', big, '-o', out, '--augment', 'pitch,stretch,noise', '--copies', '8',
+    '--shard-rows', '24', '--workers', '1', '--clips-per-task', '1'];
   const reference = path.join(work, 'reference');
   expect(spawnSync(process.execPath, args(reference)).status).toBe(0);
   const interrupted = path.join(work, 'interrupted');
