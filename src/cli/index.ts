@@ -6,6 +6,7 @@ import { augmentCommand } from './augment';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { featuresCommand } from './features';
 import { mergeCommand, prepareCommand } from './prepare';
+import { synthCommand } from './synth';
 import { PACKAGE_VERSION } from '../version';
 
 export function buildProgram(): Command {
@@ -13,6 +14,7 @@ export function buildProgram(): Command {
     .description('speech emotion recognition: native features, augmentation, training, evaluation')
     .version(PACKAGE_VERSION)
     .showHelpAfterError('(run with --help for usage)');
+  program.addCommand(synthCommand());
   program.addCommand(featuresCommand());
   program.addCommand(augmentCommand());
   program.addCommand(prepareCommand());
