@@ -83,6 +83,24 @@ export interface BenchReport {
   maxTime: number;
   machine: MachineInfo;
   suites: SuiteResult[];
+  scenarios: ScenarioResult[];
+}
+
+/**
+ * A benchmark that is one long run per case (e.g. preparing a whole corpus in a fresh process), not a
+ * function benchmark.js can repeat: it measures itself and returns its report section.
+ */
+export interface Scenario {
+  name: string;
+  title: string;
+  run(options: { quick: boolean; log: (line: string) => void }): Promise<string[]>;
+}
+
+export interface ScenarioResult {
+  name: string;
+  title: string;
+  /** Markdown lines of the section body. */
+  lines: string[];
 }
 
 export interface RunOptions {
@@ -183,23 +201,32 @@ export async function runSuite(suite: Suite, maxTime: number, log: (line: string
   }
 }
 
-/** Runs the selected suites one after the other, on this thread. */
-export async function runSuites(all: readonly Suite[], options: RunOptions = {}): Promise<BenchReport> {
+/** Runs the selected suites, then the selected scenarios, one after the other. */
+export async function runSuites(
+  all: readonly Suite[],
+  options: RunOptions = {},
+  scenarios: readonly Scenario[] = [],
+): Promise<BenchReport> {
   const quick = options.quick ?? false;
   const maxTime = options.maxTime ?? (quick ? QUICK_MAX_TIME : DEFAULT_MAX_TIME);
   const log = options.log ?? ((): void => undefined);
   const only = options.only ?? [];
+  const names = [...all.map((s) => s.name), ...scenarios.map((s) => s.name)];
   for (const name of only) {
-    if (!all.some((s) => s.name === name)) {
-      throw new Error(`unknown suite ${name} (available: ${all.map((s) => s.name).join(', ')})`);
-    }
+    if (!names.includes(name)) throw new Error(`unknown suite ${name} (available: ${names.join(', ')})`);
   }
   const selected = only.length === 0 ? all : all.filter((s) => only.includes(s.name));
   const machine = describeMachine();
   const date = new Date().toISOString();
   const suites: SuiteResult[] = [];
   for (const suite of selected) suites.push(await runSuite(suite, maxTime, log));
-  return { date, quick, maxTime, machine, suites };
+  const scenarioResults: ScenarioResult[] = [];
+  for (const scenario of scenarios) {
+    if (only.length > 0 && !only.includes(scenario.name)) continue;
+    log(`# ${scenario.name}: running`);
+    scenarioResults.push({ name: scenario.name, title: scenario.title, lines: await scenario.run({ quick, log }) });
+  }
+  return { date, quick, maxTime, machine, suites, scenarios: scenarioResults };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -272,6 +299,7 @@ export function renderMarkdown(report: BenchReport): string {
     if (suite.details.length > 0) lines.push('');
     lines.push(suite.note);
   }
+  for (const scenario of report.scenarios) lines.push('', `## ${scenario.name}: ${scenario.title}`, '', ...scenario.lines);
   lines.push('');
   return lines.join('\n');
 }

@@ -7,6 +7,7 @@ import * as path from 'path';
 
 import type { Manifest } from '../src/data/cache';
 import { resolveSlice } from '../src/cli/prepare';
+import { planCorpus } from '../src/data/synth';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, tempDir } from './helpers/paths';
 import { writeDataset } from './helpers/dataset';
@@ -198,4 +199,32 @@ describe('slice selection', () => {
       expect(ser(['prepare', dataset, '-o', path.join(work, 'never'), ...extra]).code).toBe(2);
     }
   });
+});
+
+test('ser synth + ser prepare end to end: shapes, labels and speakers as synthesised, copies traceable', () => {
+  const synthDir = path.join(work, 'synth-bundle');
+  const synth = ser(['synth', synthDir, '--corpus', 'bundle', '--speakers', '2', '--clips-per-class', '1', '--seed', '3', '--json']);
+  expect(synth.code).toBe(0);
+  expect(JSON.parse(synth.stdout).corpora).toEqual({ ravdess: 16, crema: 12, tess: 14, savee: 14 });
+  const cache = path.join(work, 'synth-cache');
+  expect(ser(['prepare', synthDir, '-o', cache, '--augment', 'pitch,noise', '--copies', '1']).code).toBe(0);
+  const manifest = manifestOf(cache);
+  expect(manifest.failures).toEqual([]);
+  expect(manifest.skipped).toEqual([]);
+  expect(manifest.items).toHaveLength(56 * 2);
+  // Planned labels, from the synthesiser's own plan (independent of the adapters).
+  const plan = new Map(planCorpus({ corpus: 'bundle', speakers: 2, clipsPerClass: 1, seed: 3 }).map((c) => [c.path, c]));
+  for (const item of manifest.items) {
+    const planned = plan.get(item.id);
+    expect(planned).toBeDefined();
+    expect([item.corpus, item.speaker, item.emotion]).toEqual([planned?.corpus, planned?.speaker, planned?.emotion]);
+    // CREMA-D names carry no sex; the other corpora's names do.
+    expect(item.gender).toBe(item.corpus === 'crema' ? null : planned?.gender);
+    expect(item.seconds).toBeCloseTo(planned?.seconds ?? 0, 3);
+  }
+  expect(new Set(manifest.items.map((i) => i.speaker)).size).toBe(2 + 2 + 2 + 2);
+  for (const shard of manifest.shards) expect(loadNpy(path.join(cache, shard.file)).shape.slice(1)).toEqual([301, 40]);
+  const copies = manifest.items.filter((i) => i.augmented);
+  expect(copies).toHaveLength(56);
+  for (const copy of copies) expect(manifest.items.some((o) => !o.augmented && o.id === copy.id && o.speaker === copy.speaker)).toBe(true);
 });
