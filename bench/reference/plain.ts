@@ -6,6 +6,7 @@
 // It is written to be a fair peer, not a straw man: the filters, window, mel basis and DCT matrix are
 // precomputed once per configuration, the FFT is an iterative radix-2 with precomputed twiddles, and the
 // mel product skips the zeros outside each triangle. Intermediate values are float64; outputs float32.
+import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../../src/features/config';
 
 export type RealArrayLike = Float32Array | Float64Array;
 
@@ -315,68 +316,23 @@ export class PlainFft {
 // ---------------------------------------------------------------------------------------------------
 // MFCC
 
-export interface PlainMfccConfig {
-  sampleRate: number;
-  nFft: number;
-  winLength: number;
-  hopLength: number;
-  nMels: number;
-  nMfcc: number;
-  fmin: number;
-  fmax: number;
-  topDb: number | null;
-  amin: number;
-  ref: number;
-}
+/** The fields of the project's FeatureConfig this reference implements (the rest must be the defaults). */
+export type PlainMfccConfig = Pick<
+  FeatureConfig,
+  'sampleRate' | 'nFft' | 'winLength' | 'hopLength' | 'nMels' | 'nMfcc' | 'fmin' | 'fmax' | 'topDb' | 'amin' | 'ref'
+>;
 
 /**
- * What plainMfcc accepts: any subset of PlainMfccConfig. The other fields of a resolved FeatureConfig are
- * accepted too (so `resolveFeatureConfig()` can be passed as is) but must have the only values this
- * reference implements.
+ * Resolved with the project's own defaults and validation; the reference then refuses what it does not
+ * implement (HTK scale, no norm, no centring, power != 2, outputs other than MFCC).
  */
-export interface PlainMfccOptions extends Partial<PlainMfccConfig> {
-  kind?: 'mfcc' | 'logmel' | 'power';
-  melScale?: 'slaney' | 'htk';
-  melNorm?: 'slaney' | 'none';
-  center?: boolean;
-  power?: number;
-}
-
-export const PLAIN_MFCC_DEFAULTS: Readonly<PlainMfccConfig> = Object.freeze({
-  sampleRate: 16000,
-  nFft: 512,
-  winLength: 400,
-  hopLength: 160,
-  nMels: 64,
-  nMfcc: 40,
-  fmin: 0,
-  fmax: 8000,
-  topDb: 80,
-  amin: 1e-10,
-  ref: 1,
-});
-
-function resolvePlainConfig(options: PlainMfccOptions): PlainMfccConfig {
-  if (options.kind !== undefined && options.kind !== 'mfcc') throw new Error(`plainMfcc: kind ${options.kind} is not implemented`);
-  if (options.melScale !== undefined && options.melScale !== 'slaney') throw new Error('plainMfcc: only the Slaney mel scale is implemented');
-  if (options.melNorm !== undefined && options.melNorm !== 'slaney') throw new Error('plainMfcc: only Slaney mel norm is implemented');
-  if (options.center !== undefined && !options.center) throw new Error('plainMfcc: only center=true is implemented');
-  if (options.power !== undefined && options.power !== 2) throw new Error('plainMfcc: only power=2 is implemented');
-  const sampleRate = options.sampleRate ?? PLAIN_MFCC_DEFAULTS.sampleRate;
-  const config: PlainMfccConfig = {
-    sampleRate,
-    nFft: options.nFft ?? PLAIN_MFCC_DEFAULTS.nFft,
-    winLength: options.winLength ?? PLAIN_MFCC_DEFAULTS.winLength,
-    hopLength: options.hopLength ?? PLAIN_MFCC_DEFAULTS.hopLength,
-    nMels: options.nMels ?? PLAIN_MFCC_DEFAULTS.nMels,
-    nMfcc: options.nMfcc ?? PLAIN_MFCC_DEFAULTS.nMfcc,
-    fmin: options.fmin ?? PLAIN_MFCC_DEFAULTS.fmin,
-    fmax: options.fmax ?? sampleRate / 2,
-    topDb: options.topDb === undefined ? PLAIN_MFCC_DEFAULTS.topDb : options.topDb,
-    amin: options.amin ?? PLAIN_MFCC_DEFAULTS.amin,
-    ref: options.ref ?? PLAIN_MFCC_DEFAULTS.ref,
-  };
-  if (config.winLength > config.nFft || config.nMfcc > config.nMels) throw new Error('plainMfcc: inconsistent config');
+function resolvePlainConfig(options: FeatureOptions): PlainMfccConfig {
+  const config = resolveFeatureConfig(options);
+  if (config.kind !== 'mfcc') throw new Error(`plainMfcc: kind ${config.kind} is not implemented`);
+  if (config.melScale !== 'slaney') throw new Error('plainMfcc: only the Slaney mel scale is implemented');
+  if (config.melNorm !== 'slaney') throw new Error('plainMfcc: only Slaney mel norm is implemented');
+  if (!config.center) throw new Error('plainMfcc: only center=true is implemented');
+  if (config.power !== 2) throw new Error('plainMfcc: only power=2 is implemented');
   return config;
 }
 
@@ -488,7 +444,7 @@ function mfccPlan(config: PlainMfccConfig): MfccPlan {
  * librosa.feature.mfcc(y, sr=16000, n_mfcc=40, n_fft=512, win_length=400, hop_length=160, n_mels=64,
  * fmax=8000) by default, time-major: out[frame * nMfcc + coeff]. Frames: 1 + floor(n / hopLength).
  */
-export function plainMfcc(samples16k: Float32Array, options: PlainMfccOptions = {}): Float32Array {
+export function plainMfcc(samples16k: Float32Array, options: FeatureOptions = {}): Float32Array {
   const config = resolvePlainConfig(options);
   const plan = mfccPlan(config);
   const { nFft, winLength, hopLength, nMels, nMfcc } = config;
@@ -540,8 +496,8 @@ export function plainMfcc(samples16k: Float32Array, options: PlainMfccOptions = 
 }
 
 /** decodeWav16 + resamplePoly to 16 kHz (when the rate differs) + plainMfcc with the defaults. */
-export function plainWavToMfcc(bytes: Uint8Array, options: PlainMfccOptions = {}): Float32Array {
-  const sampleRate = options.sampleRate ?? PLAIN_MFCC_DEFAULTS.sampleRate;
+export function plainWavToMfcc(bytes: Uint8Array, options: FeatureOptions = {}): Float32Array {
+  const sampleRate = resolvePlainConfig(options).sampleRate;
   const wav = decodeWav16(bytes);
   const samples = wav.sampleRate === sampleRate ? wav.samples : resamplePoly(wav.samples, wav.sampleRate, sampleRate);
   return plainMfcc(samples, options);

@@ -35,3 +35,27 @@ function syncDirectory(dir: string): void {
     if (fd !== undefined) fs.closeSync(fd);
   }
 }
+
+/**
+ * The same, without blocking the event loop: write and fsync run on libuv's thread pool, so a process
+ * that keeps worker threads fed can write large files while it dispatches.
+ */
+export async function writeFileAtomicAsync(file: string, chunks: readonly ArrayBufferView[]): Promise<void> {
+  const tmp = `${file}.${process.pid}.tmp`;
+  const handle = await fs.promises.open(tmp, 'w');
+  try {
+    for (const part of chunks) {
+      const bytes = new Uint8Array(part.buffer, part.byteOffset, part.byteLength);
+      let written = 0;
+      while (written < bytes.length) written += (await handle.write(bytes, written, bytes.length - written)).bytesWritten;
+    }
+    await handle.sync();
+  } catch (error) {
+    await handle.close();
+    await fs.promises.rm(tmp, { force: true });
+    throw error;
+  }
+  await handle.close();
+  await fs.promises.rename(tmp, file);
+  syncDirectory(path.dirname(file));
+}

@@ -7,7 +7,7 @@ import * as path from 'path';
 import type { AugmentPlan, AugmentSpec } from '../augment/spec';
 import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
-import { writeFileAtomic } from './atomic';
+import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
 import type { CorpusChoice, CorpusName, Gender, Intensity } from './corpora';
 import type { Emotion } from './labels';
 import { npyHeader } from './npy';
@@ -102,11 +102,25 @@ function asBytes(data: Float32Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
-/** Writes an NPY [rows, ...rowShape] atomically and returns its sha256. */
-export function writeShardArray(file: string, data: Float32Array, shape: number[]): string {
+/**
+ * Writes an NPY [rows, ...rowShape] atomically without blocking the event loop for long: the sha256 is
+ * computed in 1 MiB slices with a yield between them, the write and fsync run off the main thread.
+ */
+export async function writeShardArrayAsync(file: string, data: Float32Array, shape: number[]): Promise<string> {
   const header = npyHeader(shape);
-  writeFileAtomic(file, [header, data]);
-  return sha256([header, asBytes(data)]);
+  const hash = createHash('sha256').update(header);
+  const bytes = asBytes(data);
+  const slice = 1 << 20;
+  for (let offset = 0; offset < bytes.length; offset += slice) {
+    hash.update(bytes.subarray(offset, offset + slice));
+    await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  await writeFileAtomicAsync(file, [header, data]);
+  return hash.digest('hex');
+}
+
+export async function writeJsonAtomicAsync(file: string, value: unknown): Promise<void> {
+  await writeFileAtomicAsync(file, [Buffer.from(`${JSON.stringify(value, null, 1)}\n`, 'utf8')]);
 }
 
 export function writeJsonAtomic(file: string, value: unknown): void {

@@ -11,7 +11,7 @@ import { cropSamples, type ClipOutcome, type CropSpec, type FeatureTask } from '
 import { FeaturePool } from '../workers/pool';
 import {
   CACHE_VERSION, MANIFEST_FILE, STATE_FILE, audioShardFile, finishedShard, readJson, shardFile, sidecarFile,
-  writeJsonAtomic, writeShardArray,
+  writeJsonAtomic, writeJsonAtomicAsync, writeShardArrayAsync,
   type AugmentConfig, type FailedItem, type Manifest, type ManifestItem, type ShardSidecar, type SliceSpec,
 } from './cache';
 import type { CorpusChoice } from './corpora';
@@ -125,6 +125,27 @@ function claimOutput(out: string, parts: Record<string, unknown>, overwrite: boo
   writeJsonAtomic(statePath, { createdBy: CREATED_BY, parts });
 }
 
+/**
+ * Recycles shard buffers. A finished shard's SharedArrayBuffer would otherwise live until V8 collects it,
+ * and V8 collects external memory lazily (measured: 415 MiB peak RSS preparing 12,182 clips with fresh
+ * buffers per shard).
+ */
+class SharedBufferPool {
+  private readonly free: SharedArrayBuffer[] = [];
+
+  take(bytes: number): SharedArrayBuffer {
+    const index = this.free.findIndex((b) => b.byteLength === bytes);
+    if (index < 0) return new SharedArrayBuffer(bytes);
+    // No clearing needed: every kept row is overwritten whole, and failed rows are compacted away.
+    const [buffer] = this.free.splice(index, 1);
+    return buffer;
+  }
+
+  give(buffer: SharedArrayBuffer): void {
+    this.free.push(buffer);
+  }
+}
+
 export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
   const started = process.hrtime.bigint();
   const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
@@ -168,6 +189,7 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
   report();
 
   const pool = new FeaturePool(options.workers);
+  const buffers = new SharedBufferPool();
   // Two tasks per worker keep every worker busy; more only queues inside Piscina, which does not run
   // queued tasks in submission order (measured: one thread ran 0, 2, 4, ... 38 before 1, 5, 9, ...), so
   // a shard's early task could wait behind later shards, holding its buffer and delaying its write.
@@ -178,8 +200,8 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
     for (const s of pendingShards) {
       const shardUnits = units.slice(s * options.shardRows, (s + 1) * options.shardRows);
       // Workers write rows straight into shared memory: nothing is copied or transferred per clip.
-      const sharedFeatures = new SharedArrayBuffer(shardUnits.length * rowSize * 4);
-      const sharedAudio = options.keepAudio ? new SharedArrayBuffer(shardUnits.length * audioLength * 4) : null;
+      const sharedFeatures = buffers.take(shardUnits.length * rowSize * 4);
+      const sharedAudio = options.keepAudio ? buffers.take(shardUnits.length * audioLength * 4) : null;
       const features = new Float32Array(sharedFeatures);
       const audio = sharedAudio ? new Float32Array(sharedAudio) : null;
       const outcomes: ClipOutcome[] = [];
@@ -205,9 +227,11 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
         inFlight.add(tracked);
         taskDone.push(running);
       }
-      shardWrites.push(Promise.all(taskDone).then(() =>
-        writeShard(out, s, shardUnits, outcomes, features, audio, { rowSize, rowFrames, coeffs, audioLength }),
-      ));
+      shardWrites.push(Promise.all(taskDone).then(async () => {
+        await writeShard(out, s, shardUnits, outcomes, features, audio, { rowSize, rowFrames, coeffs, audioLength });
+        buffers.give(sharedFeatures);
+        if (sharedAudio) buffers.give(sharedAudio);
+      }));
     }
     await Promise.all(shardWrites);
   } finally {
@@ -238,7 +262,7 @@ interface RowGeometry {
   audioLength: number;
 }
 
-function writeShard(
+async function writeShard(
   out: string,
   index: number,
   units: WorkUnit[],
@@ -246,7 +270,7 @@ function writeShard(
   features: Float32Array,
   audio: Float32Array | null,
   geometry: RowGeometry,
-): void {
+): Promise<void> {
   const items: ManifestItem[] = [];
   const failures: FailedItem[] = [];
   // Compact in place: the rows of failed clips are dropped, order is kept.
@@ -274,16 +298,16 @@ function writeShard(
     index,
     file: shardFile(index),
     rows,
-    sha256: writeShardArray(path.join(out, shardFile(index)), features.subarray(0, rows * geometry.rowSize), [rows, geometry.rowFrames, geometry.coeffs]),
+    sha256: await writeShardArrayAsync(path.join(out, shardFile(index)), features.subarray(0, rows * geometry.rowSize), [rows, geometry.rowFrames, geometry.coeffs]),
     items,
     failures,
   };
   if (audio) {
     sidecar.audioFile = audioShardFile(index);
-    sidecar.audioSha256 = writeShardArray(path.join(out, sidecar.audioFile), audio.subarray(0, rows * geometry.audioLength), [rows, geometry.audioLength]);
+    sidecar.audioSha256 = await writeShardArrayAsync(path.join(out, sidecar.audioFile), audio.subarray(0, rows * geometry.audioLength), [rows, geometry.audioLength]);
   }
   // The sidecar last: its presence (with matching hashes) is what marks the shard finished.
-  writeJsonAtomic(path.join(out, sidecarFile(index)), sidecar);
+  await writeJsonAtomicAsync(path.join(out, sidecarFile(index)), sidecar);
 }
 
 function writeManifest(
