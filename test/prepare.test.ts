@@ -8,6 +8,7 @@ import * as path from 'path';
 import type { Manifest } from '../src/data/cache';
 import { resolveSlice } from '../src/cli/prepare';
 import { planCorpus } from '../src/data/synth';
+import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, tempDir } from './helpers/paths';
 import { writeDataset } from './helpers/dataset';
@@ -110,6 +111,21 @@ test('NPY rows equal `ser features` of the same clip (crop = whole clip)', () =>
     expect(expected.shape).toEqual([351, 40]);
     expect(Buffer.from(actual.buffer, actual.byteOffset, actual.byteLength).equals(Buffer.from(expected.data.buffer))).toBe(true);
   }
+});
+
+test('--keep-audio stores each row\'s cropped 16 kHz clip next to its features', () => {
+  const cache = path.join(work, 'audio');
+  expect(ser(['prepare', dataset, '-o', cache, '--keep-audio', '--offset', '0.25', '--duration', '2']).code).toBe(0);
+  const manifest = manifestOf(cache);
+  const item = manifest.items.findIndex((i) => i.id === 'Ravdess/Actor_01/03-01-05-01-01-01-01.wav');
+  const shard = manifest.shards[manifest.items[item].shard];
+  const audio = loadNpy(path.join(cache, shard.audioFile as string));
+  expect(audio.shape).toEqual([shard.rows, 32000]);
+  expect(sha(path.join(cache, shard.audioFile as string))).toBe(shard.audioSha256);
+  const stored = audio.data.subarray(manifest.items[item].row * 32000, (manifest.items[item].row + 1) * 32000);
+  const decoded = native.decodeWav(fs.readFileSync(path.join(dataset, manifest.items[item].id)));
+  const expected = native.resample(decoded.samples, decoded.sampleRate, 16000).subarray(4000, 36000);
+  expect(Buffer.from(stored.buffer, stored.byteOffset, stored.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))).toBe(true);
 });
 
 test('kill -9 mid-run, run again: shards byte-identical to an uninterrupted run', async () => {
