@@ -1,0 +1,69 @@
+// The seed architecture (DESIGN section 7): Conv2D blocks (BatchNorm, ReLU, MaxPool, Dropout) ->
+// reshape to time steps -> bidirectional LSTM -> additive attention pooling -> softmax over emotions.
+import * as tf from '@tensorflow/tfjs';
+
+import { AttentionPooling } from './attention';
+
+export interface ModelSizes {
+  /** Filters of each Conv2D block; each block halves time and frequency. */
+  convFilters: number[];
+  lstmUnits: number;
+  attentionUnits: number;
+  dropout: number;
+}
+
+export const MODEL_PRESETS: Readonly<Record<'seed' | 'small', Readonly<ModelSizes>>> = {
+  // About 800k parameters on 301 x 40 MFCC input, as the seed model.
+  seed: { convFilters: [32, 64, 128], lstmUnits: 112, attentionUnits: 128, dropout: 0.3 },
+  // Fast enough to train in tests and the demo on 2 cores.
+  small: { convFilters: [8, 16], lstmUnits: 16, attentionUnits: 16, dropout: 0.2 },
+};
+
+export interface ModelSpec {
+  frames: number;
+  coeffs: number;
+  classes: number;
+  sizes: ModelSizes;
+  seed: number;
+}
+
+export function buildModel(spec: ModelSpec): tf.LayersModel {
+  const { sizes } = spec;
+  if (sizes.convFilters.length === 0) throw new Error('the model needs at least one Conv2D block');
+  let seed = spec.seed;
+  const nextSeed = () => seed++;
+  const input = tf.input({ shape: [spec.frames, spec.coeffs, 1], name: 'features' });
+  let x: tf.SymbolicTensor = input;
+  let time = spec.frames;
+  let freq = spec.coeffs;
+  sizes.convFilters.forEach((filters, i) => {
+    if (time < 2 || freq < 2) throw new Error(`input ${spec.frames} x ${spec.coeffs} is too small for ${sizes.convFilters.length} pooling blocks`);
+    x = tf.layers.conv2d({
+      filters, kernelSize: 3, padding: 'same', useBias: false, name: `conv${i + 1}`,
+      kernelInitializer: tf.initializers.heNormal({ seed: nextSeed() }),
+    }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.batchNormalization({ name: `bn${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.reLU({ name: `relu${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.maxPooling2d({ poolSize: 2, name: `pool${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    x = tf.layers.dropout({ rate: sizes.dropout, seed: nextSeed(), name: `drop${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    time = Math.floor(time / 2);
+    freq = Math.floor(freq / 2);
+  });
+  const channels = sizes.convFilters[sizes.convFilters.length - 1];
+  x = tf.layers.reshape({ targetShape: [time, freq * channels], name: 'to_time_steps' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.bidirectional({
+    layer: tf.layers.lstm({
+      units: sizes.lstmUnits, returnSequences: true,
+      kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+      recurrentInitializer: tf.initializers.orthogonal({ seed: nextSeed() }),
+    }) as tf.RNN,
+    name: 'bilstm',
+  }).apply(x) as tf.SymbolicTensor;
+  x = new AttentionPooling({ units: sizes.attentionUnits, seed: nextSeed(), name: 'attention' }).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.dropout({ rate: sizes.dropout, seed: nextSeed(), name: 'drop_out' }).apply(x) as tf.SymbolicTensor;
+  const output = tf.layers.dense({
+    units: spec.classes, activation: 'softmax', name: 'emotion',
+    kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
+  }).apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: output, name: 'ser_cnn_bilstm_attention' });
+}

@@ -1,0 +1,54 @@
+// The attention layer and the model: weights sum to 1 over time, save/load with the custom layer
+// predicts identically, the presets' shapes and sizes.
+import * as tf from '@tensorflow/tfjs';
+
+import { AttentionPooling } from '../src/train/attention';
+import { buildModel, MODEL_PRESETS } from '../src/train/model';
+import { selectBackend } from '../src/train/backend';
+
+beforeAll(async () => {
+  await selectBackend('cpu');
+});
+
+test('attention weights are a distribution over time, and the output is their weighted sum', () => {
+  const layer = new AttentionPooling({ units: 6, seed: 3 });
+  const x = tf.randomNormal([4, 17, 5], 0, 1, 'float32', 11);
+  const pooled = layer.apply(x) as tf.Tensor;
+  expect(pooled.shape).toEqual([4, 5]);
+  const alpha = layer.attentionWeights(x);
+  const sums = alpha.sum(1).dataSync();
+  for (const s of sums) expect(s).toBeCloseTo(1, 5);
+  expect(alpha.min().dataSync()[0]).toBeGreaterThan(0);
+  const manual = tf.sum(tf.mul(x, tf.expandDims(alpha, -1)), 1);
+  const diff = tf.max(tf.abs(tf.sub(manual, pooled))).dataSync()[0];
+  expect(diff).toBeLessThan(1e-6);
+  // Not a plain mean: the weights differ across time steps.
+  expect(alpha.max().dataSync()[0] - alpha.min().dataSync()[0]).toBeGreaterThan(1e-3);
+});
+
+test('the small model saves and loads with its attention layer and predicts identically', async () => {
+  const model = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 5 });
+  const x = tf.randomNormal([3, 40, 12, 1], 0, 1, 'float32', 2);
+  const before = model.predict(x) as tf.Tensor;
+  expect(before.shape).toEqual([3, 8]);
+  for (const s of before.sum(1).dataSync()) expect(s).toBeCloseTo(1, 5);
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(tf.io.withSaveHandler(async (artifacts) => {
+    saved = artifacts;
+    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+  }));
+  expect(JSON.stringify(saved?.modelTopology)).toContain('AttentionPooling');
+  const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
+  const after = loaded.predict(x) as tf.Tensor;
+  expect(Array.from(after.dataSync())).toEqual(Array.from(before.dataSync()));
+});
+
+test('the seed preset has about 800k parameters on 301 x 40 input; the same seed gives the same weights', () => {
+  const seed = buildModel({ frames: 301, coeffs: 40, classes: 8, sizes: MODEL_PRESETS.seed, seed: 1 });
+  expect(seed.countParams()).toBeGreaterThan(700_000);
+  expect(seed.countParams()).toBeLessThan(900_000);
+  const a = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 9 });
+  const b = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 9 });
+  a.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(b.getWeights()[i].dataSync())));
+  expect(() => buildModel({ frames: 3, coeffs: 3, classes: 8, sizes: MODEL_PRESETS.seed, seed: 1 })).toThrow(/too small/);
+});
