@@ -190,6 +190,7 @@ void timeShift(Span<const float> x, int64_t shiftSamples, ShiftMode mode, Span<f
     return;
   }
   std::fill(out.begin(), out.end(), 0.0f);
+  if (shiftSamples >= n || shiftSamples <= -n) return;  // everything moved out (and no -INT64_MIN below)
   for (int64_t i = std::max<int64_t>(0, -shiftSamples); i < n && i + shiftSamples < n; ++i) {
     out[static_cast<std::size_t>(i + shiftSamples)] = x[static_cast<std::size_t>(i)];
   }

@@ -123,8 +123,20 @@ ser::FeatureConfig parseFeatureConfig(const Napi::Object& o) {
   return c;
 }
 
+// V8 aborts the process (it does not throw) when an ArrayBuffer cannot be allocated, so every output
+// is checked against a cap first: 1 Gi floats (4 GiB), far above any real clip's features or audio.
+constexpr uint64_t kMaxOutputFloats = uint64_t{1} << 30;
+
+Napi::Float32Array newFloat32Array(Napi::Env env, uint64_t count, const char* what) {
+  if (count > kMaxOutputFloats) {
+    throw InputError(std::string(what) + " would need " + std::to_string(count) + " floats, more than the limit of " +
+                     std::to_string(kMaxOutputFloats) + " (check the sample rates and sizes)");
+  }
+  return Napi::Float32Array::New(env, static_cast<std::size_t>(count));
+}
+
 Napi::Float32Array toFloat32Array(Napi::Env env, const std::vector<float>& values) {
-  auto array = Napi::Float32Array::New(env, values.size());
+  auto array = newFloat32Array(env, values.size(), "the result");
   if (!values.empty()) std::memcpy(array.Data(), values.data(), values.size() * sizeof(float));
   return array;
 }
@@ -142,7 +154,7 @@ Napi::Float32Array computeInto(Napi::Env env, ser::Span<const float> samples, co
   ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config);
   frames = ser::featureFrames(samples.size(), config);
   coeffs = ser::featureCoeffs(config);
-  auto out = Napi::Float32Array::New(env, frames * coeffs);
+  auto out = newFloat32Array(env, static_cast<uint64_t>(frames) * coeffs, "the features");
   extractor.compute(samples, ser::Span<float>(out.Data(), out.ElementLength()));
   return out;
 }
@@ -174,7 +186,7 @@ Napi::Value Resample(const Napi::CallbackInfo& info) {
   const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
   const ser::ResampleRatio ratio =
       ser::resampleRatio(requireRate(info[1], "fromRate"), requireRate(info[2], "toRate"));
-  auto out = Napi::Float32Array::New(info.Env(), ser::resampledLength(samples.size(), ratio));
+  auto out = newFloat32Array(info.Env(), ser::resampledLength(samples.size(), ratio), "the resampled audio");
   ser::resample(samples, ratio, ser::Span<float>(out.Data(), out.ElementLength()));
   return out;
 }
@@ -195,6 +207,11 @@ Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
   std::vector<float> resampled;
   ser::Span<const float> samples(wav.samples.data(), wav.samples.size());
   if (wav.info.sampleRate != config.sampleRate) {
+    const ser::ResampleRatio ratio = ser::resampleRatio(wav.info.sampleRate, config.sampleRate);
+    if (ser::resampledLength(samples.size(), ratio) > kMaxOutputFloats) {
+      throw InputError("resampling " + std::to_string(samples.size()) + " samples from " + std::to_string(wav.info.sampleRate) +
+                       " Hz to " + std::to_string(config.sampleRate) + " Hz would exceed the size limit (is the file's rate right?)");
+    }
     resampled = ser::resample(samples, wav.info.sampleRate, config.sampleRate);
     samples = ser::Span<const float>(resampled.data(), resampled.size());
   }
@@ -218,6 +235,9 @@ Napi::Value MelFilterbank(const Napi::CallbackInfo& info) {
   c.norm = parseMelNorm(o.Get("melNorm"));
   if (c.nFft < 2 || c.nFft % 2 != 0 || c.nFft > (1u << 20)) throw InputError("nFft must be an even number from 2 to 1048576");
   if (c.nMels < 1 || c.nMels > 4096) throw InputError("nMels must be 1..4096");
+  if (static_cast<uint64_t>(c.nMels) * (c.nFft / 2 + 1) > ser::kMaxMelBasisFloats) {
+    throw InputError("nMels x (nFft/2 + 1) must be at most " + std::to_string(ser::kMaxMelBasisFloats));
+  }
   if (c.fminHz < 0 || c.fmaxHz <= c.fminHz || c.fmaxHz > c.sampleRate / 2.0) {
     throw InputError("fmin/fmax must satisfy 0 <= fmin < fmax <= sampleRate/2");
   }
@@ -234,7 +254,7 @@ Napi::Value MelFilterbank(const Napi::CallbackInfo& info) {
 Napi::Value Rfft(const Napi::CallbackInfo& info) {
   const ser::Span<const float> input = requireFloat32(info, 0, "frames");
   const uint64_t n = requireCount(info[1], "nFft");
-  if (n < 2 || n % 2 != 0 || n > (1u << 24)) throw InputError("nFft must be an even number from 2 to 16777216");
+  if (n < 2 || n % 2 != 0 || n > (1u << 20)) throw InputError("nFft must be an even number from 2 to 1048576");
   if (input.size() % n != 0) {
     throw InputError("frames length " + std::to_string(input.size()) + " is not a multiple of nFft " + std::to_string(n));
   }
@@ -246,7 +266,7 @@ Napi::Value Rfft(const Napi::CallbackInfo& info) {
     if (given.size() != rows * bins * 2) throw InputError("output must hold rows * (nFft/2 + 1) * 2 floats");
     out = info[2].As<Napi::Float32Array>();
   } else {
-    out = Napi::Float32Array::New(info.Env(), rows * bins * 2);
+    out = newFloat32Array(info.Env(), static_cast<uint64_t>(rows) * bins * 2, "the spectrum");
   }
   // kFloatLanes rows per transform; spare lanes of the last block read zeros and write to a scratch row.
   constexpr std::size_t kLanes = ser::kFloatLanes;
@@ -286,7 +306,7 @@ Napi::Value AddNoise(const Napi::CallbackInfo& info) {
     if (name == "pink") color = ser::NoiseColor::Pink;
     else if (name != "white") throw InputError("color must be 'white' or 'pink', got '" + name + "'");
   }
-  auto out = Napi::Float32Array::New(info.Env(), samples.size());
+  auto out = newFloat32Array(info.Env(), samples.size(), "the noisy audio");
   ser::addNoise(samples, snrDb, seed, color, ser::Span<float>(out.Data(), out.ElementLength()));
   return out;
 }
@@ -297,7 +317,7 @@ Napi::Value TimeShift(const Napi::CallbackInfo& info) {
   if (shift != std::floor(shift) || std::fabs(shift) > 9007199254740991.0) throw InputError("shiftSamples must be an integer");
   const std::string mode = requireString(info[2], "mode");
   if (mode != "roll" && mode != "zero") throw InputError("mode must be 'roll' or 'zero', got '" + mode + "'");
-  auto out = Napi::Float32Array::New(info.Env(), samples.size());
+  auto out = newFloat32Array(info.Env(), samples.size(), "the shifted audio");
   ser::timeShift(samples, static_cast<int64_t>(shift), mode == "roll" ? ser::ShiftMode::Roll : ser::ShiftMode::Zero,
                  ser::Span<float>(out.Data(), out.ElementLength()));
   return out;

@@ -41,6 +41,9 @@ void validateFeatureConfig(const FeatureConfig& c) {
   require(std::isfinite(c.power) && c.power > 0, "power must be a positive number, got " + num(c.power));
   if (c.kind == FeatureKind::Power) return;
   require(c.nMels >= 1 && c.nMels <= 4096, "nMels must be 1..4096, got " + std::to_string(c.nMels));
+  require(static_cast<uint64_t>(c.nMels) * (c.nFft / 2 + 1) <= kMaxMelBasisFloats,
+          "nMels x (nFft/2 + 1) must be at most " + std::to_string(kMaxMelBasisFloats) + " (the mel basis), got " +
+              std::to_string(c.nMels) + " x " + std::to_string(c.nFft / 2 + 1));
   require(std::isfinite(c.fminHz) && c.fminHz >= 0, "fmin must be >= 0 Hz, got " + num(c.fminHz));
   require(std::isfinite(c.fmaxHz) && c.fmaxHz > c.fminHz && c.fmaxHz <= c.sampleRate / 2.0,
           "fmax must be above fmin (" + num(c.fminHz) + ") and at most sampleRate/2 (" + num(c.sampleRate / 2.0) +
@@ -79,6 +82,9 @@ FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config
 }
 
 void FeatureExtractor::compute(Span<const float> samples, Span<float> out) {
+  for (std::size_t i = 0; i < samples.size(); ++i) {
+    if (!std::isfinite(samples[i])) throw InputError("non-finite sample (NaN or Inf) at index " + std::to_string(i));
+  }
   const std::size_t frames = featureFrames(samples.size(), config_);
   const std::size_t coeffs = featureCoeffs(config_);
   if (out.size() != frames * coeffs) throw InputError("feature output buffer has the wrong size");

@@ -34,6 +34,9 @@ struct FeatureConfig {
   double amin = 1e-10;
 };
 
+// The dense mel basis is built once per config: 64 Mi floats (256 MiB) at most.
+constexpr uint64_t kMaxMelBasisFloats = uint64_t{1} << 26;
+
 // Throws InputError naming the first option that is out of range.
 void validateFeatureConfig(const FeatureConfig& config);
 

@@ -310,6 +310,13 @@ SER_HOT void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, const T* 
 template <typename T, std::size_t Lanes>
 ComplexFft<T, Lanes>::ComplexFft(std::size_t n) : n_(n) {
   if (n == 0) throw InputError("FFT size must be positive");
+  const std::vector<std::size_t> radices = factorize(n);
+  const std::size_t largestPrime = radices.empty() ? 1 : radices.back();  // n == 1 has no factors
+  if (largestPrime > kMaxFftPrimeFactor) {
+    // Prime factors take an O(p^2) pass each: at p = 524287 that is hours per frame.
+    throw InputError("FFT size " + std::to_string(n) + " has the prime factor " + std::to_string(largestPrime) +
+                     " (above " + std::to_string(kMaxFftPrimeFactor) + "); use a size made of small primes, e.g. a power of two");
+  }
   std::size_t span = 1;
   std::size_t widestGeneric = 0;
   for (std::size_t radix : factorize(n)) {

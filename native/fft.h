@@ -12,6 +12,9 @@
 
 namespace ser {
 
+// Complex sizes whose largest prime factor exceeds this are refused (the generic radix is O(p^2)).
+constexpr std::size_t kMaxFftPrimeFactor = 2048;
+
 template <typename T, std::size_t Lanes = 1>
 class ComplexFft {
  public:

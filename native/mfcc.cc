@@ -17,6 +17,9 @@ void powerToDb(Span<float> values, const DbConfig& config) {
     v = 10.0f * std::log10(std::max(amin, v)) - refDb;
     maxDb = std::max(maxDb, v);
   }
+  if (!std::isfinite(maxDb) && !values.empty()) {
+    throw InputError("the spectrum overflowed float32 (samples far outside [-1, 1]?)");
+  }
   if (config.topDb && !values.empty()) {
     const float floorDb = maxDb - static_cast<float>(*config.topDb);
     for (float& v : values) v = std::max(v, floorDb);

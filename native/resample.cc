@@ -140,6 +140,9 @@ std::vector<double> designResampleFilter(ResampleRatio ratio) {
 void resample(Span<const float> input, ResampleRatio ratio, Span<float> out) {
   const std::size_t n = input.size();
   if (out.size() != resampledLength(n, ratio)) throw InputError("resample: output length mismatch");
+  for (std::size_t i = 0; i < n; ++i) {
+    if (!std::isfinite(input[i])) throw InputError("resample: non-finite sample (NaN or Inf) at index " + std::to_string(i));
+  }
   if (ratio.up == 1 && ratio.down == 1) {
     std::copy(input.begin(), input.end(), out.begin());
     return;

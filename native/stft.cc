@@ -21,6 +21,10 @@ std::size_t stftFrameCount(std::size_t samples, const StftConfig& config) {
 std::vector<double> periodicHannPadded(std::size_t winLength, std::size_t nFft) {
   std::vector<double> window(nFft, 0.0);
   const std::size_t offset = (nFft - winLength) / 2;
+  if (winLength == 1) {  // scipy.signal.get_window('hann', 1) is [1]
+    window[offset] = 1.0;
+    return window;
+  }
   const double step = 6.28318530717958647692 / static_cast<double>(winLength);
   for (std::size_t i = 0; i < winLength; ++i) window[offset + i] = 0.5 - 0.5 * std::cos(step * static_cast<double>(i));
   return window;

@@ -81,6 +81,22 @@ function checkChoice(config: FeatureConfig, key: keyof FeatureConfig, choices: r
   }
 }
 
+/** Limits shared with native/fft.h (kMaxFftPrimeFactor) and native/features.h (kMaxMelBasisFloats). */
+export const MAX_FFT_PRIME_FACTOR = 2048;
+export const MAX_MEL_BASIS_FLOATS = 2 ** 26;
+
+function largestPrimeFactor(n: number): number {
+  let largest = 1;
+  let rest = n;
+  for (let p = 2; p * p <= rest; p++) {
+    while (rest % p === 0) {
+      largest = p;
+      rest /= p;
+    }
+  }
+  return rest > 1 ? rest : largest;
+}
+
 /** Fills defaults and checks every field; throws FeatureConfigError naming the first bad option. */
 export function resolveFeatureConfig(options: FeatureOptions = {}): FeatureConfig {
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as FeatureOptions;
@@ -90,10 +106,17 @@ export function resolveFeatureConfig(options: FeatureOptions = {}): FeatureConfi
   checkInteger(config, 'sampleRate', 1, 768000);
   checkInteger(config, 'nFft', 2, 1 << 20);
   if (config.nFft % 2 !== 0) fail('nFft', `must be even, got ${config.nFft}`);
+  const prime = largestPrimeFactor(config.nFft / 2);
+  if (prime > MAX_FFT_PRIME_FACTOR) {
+    fail('nFft', `must be a size whose half has no prime factor above ${MAX_FFT_PRIME_FACTOR} (e.g. a power of two); ${config.nFft} / 2 has ${prime}`);
+  }
   checkInteger(config, 'winLength', 1, config.nFft);
   checkInteger(config, 'hopLength', 1, Number.MAX_SAFE_INTEGER);
   checkInteger(config, 'nMels', 1, 4096);
   checkInteger(config, 'nMfcc', 1, config.nMels);
+  if (config.nMels * (config.nFft / 2 + 1) > MAX_MEL_BASIS_FLOATS) {
+    fail('nMels', `x (nFft/2 + 1) must be at most ${MAX_MEL_BASIS_FLOATS} (the mel basis), got ${config.nMels} x ${config.nFft / 2 + 1}`);
+  }
   if (!Number.isFinite(config.fmin) || config.fmin < 0) fail('fmin', `must be a number >= 0, got ${config.fmin}`);
   if (!Number.isFinite(config.fmax) || config.fmax <= config.fmin || config.fmax > config.sampleRate / 2) {
     fail('fmax', `must be above fmin (${config.fmin}) and at most sampleRate/2 (${config.sampleRate / 2}), got ${config.fmax}`);
