@@ -139,7 +139,7 @@ test('kill -9 mid-run, run again: shards byte-identical to an uninterrupted run'
   const interrupted = path.join(work, 'interrupted');
   const child = spawn(process.execPath, args(interrupted), { stdio: 'ignore' });
   // Kill as soon as the first shard is finished, long before the last one.
-  await new Promise<void>((resolve) => {
+  await new Promise<void>((resolve, reject) => {
     const poll = setInterval(() => {
       if (fs.existsSync(path.join(interrupted, 'features-00000.json'))) {
         child.kill('SIGKILL');
@@ -147,6 +147,10 @@ test('kill -9 mid-run, run again: shards byte-identical to an uninterrupted run'
         resolve();
       }
     }, 5);
+    child.once('exit', (code) => {
+      clearInterval(poll);
+      reject(new Error(`prepare exited (${code}) before its first shard was seen: nothing to interrupt`));
+    });
   });
   await new Promise((resolve) => child.once('exit', resolve));
   const referenceManifest = manifestOf(reference);
@@ -189,12 +193,44 @@ describe('slices and merge', () => {
     }
   });
 
-  test('merging caches with different configs is refused', () => {
-    const other = path.join(work, 'other-config');
-    expect(ser(['prepare', dataset, '-o', other, '--n-mfcc', '20', '--shard', '0/3']).code).toBe(0);
-    const run = ser(['merge', path.join(work, 'part0'), other, '-o', path.join(work, 'bad-merge')]);
-    expect(run.code).toBe(1);
-    expect(run.stderr).toMatch(/different featureConfig/);
+  test('merging different configs, or an incomplete set of slices, is refused before anything is written', () => {
+    const [a, b, other] = ['slice-a', 'slice-b', 'other-config'].map((n) => path.join(work, n));
+    expect(ser(['prepare', dataset, '-o', a, '--shard', '0/3']).code).toBe(0);
+    expect(ser(['prepare', dataset, '-o', b, '--shard', '1/3']).code).toBe(0);
+    expect(ser(['prepare', dataset, '-o', other, '--n-mfcc', '20', '--shard', '2/3']).code).toBe(0);
+    const differentConfig = ser(['merge', a, b, other, '-o', path.join(work, 'bad-merge')]);
+    expect(differentConfig.code).toBe(1);
+    expect(differentConfig.stderr).toMatch(/different featureConfig/);
+    const incomplete = ser(['merge', a, b, '-o', path.join(work, 'bad-merge')]);
+    expect(incomplete.code).toBe(1);
+    expect(incomplete.stderr).toMatch(/slices of 3 must each be given once: missing 2/);
+    expect(fs.existsSync(path.join(work, 'bad-merge', 'manifest.json'))).toBe(false);
+  });
+});
+
+describe('guarding a cache folder', () => {
+  test('a live prepare\'s lock refuses a second one; a dead one\'s lock is taken over', () => {
+    const cache = path.join(work, 'locked');
+    fs.mkdirSync(cache, { recursive: true });
+    fs.writeFileSync(path.join(cache, 'prepare.lock'), String(process.pid));
+    const refused = ser(['prepare', dataset, '-o', cache]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(new RegExp(`another ser prepare \\(pid ${process.pid}\\) is writing`));
+    fs.writeFileSync(path.join(cache, 'prepare.lock'), '999999999');
+    expect(ser(['prepare', dataset, '-o', cache]).code).toBe(0);
+    expect(fs.existsSync(path.join(cache, 'prepare.lock'))).toBe(false);
+  });
+
+  test('a clip changed on disk since the cache was started is refused on resume', () => {
+    const data = path.join(work, 'changing');
+    writeDataset(data, { ravdessActors: 1, cremaActors: 1 });
+    const cache = path.join(work, 'changing-cache');
+    expect(ser(['prepare', data, '-o', cache]).code).toBe(0);
+    const file = path.join(data, 'Crema/1001_DFA_ANG_XX.wav');
+    fs.utimesSync(file, new Date(), new Date(Date.now() + 5000));
+    const again = ser(['prepare', data, '-o', cache]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/different clips/);
   });
 });
 

@@ -97,8 +97,52 @@ function fingerprintParts(options: PrepareOptions, root: string, clips: ScannedC
     slice: options.slice,
     shardRows: options.shardRows,
     keepAudio: options.keepAudio,
-    clips: { count: clips.length, sha256: createHash('sha256').update(clips.map((c) => c.id).join('\n')).digest('hex') },
+    // Sizes and modification times too: files re-exported under the same names must not mix with old rows.
+    clips: { count: clips.length, sha256: clipListHash(clips) },
+    createdBy: CREATED_BY,
   };
+}
+
+function clipListHash(clips: readonly ScannedClip[]): string {
+  const hash = createHash('sha256');
+  for (const clip of clips) {
+    let stat: fs.Stats | null = null;
+    try {
+      stat = fs.statSync(clip.path);
+    } catch {
+      // An unreadable file is recorded as a failure later; here it only counts by name.
+    }
+    hash.update(`${clip.id}\t${stat?.size ?? -1}\t${stat?.mtimeMs ?? -1}\n`);
+  }
+  return hash.digest('hex');
+}
+
+const LOCK_FILE = 'prepare.lock';
+/** Shard buffers live in memory until written: at most this many bytes each. */
+const MAX_SHARD_BYTES = 512 * 2 ** 20;
+
+/** One prepare per folder: an exclusive lock file holding the pid; a dead owner's lock is taken over. */
+function lockOutput(out: string): () => void {
+  const lock = path.join(out, LOCK_FILE);
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const owner = Number(fs.readFileSync(lock, 'utf8'));
+      let alive = false;
+      try {
+        process.kill(owner, 0);
+        alive = Number.isInteger(owner) && owner > 0;
+      } catch {
+        alive = false;
+      }
+      if (alive) throw new CacheConflictError(`another ser prepare (pid ${owner}) is writing to ${out}`);
+      fs.rmSync(lock, { force: true });
+    }
+  }
+  throw new CacheConflictError(`could not lock ${out}`);
 }
 
 /** Makes `out` ready: new, resumable with the same configuration, or refused with the differences. */
@@ -148,11 +192,27 @@ class SharedBufferPool {
 
 export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
   const started = process.hrtime.bigint();
-  const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
   const scan = scanDataset(options.dataset, options.corpus);
   const clips = sliceOf(scan.clips, options.slice);
   const out = path.resolve(options.out);
-  claimOutput(out, fingerprintParts(options, scan.root, clips), options.overwrite);
+  fs.mkdirSync(out, { recursive: true });
+  const unlock = lockOutput(out);
+  try {
+    claimOutput(out, fingerprintParts(options, scan.root, clips), options.overwrite);
+    return await prepareLocked(options, out, scan, clips, started);
+  } finally {
+    unlock();
+  }
+}
+
+async function prepareLocked(
+  options: PrepareOptions,
+  out: string,
+  scan: ReturnType<typeof scanDataset>,
+  clips: ScannedClip[],
+  started: bigint,
+): Promise<PrepareSummary> {
+  const elapsed = () => Number(process.hrtime.bigint() - started) / 1e9;
 
   const config = options.features;
   const copies = options.augment ? options.copies : 0;
@@ -169,6 +229,13 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
   const coeffs = coeffsPerFrame(config);
   const rowSize = rowFrames * coeffs;
   const shardCount = Math.ceil(units.length / options.shardRows);
+  const shardBytes = options.shardRows * (rowSize + (options.keepAudio ? audioLength : 0)) * 4;
+  if (shardBytes > MAX_SHARD_BYTES) {
+    throw new CacheConflictError(
+      `a shard of ${options.shardRows} rows would hold ${(shardBytes / 2 ** 20).toFixed(0)} MiB; ` +
+        `use --shard-rows ${Math.max(1, Math.floor(MAX_SHARD_BYTES / (shardBytes / options.shardRows)))} or fewer`,
+    );
+  }
 
   let resumedShards = 0;
   let done = 0;
@@ -195,9 +262,27 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
   // a shard's early task could wait behind later shards, holding its buffer and delaying its write.
   const maxInFlight = options.workers * 2;
   const inFlight = new Set<Promise<void>>();
-  const shardWrites: Promise<void>[] = [];
+  const shardWrites = new Set<Promise<void>>();
+  const settled: Promise<unknown>[] = [];
+  // The first failure of a task or a shard write stops the dispatch; it is rethrown once all settle.
+  let failure: unknown = null;
+  const track = <T>(promise: Promise<T>, set: Set<Promise<void>>): Promise<T> => {
+    const tracked = promise.then(
+      () => undefined,
+      (error: unknown) => {
+        failure ??= error;
+      },
+    );
+    const done = tracked.finally(() => set.delete(done));
+    set.add(done);
+    settled.push(done);
+    return promise;
+  };
   try {
     for (const s of pendingShards) {
+      if (failure) break;
+      // At most two finished shards waiting for the disk: their buffers are the memory bound.
+      while (shardWrites.size >= 2) await Promise.race(shardWrites);
       const shardUnits = units.slice(s * options.shardRows, (s + 1) * options.shardRows);
       // Workers write rows straight into shared memory: nothing is copied or transferred per clip.
       const sharedFeatures = buffers.take(shardUnits.length * rowSize * 4);
@@ -206,7 +291,7 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
       const audio = sharedAudio ? new Float32Array(sharedAudio) : null;
       const outcomes: ClipOutcome[] = [];
       const taskDone: Promise<void>[] = [];
-      for (let first = 0; first < shardUnits.length; first += options.clipsPerTask) {
+      for (let first = 0; first < shardUnits.length && !failure; first += options.clipsPerTask) {
         const batch = shardUnits.slice(first, first + options.clipsPerTask);
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
         const task: FeatureTask = {
@@ -214,7 +299,7 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
           clips: batch.map((unit) => ({ path: unit.clip.path, plan: unit.plan })),
           features: sharedFeatures, audio: sharedAudio, firstRow: first,
         };
-        const running: Promise<void> = pool.run(task).then((taskOutcomes) => {
+        const running = pool.run(task).then((taskOutcomes) => {
           taskOutcomes.forEach((outcome, i) => {
             outcomes[first + i] = outcome;
             done++;
@@ -223,20 +308,21 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
           });
           report();
         });
-        const tracked = running.finally(() => inFlight.delete(tracked));
-        inFlight.add(tracked);
-        taskDone.push(running);
+        taskDone.push(track(running, inFlight));
       }
-      shardWrites.push(Promise.all(taskDone).then(async () => {
+      const write = Promise.all(taskDone).then(async () => {
         await writeShard(out, s, shardUnits, outcomes, features, audio, { rowSize, rowFrames, coeffs, audioLength });
         buffers.give(sharedFeatures);
         if (sharedAudio) buffers.give(sharedAudio);
-      }));
+      });
+      track(write, shardWrites);
     }
-    await Promise.all(shardWrites);
+    await Promise.all(settled);
   } finally {
+    await Promise.allSettled(settled);
     await pool.destroy();
   }
+  if (failure) throw failure;
 
   const manifest = writeManifest(out, options, scan.root, scan.skipped, shardCount, rowFrames, coeffs);
   const seconds = elapsed();
