@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AttentionPooling } from '../src/train/attention';
 import { buildModel, MODEL_PRESETS } from '../src/train/model';
 import { selectBackend } from '../src/train/backend';
+import { orthogonalMatrix } from '../src/train/initializers';
 
 beforeAll(async () => {
   await selectBackend('cpu');
@@ -51,4 +52,23 @@ test('the seed preset has about 800k parameters on 301 x 40 input; the same seed
   const b = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 9 });
   a.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(b.getWeights()[i].dataSync())));
   expect(() => buildModel({ frames: 3, coeffs: 3, classes: 8, sizes: MODEL_PRESETS.seed, seed: 1 })).toThrow(/too small/);
+});
+
+test('the seeded orthogonal initializer: orthonormal columns (or rows), repeatable', () => {
+  for (const [rows, cols] of [[64, 16], [16, 64], [30, 30]]) {
+    const q = orthogonalMatrix(rows, cols, 7);
+    const tall = rows >= cols;
+    const k = Math.min(rows, cols);
+    let worst = 0;
+    for (let i = 0; i < k; i++) {
+      for (let j = 0; j < k; j++) {
+        let dot = 0;
+        for (let t = 0; t < Math.max(rows, cols); t++) dot += tall ? q[t * cols + i] * q[t * cols + j] : q[i * cols + t] * q[j * cols + t];
+        worst = Math.max(worst, Math.abs(dot - (i === j ? 1 : 0)));
+      }
+    }
+    expect(worst).toBeLessThan(1e-12);
+  }
+  expect(Array.from(orthogonalMatrix(8, 4, 1))).toEqual(Array.from(orthogonalMatrix(8, 4, 1)));
+  expect(Array.from(orthogonalMatrix(8, 4, 1))).not.toEqual(Array.from(orthogonalMatrix(8, 4, 2)));
 });

@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { AttentionPooling } from './attention';
+import { SeededOrthogonal } from './initializers';
 
 export interface ModelSizes {
   /** Filters of each Conv2D block; each block halves time and frequency. */
@@ -55,7 +56,7 @@ export function buildModel(spec: ModelSpec): tf.LayersModel {
     layer: tf.layers.lstm({
       units: sizes.lstmUnits, returnSequences: true,
       kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
-      recurrentInitializer: tf.initializers.orthogonal({ seed: nextSeed() }),
+      recurrentInitializer: new SeededOrthogonal({ seed: nextSeed() }) as unknown as ReturnType<typeof tf.initializers.orthogonal>,
     }) as tf.RNN,
     name: 'bilstm',
   }).apply(x) as tf.SymbolicTensor;
