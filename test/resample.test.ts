@@ -1,6 +1,9 @@
 // The resampler for rate pairs the fixtures do not cover, against a direct-form re-statement of
 // scipy.signal.resample_poly written here in double precision, plus what any good resampler must do.
+import * as path from 'path';
+
 import { native } from '../src/native';
+import { loadNpy } from './helpers/npy-reader';
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -110,5 +113,18 @@ describe('behaviour of a band-limited resampler', () => {
     expect(() => native.resample(new Float32Array(4), 16000, 1e7)).toThrow(/toRate must be 1\.\.768000 Hz/);
     expect(() => native.resample(new Float32Array(4), 16000.5, 8000)).toThrow(/non-negative integer/);
     expect(() => (native.resample as (...a: unknown[]) => unknown)([1, 2], 16000, 8000)).toThrow(/Float32Array/);
+  });
+});
+
+describe('matches scipy.signal.resample_poly itself (test/fixtures/resample, scipy 1.17.1)', () => {
+  const dir = path.join(__dirname, 'fixtures', 'resample');
+  test.each([[22050, 16000], [24414, 16000], [44100, 16000], [16000, 44100]])('%i -> %i Hz within 1e-5', (from, to) => {
+    const input = loadNpy(path.join(dir, `in_${from}_${to}.npy`));
+    const expected = loadNpy(path.join(dir, `out_${from}_${to}.npy`));
+    const actual = native.resample(input.data, from, to);
+    expect(actual.length).toBe(expected.data.length);
+    let worst = 0;
+    expected.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(actual[i] - v))));
+    expect(worst).toBeLessThan(1e-5);
   });
 });
