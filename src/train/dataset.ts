@@ -1,0 +1,178 @@
+// Batches for training, straight from a `ser prepare` cache: rows are Float32Array views of NPY shards
+// (kept in memory two at a time), copied whole into batch buffers; per-coefficient normalisation fitted
+// on the training rows only; seeded shuffling and mixup.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import * as tf from '@tensorflow/tfjs';
+
+import { seededUniform } from '../augment/spec';
+import { readManifest, type Manifest } from '../data/cache';
+import { EMOTIONS, type Emotion } from '../data/labels';
+import { parseNpy } from '../data/npy';
+
+export class CacheReader {
+  readonly manifest: Manifest;
+  readonly rowSize: number;
+  private readonly loaded = new Map<number, Float32Array>();
+
+  constructor(readonly dir: string, private readonly maxShardsInMemory = 2) {
+    this.manifest = readManifest(dir);
+    this.rowSize = this.manifest.frames * this.manifest.coeffs;
+  }
+
+  private shard(index: number): Float32Array {
+    const cached = this.loaded.get(index);
+    if (cached) {
+      this.loaded.delete(index);
+      this.loaded.set(index, cached);
+      return cached;
+    }
+    const info = this.manifest.shards[index];
+    const file = path.join(this.dir, info.file);
+    const npy = parseNpy(fs.readFileSync(file), file);
+    if (npy.shape[0] !== info.rows || npy.shape[1] * npy.shape[2] !== this.rowSize) {
+      throw new Error(`${file}: shape [${npy.shape.join(', ')}] does not match the manifest (${info.rows} rows of ${this.manifest.frames} x ${this.manifest.coeffs})`);
+    }
+    this.loaded.set(index, npy.data);
+    while (this.loaded.size > this.maxShardsInMemory) this.loaded.delete(this.loaded.keys().next().value as number);
+    return npy.data;
+  }
+
+  /** The features of manifest item `item`: a view, valid until other shards push its shard out. */
+  row(item: number): Float32Array {
+    const { shard, row } = this.manifest.items[item];
+    return this.shard(shard).subarray(row * this.rowSize, (row + 1) * this.rowSize);
+  }
+
+  label(item: number): number {
+    return EMOTIONS.indexOf(this.manifest.items[item].emotion as Emotion);
+  }
+}
+
+export interface Normalisation {
+  /** Per coefficient, over all frames of the training rows. */
+  mean: Float32Array;
+  std: Float32Array;
+}
+
+/** Mean and std per coefficient over the given rows (in shard order, so each shard loads once). */
+export function fitNormalisation(reader: CacheReader, items: readonly number[]): Normalisation {
+  const { coeffs, frames } = reader.manifest;
+  const sum = new Float64Array(coeffs);
+  const sumSquares = new Float64Array(coeffs);
+  const ordered = [...items].sort((a, b) => reader.manifest.items[a].shard - reader.manifest.items[b].shard || a - b);
+  for (const item of ordered) {
+    const row = reader.row(item);
+    for (let t = 0; t < frames; t++) {
+      for (let c = 0; c < coeffs; c++) {
+        const v = row[t * coeffs + c];
+        sum[c] += v;
+        sumSquares[c] += v * v;
+      }
+    }
+  }
+  const count = ordered.length * frames;
+  if (count === 0) throw new Error('cannot fit a normalisation on no rows');
+  const mean = new Float32Array(coeffs);
+  const std = new Float32Array(coeffs);
+  for (let c = 0; c < coeffs; c++) {
+    mean[c] = sum[c] / count;
+    std[c] = Math.sqrt(Math.max(sumSquares[c] / count - (sum[c] / count) ** 2, 0)) || 1;
+  }
+  return { mean, std };
+}
+
+export interface Batch {
+  /** [size, frames, coeffs], raw features copied row by row from the shards. */
+  features: Float32Array;
+  /** [size, classes], one-hot. */
+  labels: Float32Array;
+  size: number;
+  /** Mixup of this batch: row b becomes lambda * row b + (1 - lambda) * row partner[b]. */
+  mixup: { lambda: number; partner: Int32Array } | null;
+}
+
+/** Gamma(shape, 1) by Marsaglia and Tsang (with the shape < 1 boost), from a seeded uniform stream. */
+function gamma(shape: number, random: () => number): number {
+  if (shape < 1) return gamma(shape + 1, random) * random() ** (1 / shape);
+  const d = shape - 1 / 3;
+  const c = 1 / Math.sqrt(9 * d);
+  for (;;) {
+    let x: number;
+    let v: number;
+    do {
+      const u1 = 1 - random();
+      const u2 = random();
+      x = Math.sqrt(-2 * Math.log(u1)) * Math.cos(2 * Math.PI * u2);
+      v = 1 + c * x;
+    } while (v <= 0);
+    v = v * v * v;
+    const u = 1 - random();
+    if (Math.log(u) < 0.5 * x * x + d - d * v + d * Math.log(v)) return d * v;
+  }
+}
+
+export interface BatchOptions {
+  batchSize: number;
+  seed: number;
+  /** Beta(alpha, alpha) mixup on each batch; 0 disables it. */
+  mixupAlpha: number;
+  classes: number;
+}
+
+/**
+ * One epoch of batches over `items` in a seeded order. With mixup, each batch is mixed with a shuffled
+ * copy of itself by one lambda ~ Beta(alpha, alpha) per batch, features and labels alike.
+ */
+export function* epochBatches(reader: CacheReader, items: readonly number[], norm: Normalisation, options: BatchOptions, epoch: number): Generator<Batch> {
+  const random = seededUniform(options.seed * 1000003 + epoch);
+  const order = [...items];
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j], order[i]];
+  }
+  const rowSize = reader.rowSize;
+  for (let first = 0; first < order.length; first += options.batchSize) {
+    const members = order.slice(first, first + options.batchSize);
+    const size = members.length;
+    const features = new Float32Array(size * rowSize);
+    const labels = new Float32Array(size * options.classes);
+    members.forEach((item, b) => {
+      features.set(reader.row(item), b * rowSize);
+      labels[b * options.classes + reader.label(item)] = 1;
+    });
+    let mixup: Batch['mixup'] = null;
+    if (options.mixupAlpha > 0 && size > 1) {
+      const a = gamma(options.mixupAlpha, random);
+      const lambda = a / (a + gamma(options.mixupAlpha, random));
+      const partner = Int32Array.from({ length: size }, (_, i) => i);
+      for (let i = size - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [partner[i], partner[j]] = [partner[j], partner[i]];
+      }
+      mixup = { lambda, partner };
+    }
+    yield { features, labels, size, mixup };
+  }
+}
+
+/**
+ * The batch as tensors [size, frames, coeffs, 1] and [size, classes]: normalised and mixed with tf ops
+ * (broadcast and gather), no per-element JS.
+ */
+export function batchTensors(batch: Batch, norm: Normalisation, frames: number, coeffs: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const raw = tf.tensor3d(batch.features, [batch.size, frames, coeffs]);
+    const normalised = tf.div(tf.sub(raw, tf.tensor1d(norm.mean)), tf.tensor1d(norm.std));
+    let x = normalised as tf.Tensor;
+    let y = tf.tensor2d(batch.labels, [batch.size, batch.labels.length / batch.size]) as tf.Tensor;
+    if (batch.mixup) {
+      const { lambda, partner } = batch.mixup;
+      const index = tf.tensor1d(partner, 'int32');
+      x = tf.add(tf.mul(x, lambda), tf.mul(tf.gather(x, index), 1 - lambda));
+      y = tf.add(tf.mul(y, lambda), tf.mul(tf.gather(y, index), 1 - lambda));
+    }
+    return { x: tf.expandDims(x, -1) as tf.Tensor4D, y: y as tf.Tensor2D };
+  });
+}
