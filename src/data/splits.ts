@@ -46,26 +46,28 @@ function sortedSpeakers(rows: readonly SplitRow[]): string[] {
   return [...new Set(rows.map((r) => r.speaker))].sort();
 }
 
-/** Rows assigned by speaker; augmented rows of val/test speakers are left out entirely. */
-function assignBySpeaker(rows: readonly SplitRow[], val: Set<string>, test: Set<string>): Split {
-  const split: Split = { kind: 'speaker', train: [], val: [], test: [], speakers: { train: [], val: [], test: [] }, optimistic: false };
+/**
+ * Rows assigned by a key (speaker, or clip id for random splits): rows whose key is in `test` or `val`
+ * go there, except augmented ones, which are left out entirely; everything else trains.
+ */
+function assign(rows: readonly SplitRow[], keyOf: (row: SplitRow) => string, val: Set<string>, test: Set<string>, kind: SplitKind): Split {
+  const split: Split = { kind, train: [], val: [], test: [], speakers: { train: [], val: [], test: [] }, optimistic: kind === 'random' };
   rows.forEach((row, index) => {
-    if (test.has(row.speaker)) {
+    const key = keyOf(row);
+    if (test.has(key)) {
       if (!row.augmented) split.test.push(index);
-    } else if (val.has(row.speaker)) {
+    } else if (val.has(key)) {
       if (!row.augmented) split.val.push(index);
     } else {
       split.train.push(index);
     }
   });
-  const all = sortedSpeakers(rows);
-  split.speakers = {
-    train: all.filter((s) => !val.has(s) && !test.has(s)),
-    val: all.filter((s) => val.has(s)),
-    test: all.filter((s) => test.has(s)),
-  };
+  const speakersOf = (indices: number[]) => [...new Set(indices.map((i) => rows[i].speaker))].sort();
+  split.speakers = { train: speakersOf(split.train), val: speakersOf(split.val), test: speakersOf(split.test) };
   return split;
 }
+
+const bySpeaker = (row: SplitRow) => row.speaker;
 
 function checkFraction(name: string, value: number): void {
   if (!(value >= 0 && value < 1)) throw new Error(`${name} must be in [0, 1), got ${value}`);
@@ -92,7 +94,7 @@ export function splitBySpeaker(rows: readonly SplitRow[], options: SpeakerSplitO
   if (all.every((s) => val.has(s) || test.has(s))) {
     throw new Error(`${all.length} speakers are too few for a speaker-independent split with training, validation and test speakers`);
   }
-  return assignBySpeaker(rows, val, test);
+  return assign(rows, bySpeaker, val, test, 'speaker');
 }
 
 /**
@@ -105,7 +107,7 @@ export function speakerFolds(rows: readonly SplitRow[], k: number, seed: number)
   if (speakers.length < k) throw new Error(`${k} folds need at least ${k} speakers, the data has ${speakers.length}`);
   const groups: string[][] = Array.from({ length: k }, () => []);
   speakers.forEach((s, i) => groups[i % k].push(s));
-  return groups.map((group, f) => assignBySpeaker(rows, new Set(groups[(f + 1) % k]), new Set(group)));
+  return groups.map((group, f) => assign(rows, bySpeaker, new Set(groups[(f + 1) % k]), new Set(group), 'speaker'));
 }
 
 /**
@@ -120,17 +122,5 @@ export function splitRandom(rows: readonly SplitRow[], valFraction: number, test
   const nVal = Math.round(valFraction * clips.length);
   const test = new Set(clips.slice(0, nTest));
   const val = new Set(clips.slice(nTest, nTest + nVal));
-  const split: Split = { kind: 'random', train: [], val: [], test: [], speakers: { train: [], val: [], test: [] }, optimistic: true };
-  rows.forEach((row, index) => {
-    if (test.has(row.id)) {
-      if (!row.augmented) split.test.push(index);
-    } else if (val.has(row.id)) {
-      if (!row.augmented) split.val.push(index);
-    } else {
-      split.train.push(index);
-    }
-  });
-  const speakersOf = (indices: number[]) => [...new Set(indices.map((i) => rows[i].speaker))].sort();
-  split.speakers = { train: speakersOf(split.train), val: speakersOf(split.val), test: speakersOf(split.test) };
-  return split;
+  return assign(rows, (row) => row.id, val, test, 'random');
 }
