@@ -4,6 +4,8 @@ import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
+import { registerWasmTrainingKernels } from './wasm-kernels';
+
 export const TFJS_VERSION = '4.22.0';
 export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -60,6 +62,7 @@ async function activate(name: BackendName): Promise<string> {
     const dist = path.join(path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist');
     wasm.setWasmPaths(`${dist}${path.sep}`);
     if (!(await tf.setBackend('wasm'))) throw new Error('the wasm backend did not initialise');
+    registerWasmTrainingKernels();
     return 'wasm';
   }
   if (!(await tf.setBackend('cpu'))) throw new Error('the cpu backend did not initialise');
