@@ -1,11 +1,10 @@
 // `ser features <input.wav> -o <out.npy>`: one clip to a float32 NPY [frames, coeffs].
 import { Command } from 'commander';
 
-import { FeatureConfigError, resolveFeatureConfig } from '../features/config';
 import { extractFeaturesFromFile } from '../features/extract';
 import { writeNpy } from '../data/npy';
 import { UsageError } from './errors';
-import { addFeatureOptions, featureOptionsFrom } from './options';
+import { addFeatureOptions, featureConfigFrom } from './options';
 
 export function featuresCommand(): Command {
   const command = new Command('features')
@@ -17,13 +16,7 @@ export function featuresCommand(): Command {
   return command.action((input: string, opts: Record<string, unknown>) => {
     const output = opts.output as string | undefined;
     if (!output && !opts.json) throw new UsageError('give -o <out.npy>, --json, or both');
-    let config;
-    try {
-      config = resolveFeatureConfig(featureOptionsFrom(opts));
-    } catch (error) {
-      if (error instanceof FeatureConfigError) throw new UsageError(error.message);
-      throw error;
-    }
+    const config = featureConfigFrom(opts);
     const features = extractFeaturesFromFile(input, config);
     if (output) writeNpy(output, features.data, [features.frames, features.coeffs]);
     if (opts.json) {

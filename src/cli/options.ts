@@ -1,7 +1,8 @@
 // Option parsing shared by commands: typed value parsers and the feature options of DESIGN section 3.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { FEATURE_OPTION_SPECS, type FeatureOptions } from '../features/config';
+import { FEATURE_OPTION_SPECS, FeatureConfigError, resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
+import { UsageError } from './errors';
 
 export function parseInteger(value: string): number {
   const n = Number(value);
@@ -50,4 +51,14 @@ export function featureOptionsFrom(opts: Record<string, unknown>): FeatureOption
     picked[spec.key] = spec.valueKind === 'dbOrNone' && value === NONE ? null : value;
   }
   return picked as FeatureOptions;
+}
+
+/** The resolved feature config of a command's options; a bad value is a usage error (exit 2). */
+export function featureConfigFrom(opts: Record<string, unknown>): FeatureConfig {
+  try {
+    return resolveFeatureConfig(featureOptionsFrom(opts));
+  } catch (error) {
+    if (error instanceof FeatureConfigError) throw new UsageError(error.message);
+    throw error;
+  }
 }

@@ -6,10 +6,9 @@ import { CORPORA, type CorpusChoice } from '../data/corpora';
 import { mergeCaches } from '../data/merge';
 import { prepareCache } from '../data/prepare';
 import type { SliceSpec } from '../data/cache';
-import { FeatureConfigError, resolveFeatureConfig } from '../features/config';
 import { defaultWorkerCount } from '../workers/pool';
 import { UsageError } from './errors';
-import { addFeatureOptions, featureOptionsFrom, parseInteger, parseNumber } from './options';
+import { addFeatureOptions, featureConfigFrom, parseInteger, parseNumber } from './options';
 import { ProgressReporter } from './progress';
 
 interface PrepareCliOptions extends Record<string, unknown> {
@@ -81,13 +80,7 @@ export function prepareCommand(): Command {
     .option('--json', 'print the summary as JSON');
   addFeatureOptions(command);
   return command.action(async (dataset: string, opts: PrepareCliOptions) => {
-    let features;
-    try {
-      features = resolveFeatureConfig(featureOptionsFrom(opts));
-    } catch (error) {
-      if (error instanceof FeatureConfigError) throw new UsageError(error.message);
-      throw error;
-    }
+    const features = featureConfigFrom(opts);
     if (!(opts.duration > 0 && opts.duration <= 600)) throw new UsageError(`--duration must be in (0, 600] s, got ${opts.duration}`);
     if (!(opts.offset >= 0)) throw new UsageError(`--offset must be >= 0 s, got ${opts.offset}`);
     if (opts.copies !== undefined && !opts.augment) throw new UsageError('--copies needs --augment');
