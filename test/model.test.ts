@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { AttentionPooling } from '../src/train/attention';
+import { setDropoutStep, StepDropout } from '../src/train/dropout';
 import { buildModel, MODEL_PRESETS } from '../src/train/model';
 import { selectBackend } from '../src/train/backend';
 import { orthogonalMatrix } from '../src/train/initializers';
@@ -71,4 +72,22 @@ test('the seeded orthogonal initializer: orthonormal columns (or rows), repeatab
   }
   expect(Array.from(orthogonalMatrix(8, 4, 1))).toEqual(Array.from(orthogonalMatrix(8, 4, 1)));
   expect(Array.from(orthogonalMatrix(8, 4, 1))).not.toEqual(Array.from(orthogonalMatrix(8, 4, 2)));
+});
+
+test('step-seeded dropout: a new mask each step, the same mask for the same step, identity at inference', () => {
+  const layer = new StepDropout({ rate: 0.5, seed: 4 });
+  const x = tf.ones([64, 32]);
+  const mask = (step: number) => {
+    setDropoutStep(step);
+    return Array.from((layer.apply(x, { training: true }) as tf.Tensor).dataSync());
+  };
+  const first = mask(0);
+  expect(mask(0)).toEqual(first);
+  expect(mask(1)).not.toEqual(first);
+  const kept = first.filter((v) => v !== 0);
+  // Inverted dropout: kept units are scaled by 1 / (1 - rate); about half are kept.
+  for (const v of kept) expect(v).toBeCloseTo(2, 6);
+  expect(kept.length / first.length).toBeGreaterThan(0.4);
+  expect(kept.length / first.length).toBeLessThan(0.6);
+  expect(Array.from((layer.apply(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
 });

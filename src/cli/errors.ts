@@ -7,3 +7,8 @@ export const EXIT_USAGE = 2;
 export class UsageError extends Error {
   override name = 'UsageError';
 }
+
+/** Some inputs of a batch command failed and were reported one by one; the command exits 1. */
+export class PartialFailure extends Error {
+  override name = 'PartialFailure';
+}

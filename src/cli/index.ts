@@ -3,10 +3,13 @@
 import { Command, CommanderError } from 'commander';
 
 import { augmentCommand } from './augment';
+import { evalCommand, predictCommand } from './eval';
+import { BackendUnavailableError } from '../train/backend';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { featuresCommand } from './features';
 import { mergeCommand, prepareCommand } from './prepare';
 import { synthCommand } from './synth';
+import { trainCommand } from './train';
 import { PACKAGE_VERSION } from '../version';
 
 export function buildProgram(): Command {
@@ -19,6 +22,9 @@ export function buildProgram(): Command {
   program.addCommand(augmentCommand());
   program.addCommand(prepareCommand());
   program.addCommand(mergeCommand());
+  program.addCommand(trainCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(predictCommand());
   // Every subcommand reports usage errors through the same path, so they all exit 2.
   const applyExitOverride = (command: Command): void => {
     command.exitOverride();
@@ -41,7 +47,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     const command = program.args[0] ?? '';
     process.stderr.write(`ser${command ? ` ${command}` : ''}: ${message.split('\n')[0]}\n`);
-    return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+    // A forced backend that is not installed is a usage problem: the message says what to install.
+    return error instanceof UsageError || error instanceof BackendUnavailableError ? EXIT_USAGE : EXIT_FAILURE;
   }
 }
 

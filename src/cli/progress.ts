@@ -4,6 +4,8 @@ export interface ProgressState {
   total: number;
   failed?: number;
   elapsedSeconds: number;
+  /** Extra figures shown after the counts (loss, accuracy, ...). */
+  detail?: string;
 }
 
 function clock(seconds: number): string {
@@ -36,7 +38,8 @@ export class ProgressReporter {
     const eta = rate > 0 ? (state.total - state.done) / rate : Infinity;
     const fraction = state.total > 0 ? state.done / state.total : 1;
     const failed = state.failed ? `  ${state.failed} failed` : '';
-    const counts = `${state.done}/${state.total} ${this.unit}  ${rate.toFixed(0)} ${this.unit}/s  ETA ${clock(eta)}${failed}`;
+    const detail = state.detail ? `  ${state.detail}` : '';
+    const counts = `${state.done}/${state.total} ${this.unit}  ${rate.toFixed(0)} ${this.unit}/s  ETA ${clock(eta)}${failed}${detail}`;
     if (this.tty) {
       const width = 24;
       const filled = Math.round(fraction * width);

@@ -10,39 +10,74 @@ import { seededUniform } from '../augment/spec';
 import { readManifest, type Manifest } from '../data/cache';
 import { EMOTIONS, type Emotion } from '../data/labels';
 import { parseNpy } from '../data/npy';
+import { cropSamples } from '../workers/feature-task';
 
-export class CacheReader {
-  readonly manifest: Manifest;
-  readonly rowSize: number;
+/** Keeps the most recently used NPY shards of one kind in memory. */
+class ShardCache {
   private readonly loaded = new Map<number, Float32Array>();
 
-  constructor(readonly dir: string, private readonly maxShardsInMemory = 2) {
-    this.manifest = readManifest(dir);
-    this.rowSize = this.manifest.frames * this.manifest.coeffs;
-  }
+  constructor(private readonly maxShards: number) {}
 
-  private shard(index: number): Float32Array {
+  get(index: number, load: () => Float32Array): Float32Array {
     const cached = this.loaded.get(index);
     if (cached) {
       this.loaded.delete(index);
       this.loaded.set(index, cached);
       return cached;
     }
-    const info = this.manifest.shards[index];
-    const file = path.join(this.dir, info.file);
+    const data = load();
+    this.loaded.set(index, data);
+    while (this.loaded.size > this.maxShards) this.loaded.delete(this.loaded.keys().next().value as number);
+    return data;
+  }
+}
+
+export class CacheReader {
+  readonly manifest: Manifest;
+  readonly rowSize: number;
+  /** Samples of each kept audio row (0 when the cache keeps no audio). */
+  readonly audioLength: number;
+  private readonly features: ShardCache;
+  private readonly audio: ShardCache;
+
+  constructor(readonly dir: string, maxShardsInMemory = 2) {
+    this.manifest = readManifest(dir);
+    this.rowSize = this.manifest.frames * this.manifest.coeffs;
+    this.audioLength = this.hasAudio ? cropSamples(this.manifest.crop, this.manifest.featureConfig.sampleRate).length : 0;
+    this.features = new ShardCache(maxShardsInMemory);
+    this.audio = new ShardCache(maxShardsInMemory);
+  }
+
+  /** True when `ser prepare --keep-audio` stored every shard's audio. */
+  get hasAudio(): boolean {
+    return this.manifest.shards.length > 0 && this.manifest.shards.every((s) => s.audioFile !== undefined);
+  }
+
+  private load(file: string, rows: number, rowSize: number): Float32Array {
     const npy = parseNpy(fs.readFileSync(file), file);
-    if (npy.shape[0] !== info.rows || npy.shape[1] * npy.shape[2] !== this.rowSize) {
-      throw new Error(`${file}: shape [${npy.shape.join(', ')}] does not match the manifest (${info.rows} rows of ${this.manifest.frames} x ${this.manifest.coeffs})`);
+    const size = npy.shape.slice(1).reduce((a, b) => a * b, 1);
+    if (npy.shape[0] !== rows || size !== rowSize) {
+      throw new Error(`${file}: shape [${npy.shape.join(', ')}] does not match the manifest (${rows} rows of ${rowSize} values)`);
     }
-    this.loaded.set(index, npy.data);
-    while (this.loaded.size > this.maxShardsInMemory) this.loaded.delete(this.loaded.keys().next().value as number);
     return npy.data;
   }
 
   /** The features of manifest item `item`: a view, valid until other shards push its shard out. */
   row(item: number): Float32Array {
     const { shard, row } = this.manifest.items[item];
-    return this.shard(shard).subarray(row * this.rowSize, (row + 1) * this.rowSize);
+    const info = this.manifest.shards[shard];
+    const data = this.features.get(shard, () => this.load(path.join(this.dir, info.file), info.rows, this.rowSize));
+    return data.subarray(row * this.rowSize, (row + 1) * this.rowSize);
+  }
+
+  /** The cropped 16 kHz audio the item's features were computed from (a view, as `row`). */
+  audioRow(item: number): Float32Array {
+    const { shard, row } = this.manifest.items[item];
+    const info = this.manifest.shards[shard];
+    if (!info.audioFile) throw new Error(`${this.dir}: the cache keeps no audio (prepare it with --keep-audio for online augmentation)`);
+    const file = path.join(this.dir, info.audioFile);
+    const data = this.audio.get(shard, () => this.load(file, info.rows, this.audioLength));
+    return data.subarray(row * this.audioLength, (row + 1) * this.audioLength);
   }
 
   label(item: number): number {
@@ -121,27 +156,28 @@ export interface BatchOptions {
   classes: number;
 }
 
+/** Which rows make up one batch, and how it is mixed. */
+export interface BatchPlan {
+  members: number[];
+  mixup: Batch['mixup'];
+}
+
 /**
- * One epoch of batches over `items` in a seeded order. With mixup, each batch is mixed with a shuffled
- * copy of itself by one lambda ~ Beta(alpha, alpha) per batch, features and labels alike.
+ * One epoch's batches over `items` in a seeded order (seed and epoch alone decide it, so a resumed run
+ * sees the same batches). With mixup, each batch is mixed with a shuffled copy of itself by one
+ * lambda ~ Beta(alpha, alpha) per batch, features and labels alike.
  */
-export function* epochBatches(reader: CacheReader, items: readonly number[], norm: Normalisation, options: BatchOptions, epoch: number): Generator<Batch> {
+export function epochPlan(items: readonly number[], options: BatchOptions, epoch: number): BatchPlan[] {
   const random = seededUniform(options.seed * 1000003 + epoch);
   const order = [...items];
   for (let i = order.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
     [order[i], order[j]] = [order[j], order[i]];
   }
-  const rowSize = reader.rowSize;
+  const plans: BatchPlan[] = [];
   for (let first = 0; first < order.length; first += options.batchSize) {
     const members = order.slice(first, first + options.batchSize);
     const size = members.length;
-    const features = new Float32Array(size * rowSize);
-    const labels = new Float32Array(size * options.classes);
-    members.forEach((item, b) => {
-      features.set(reader.row(item), b * rowSize);
-      labels[b * options.classes + reader.label(item)] = 1;
-    });
     let mixup: Batch['mixup'] = null;
     if (options.mixupAlpha > 0 && size > 1) {
       const a = gamma(options.mixupAlpha, random);
@@ -153,8 +189,31 @@ export function* epochBatches(reader: CacheReader, items: readonly number[], nor
       }
       mixup = { lambda, partner };
     }
-    yield { features, labels, size, mixup };
+    plans.push({ members, mixup });
   }
+  return plans;
+}
+
+/** One-hot labels of the plan's rows. */
+export function batchLabels(reader: CacheReader, members: readonly number[], classes: number): Float32Array {
+  const labels = new Float32Array(members.length * classes);
+  members.forEach((item, b) => {
+    labels[b * classes + reader.label(item)] = 1;
+  });
+  return labels;
+}
+
+/** The plan's rows copied whole from the shards. */
+export function fillBatch(reader: CacheReader, plan: BatchPlan, classes: number): Batch {
+  const rowSize = reader.rowSize;
+  const features = new Float32Array(plan.members.length * rowSize);
+  plan.members.forEach((item, b) => features.set(reader.row(item), b * rowSize));
+  return { features, labels: batchLabels(reader, plan.members, classes), size: plan.members.length, mixup: plan.mixup };
+}
+
+/** epochPlan + fillBatch. */
+export function* epochBatches(reader: CacheReader, items: readonly number[], norm: Normalisation, options: BatchOptions, epoch: number): Generator<Batch> {
+  for (const plan of epochPlan(items, options, epoch)) yield fillBatch(reader, plan, options.classes);
 }
 
 /**

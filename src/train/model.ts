@@ -3,6 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { AttentionPooling } from './attention';
+import { StepDropout } from './dropout';
 import { SeededOrthogonal } from './initializers';
 
 export interface ModelSizes {
@@ -46,7 +47,7 @@ export function buildModel(spec: ModelSpec): tf.LayersModel {
     x = tf.layers.batchNormalization({ name: `bn${i + 1}` }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.reLU({ name: `relu${i + 1}` }).apply(x) as tf.SymbolicTensor;
     x = tf.layers.maxPooling2d({ poolSize: 2, name: `pool${i + 1}` }).apply(x) as tf.SymbolicTensor;
-    x = tf.layers.dropout({ rate: sizes.dropout, seed: nextSeed(), name: `drop${i + 1}` }).apply(x) as tf.SymbolicTensor;
+    x = new StepDropout({ rate: sizes.dropout, seed: nextSeed(), name: `drop${i + 1}` }).apply(x) as tf.SymbolicTensor;
     time = Math.floor(time / 2);
     freq = Math.floor(freq / 2);
   });
@@ -61,7 +62,7 @@ export function buildModel(spec: ModelSpec): tf.LayersModel {
     name: 'bilstm',
   }).apply(x) as tf.SymbolicTensor;
   x = new AttentionPooling({ units: sizes.attentionUnits, seed: nextSeed(), name: 'attention' }).apply(x) as tf.SymbolicTensor;
-  x = tf.layers.dropout({ rate: sizes.dropout, seed: nextSeed(), name: 'drop_out' }).apply(x) as tf.SymbolicTensor;
+  x = new StepDropout({ rate: sizes.dropout, seed: nextSeed(), name: 'drop_out' }).apply(x) as tf.SymbolicTensor;
   const output = tf.layers.dense({
     units: spec.classes, activation: 'softmax', name: 'emotion',
     kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),

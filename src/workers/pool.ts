@@ -5,17 +5,22 @@ import * as path from 'path';
 
 import { Piscina } from 'piscina';
 
+import type { AugmentFeatureTask } from './augment-task';
 import type { ClipOutcome, FeatureTask } from './feature-task';
 
-/** The compiled worker entry: next to this file in dist/, or in dist/ when running from TS sources. */
-function workerEntry(): string {
-  const beside = path.join(__dirname, 'feature-task.js');
+/** A compiled worker entry: next to this file in dist/, or in dist/ when running from TS sources. */
+function workerEntry(name: string): string {
+  const beside = path.join(__dirname, `${name}.js`);
   if (fs.existsSync(beside)) return beside;
   for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'dist', 'src', 'workers', 'feature-task.js');
+    const candidate = path.join(dir, 'dist', 'src', 'workers', `${name}.js`);
     if (fs.existsSync(candidate)) return candidate;
   }
-  throw new Error('ser-native: dist/src/workers/feature-task.js is missing; run `npm run build:ts`');
+  throw new Error(`ser-native: dist/src/workers/${name}.js is missing; run \`npm run build:ts\``);
+}
+
+function checkThreads(threads: number): void {
+  if (!Number.isInteger(threads) || threads < 1) throw new Error(`workers must be a positive integer, got ${threads}`);
 }
 
 export function defaultWorkerCount(): number {
@@ -26,13 +31,32 @@ export class FeaturePool {
   private readonly piscina: Piscina;
 
   constructor(readonly threads: number) {
-    if (!Number.isInteger(threads) || threads < 1) throw new Error(`workers must be a positive integer, got ${threads}`);
-    this.piscina = new Piscina({ filename: workerEntry(), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+    checkThreads(threads);
+    this.piscina = new Piscina({ filename: workerEntry('feature-task'), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
   }
 
   /** Runs one task; its rows appear in the task's shared shard buffer, the outcomes come back. */
   run(task: FeatureTask): Promise<ClipOutcome[]> {
     return this.piscina.run(task) as Promise<ClipOutcome[]>;
+  }
+
+  destroy(): Promise<void> {
+    return this.piscina.destroy();
+  }
+}
+
+/** Workers that augment kept audio and compute its features, for online augmentation in training. */
+export class AugmentPool {
+  private readonly piscina: Piscina;
+
+  constructor(readonly threads: number) {
+    checkThreads(threads);
+    this.piscina = new Piscina({ filename: workerEntry('augment-task'), minThreads: threads, maxThreads: threads, idleTimeout: 1000 });
+  }
+
+  /** The task's audio buffer is transferred (the caller gives up its copy); feature rows come back. */
+  run(task: AugmentFeatureTask): Promise<Float32Array> {
+    return this.piscina.run(task, { transferList: [task.audio.buffer as ArrayBuffer] }) as Promise<Float32Array>;
   }
 
   destroy(): Promise<void> {

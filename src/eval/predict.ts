@@ -1,0 +1,55 @@
+// Class probabilities from a trained model: for cache rows (validation, evaluation) and for WAV files
+// (ser predict), the latter through the same decode -> resample -> crop -> features path as prepare.
+import * as fs from 'fs';
+
+import * as tf from '@tensorflow/tfjs';
+
+import { batchTensors, type CacheReader, type Normalisation } from '../train/dataset';
+import type { Preprocessing } from '../train/checkpoint';
+import { clipFeatures } from '../workers/feature-task';
+
+/** Probabilities [rows, classes] of features [rows, frames, coeffs], predicted in batches. */
+export function predictFeatures(model: tf.LayersModel, features: Float32Array, rows: number, norm: Normalisation, frames: number, coeffs: number, batchSize = 64): Float32Array {
+  const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  const out = new Float32Array(rows * classes);
+  const rowSize = frames * coeffs;
+  for (let first = 0; first < rows; first += batchSize) {
+    const size = Math.min(batchSize, rows - first);
+    const batch = { features: features.subarray(first * rowSize, (first + size) * rowSize), labels: new Float32Array(size), size, mixup: null };
+    const probabilities = tf.tidy(() => model.predict(batchTensors(batch, norm, frames, coeffs).x) as tf.Tensor);
+    out.set(probabilities.dataSync(), first * classes);
+    probabilities.dispose();
+  }
+  return out;
+}
+
+/** Probabilities of cache items, gathered batch by batch from the shards. */
+export function predictItems(model: tf.LayersModel, reader: CacheReader, items: readonly number[], norm: Normalisation, batchSize = 64): Float32Array {
+  const { frames, coeffs } = reader.manifest;
+  const classes = (model.outputs[0].shape[1] ?? 0) as number;
+  const out = new Float32Array(items.length * classes);
+  for (let first = 0; first < items.length; first += batchSize) {
+    const members = items.slice(first, first + batchSize);
+    const features = new Float32Array(members.length * reader.rowSize);
+    members.forEach((item, b) => features.set(reader.row(item), b * reader.rowSize));
+    out.set(predictFeatures(model, features, members.length, norm, frames, coeffs, batchSize), first * classes);
+  }
+  return out;
+}
+
+export function argmaxRows(probabilities: Float32Array, classes: number): number[] {
+  const rows = probabilities.length / classes;
+  return Array.from({ length: rows }, (_, r) => {
+    let best = 0;
+    for (let c = 1; c < classes; c++) if (probabilities[r * classes + c] > probabilities[r * classes + best]) best = c;
+    return best;
+  });
+}
+
+/** The features of one WAV file exactly as prepare computed them for the model's training cache. */
+export function fileFeatures(file: string, preprocessing: Preprocessing): Float32Array {
+  const bytes = fs.readFileSync(file);
+  const out = new Float32Array(preprocessing.frames * preprocessing.coeffs);
+  clipFeatures(bytes, null, { config: preprocessing.featureConfig, crop: preprocessing.crop, frames: preprocessing.frames, coeffs: preprocessing.coeffs }, out, null);
+  return out;
+}

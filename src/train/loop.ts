@@ -1,0 +1,199 @@
+// The training loop of one split: Adam on (class-weighted) cross-entropy with mixup, validation after
+// every epoch, early stopping that keeps the best weights in model/, learning-rate cuts on plateaus,
+// and a checkpoint per epoch from which an interrupted run resumes exactly.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import * as tf from '@tensorflow/tfjs';
+
+import { writeFileAtomic } from '../data/atomic';
+import { computeMetrics } from '../eval/metrics';
+import { argmaxRows, predictItems } from '../eval/predict';
+import { EarlyStopping, ReduceLrOnPlateau } from './callbacks';
+import {
+  restoreLatestCheckpoint, saveCheckpoint, saveModelFolder, type EpochRecord, type LoopState, type Preprocessing,
+} from './checkpoint';
+import { batchTensors, type CacheReader, type Normalisation } from './dataset';
+import { setDropoutStep } from './dropout';
+import { prefetch, type BatchSource } from './sources';
+
+export interface LoopOptions {
+  epochs: number;
+  lr: number;
+  patience: number;
+  minDelta: number;
+  lrPatience: number;
+  lrFactor: number;
+  minLr: number;
+  lrCooldown: number;
+  /** Per class loss weight (training rows' inverse frequency), or null for plain cross-entropy. */
+  classWeights: Float32Array | null;
+  /** Batches built ahead of the running step. */
+  prefetchDepth: number;
+}
+
+export interface FoldPaths {
+  dir: string;
+  checkpoints: string;
+  model: string;
+  metrics: string;
+}
+
+export function foldPaths(dir: string): FoldPaths {
+  return { dir, checkpoints: path.join(dir, 'checkpoints'), model: path.join(dir, 'model'), metrics: path.join(dir, 'metrics.jsonl') };
+}
+
+export interface EpochProgress {
+  epoch: number;
+  epochs: number;
+  batch: number;
+  batches: number;
+  loss: number;
+  accuracy: number;
+  samplesPerSecond: number;
+  elapsedSeconds: number;
+}
+
+export interface FoldInput {
+  paths: FoldPaths;
+  model: tf.LayersModel;
+  source: BatchSource;
+  reader: CacheReader;
+  val: readonly number[];
+  norm: Normalisation;
+  preprocessing: Preprocessing;
+  options: LoopOptions;
+  /** Called after each step (for progress bars) and after each epoch. */
+  onStep?: (progress: EpochProgress) => void;
+  onEpoch?: (record: EpochRecord, state: LoopState) => void;
+}
+
+/** Inverse-frequency weights over the classes present in training, averaging 1 per training row. */
+export function inverseFrequencyWeights(labels: readonly number[], classes: number): Float32Array {
+  const counts = new Float64Array(classes);
+  for (const label of labels) counts[label]++;
+  const present = counts.filter((c) => c > 0).length;
+  return Float32Array.from(counts, (count) => (count > 0 ? labels.length / (present * count) : 0));
+}
+
+/** Mean cross-entropy of soft (mixed) targets; each row weighted by its target's class weights. */
+function crossEntropy(y: tf.Tensor2D, probabilities: tf.Tensor, classWeights: tf.Tensor1D | null): tf.Scalar {
+  const clipped = tf.clipByValue(probabilities, 1e-7, 1 - 1e-7);
+  const perRow = tf.neg(tf.sum(tf.mul(y, tf.log(clipped)), -1));
+  if (!classWeights) return tf.mean(perRow) as tf.Scalar;
+  return tf.mean(tf.mul(perRow, tf.sum(tf.mul(y, classWeights), -1))) as tf.Scalar;
+}
+
+function setLearningRate(optimizer: tf.AdamOptimizer, lr: number): void {
+  // tfjs reads this protected field on every update; it has no public setter.
+  (optimizer as unknown as { learningRate: number }).learningRate = lr;
+}
+
+function writeMetrics(file: string, history: readonly EpochRecord[]): void {
+  writeFileAtomic(file, Buffer.from(history.map((r) => `${JSON.stringify(r)}\n`).join(''), 'utf8'));
+}
+
+interface Validation {
+  loss: number;
+  accuracy: number;
+  uar: number;
+}
+
+function validate(input: FoldInput): Validation {
+  const { model, reader, val, norm } = input;
+  if (val.length === 0) return { loss: NaN, accuracy: NaN, uar: NaN };
+  const classes = input.preprocessing.labels.length;
+  const probabilities = predictItems(model, reader, val, norm);
+  const truth = val.map((item) => reader.label(item));
+  let loss = 0;
+  truth.forEach((label, r) => {
+    loss -= Math.log(Math.min(Math.max(probabilities[r * classes + label], 1e-7), 1 - 1e-7));
+  });
+  const metrics = computeMetrics(truth, argmaxRows(probabilities, classes), input.preprocessing.labels);
+  return { loss: loss / val.length, accuracy: metrics.accuracy, uar: metrics.uar };
+}
+
+/** Trains one split to the end (or resumes it); the best model is left in paths.model. */
+export async function trainFold(input: FoldInput): Promise<LoopState> {
+  const { model, options, paths, source } = input;
+  const { frames, coeffs } = input.preprocessing;
+  const optimizer = tf.train.adam(options.lr);
+  const early = new EarlyStopping({ patience: options.patience, minDelta: options.minDelta });
+  const plateau = new ReduceLrOnPlateau(
+    { patience: options.lrPatience, factor: options.lrFactor, minLr: options.minLr, minDelta: options.minDelta, cooldown: options.lrCooldown },
+    options.lr,
+  );
+  const restored = await restoreLatestCheckpoint(paths.checkpoints, model, optimizer);
+  const state: LoopState = restored ?? { epoch: 0, step: 0, lr: options.lr, early: early.state, plateau: plateau.state, history: [], finished: false };
+  early.state = state.early;
+  plateau.state = state.plateau;
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const classWeights = options.classWeights ? tf.tensor1d(options.classWeights) : null;
+  try {
+    while (!state.finished && state.epoch < options.epochs) {
+      const epoch = state.epoch;
+      setLearningRate(optimizer, state.lr);
+      const started = performance.now();
+      let waitMs = 0;
+      let lossSum = 0;
+      let correct = 0;
+      let seen = 0;
+      let batchIndex = 0;
+      for await (const { batch, waitMs: waited } of prefetch(source.epoch(epoch), options.prefetchDepth)) {
+        waitMs += waited;
+        setDropoutStep(state.step);
+        const { x, y } = batchTensors(batch, input.norm, frames, coeffs);
+        const kept: { hits?: tf.Scalar } = {};
+        const loss = optimizer.minimize(() => {
+          const probabilities = model.apply(x, { training: true }) as tf.Tensor2D;
+          kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), tf.argMax(y, -1)), 'float32')) as tf.Scalar);
+          return crossEntropy(y, probabilities, classWeights);
+        }, true, trainable) as tf.Scalar;
+        lossSum += loss.dataSync()[0] * batch.size;
+        correct += kept.hits?.dataSync()[0] ?? 0;
+        tf.dispose([x, y, loss]);
+        kept.hits?.dispose();
+        seen += batch.size;
+        state.step++;
+        batchIndex++;
+        const elapsedSeconds = (performance.now() - started) / 1000;
+        input.onStep?.({
+          epoch: epoch + 1, epochs: options.epochs, batch: batchIndex, batches: source.batchesPerEpoch,
+          loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / elapsedSeconds, elapsedSeconds,
+        });
+      }
+      const trainSeconds = (performance.now() - started) / 1000;
+      const validation = validate(input);
+      const seconds = (performance.now() - started) / 1000;
+      const record: EpochRecord = {
+        epoch: epoch + 1,
+        loss: lossSum / seen,
+        accuracy: correct / seen,
+        valLoss: validation.loss,
+        valAccuracy: validation.accuracy,
+        valUar: validation.uar,
+        lr: state.lr,
+        seconds,
+        samplesPerSecond: seen / trainSeconds,
+        dataWaitFraction: waitMs / 1000 / trainSeconds,
+      };
+      // Without validation speakers the training loss is all there is to watch.
+      const monitored = Number.isFinite(record.valLoss) ? record.valLoss : record.loss;
+      const decision = early.update(epoch, monitored);
+      if (decision === 'improved' || !fs.existsSync(paths.model)) await saveModelFolder(paths.model, model, input.preprocessing);
+      state.lr = plateau.update(monitored);
+      state.early = early.state;
+      state.plateau = plateau.state;
+      state.history.push(record);
+      state.epoch = epoch + 1;
+      state.finished = decision === 'stop' || state.epoch >= options.epochs;
+      await saveCheckpoint(paths.checkpoints, model, optimizer, state);
+      writeMetrics(paths.metrics, state.history);
+      input.onEpoch?.(record, state);
+    }
+  } finally {
+    classWeights?.dispose();
+    optimizer.dispose();
+  }
+  return state;
+}

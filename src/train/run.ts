@@ -1,0 +1,223 @@
+// `ser train`: a run folder (DESIGN section 7) from a cache: config.json, folds.json, and per split
+// its metrics.jsonl, checkpoints/ and model/. One split lives in the run folder itself, K folds in
+// fold-1 ... fold-K. A run resumes from its own config.json, so a resumed run trains what it began.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import type { AugmentSpec } from '../augment/spec';
+import { writeFileAtomic } from '../data/atomic';
+import { EMOTIONS } from '../data/labels';
+import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
+import { CREATED_BY } from '../version';
+import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import type { EpochRecord, LoopState } from './checkpoint';
+import { CacheReader, fitNormalisation } from './dataset';
+import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress } from './loop';
+import { buildModel, type ModelSizes } from './model';
+import { CacheSource, OnlineAugmentSource, type BatchSource } from './sources';
+
+export const RUN_VERSION = 1;
+export const CONFIG_JSON = 'config.json';
+export const FOLDS_JSON = 'folds.json';
+
+/** Everything that decides what a run trains; stored in config.json and read back by --resume. */
+export interface TrainSettings {
+  cache: string;
+  modelPreset: string;
+  sizes: ModelSizes;
+  epochs: number;
+  batchSize: number;
+  lr: number;
+  mixupAlpha: number;
+  patience: number;
+  lrPatience: number;
+  lrFactor: number;
+  minLr: number;
+  classWeights: boolean;
+  seed: number;
+  split: SplitKind;
+  valSpeakers: string[] | null;
+  testSpeakers: string[] | null;
+  valFraction: number;
+  testFraction: number;
+  folds: number | null;
+  onlineAugment: AugmentSpec | null;
+}
+
+export interface RunConfig {
+  version: number;
+  createdBy: string;
+  created: string;
+  settings: TrainSettings;
+  /** The backend of each start or resume of the run, in order. */
+  backends: { backend: string; fromEpoch: number; date: string }[];
+}
+
+export interface FoldRecord {
+  fold: number;
+  /** The fold's folder relative to the run ('.' for a single split). */
+  dir: string;
+  kind: SplitKind;
+  optimistic: boolean;
+  speakers: Split['speakers'];
+  counts: { train: number; val: number; test: number };
+  /** Clip ids (source clips) of validation and test: evaluation selects the cache's rows by them. */
+  valIds: string[];
+  testIds: string[];
+}
+
+export interface TrainRunOptions {
+  runDir: string;
+  backend: BackendChoice;
+  workers: number;
+  resume: boolean;
+  /** Required unless resuming. */
+  settings: TrainSettings | null;
+  log: (line: string) => void;
+  onStep?: (fold: number, folds: number, progress: EpochProgress) => void;
+  onEpoch?: (fold: number, folds: number, record: EpochRecord) => void;
+}
+
+export interface FoldResult {
+  fold: number;
+  epochs: number;
+  bestEpoch: number;
+  bestValLoss: number;
+  bestValUar: number;
+}
+
+export interface TrainRunResult {
+  runDir: string;
+  backend: SelectedBackend;
+  folds: FoldResult[];
+  seconds: number;
+}
+
+function writeJson(file: string, value: unknown): void {
+  writeFileAtomic(file, Buffer.from(`${JSON.stringify(value, null, 1)}\n`, 'utf8'));
+}
+
+export function readRunConfig(runDir: string): RunConfig {
+  const file = path.join(runDir, CONFIG_JSON);
+  if (!fs.existsSync(file)) throw new Error(`${runDir}: no ${CONFIG_JSON} (not a ser train run folder)`);
+  const config = JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig;
+  if (config.version !== RUN_VERSION) throw new Error(`${file}: run version ${config.version}, this ser reads ${RUN_VERSION}`);
+  return config;
+}
+
+export function readFolds(runDir: string): FoldRecord[] {
+  return JSON.parse(fs.readFileSync(path.join(runDir, FOLDS_JSON), 'utf8')) as FoldRecord[];
+}
+
+function makeSplits(reader: CacheReader, settings: TrainSettings): Split[] {
+  const rows = reader.manifest.items;
+  if (settings.folds !== null) {
+    if (settings.split === 'random') throw new Error('--folds makes speaker-disjoint folds; it cannot be combined with --split random');
+    return speakerFolds(rows, settings.folds, settings.seed);
+  }
+  if (settings.split === 'random') return [splitRandom(rows, settings.valFraction, settings.testFraction, settings.seed)];
+  return [splitBySpeaker(rows, {
+    valSpeakers: settings.valSpeakers ?? undefined,
+    testSpeakers: settings.testSpeakers ?? undefined,
+    valFraction: settings.valFraction,
+    testFraction: settings.testFraction,
+    seed: settings.seed,
+  })];
+}
+
+function foldRecords(reader: CacheReader, splits: Split[]): FoldRecord[] {
+  const ids = (indices: number[]) => [...new Set(indices.map((i) => reader.manifest.items[i].id))].sort();
+  return splits.map((split, i) => ({
+    fold: i + 1,
+    dir: splits.length === 1 ? '.' : `fold-${i + 1}`,
+    kind: split.kind,
+    optimistic: split.optimistic,
+    speakers: split.speakers,
+    counts: { train: split.train.length, val: split.val.length, test: split.test.length },
+    valIds: ids(split.val),
+    testIds: ids(split.test),
+  }));
+}
+
+/** Starts the run folder, or reads it back for --resume; refuses to train over another run. */
+function openRun(options: TrainRunOptions): RunConfig {
+  const configFile = path.join(options.runDir, CONFIG_JSON);
+  if (options.resume) {
+    if (!fs.existsSync(configFile)) throw new Error(`${options.runDir}: nothing to resume (no ${CONFIG_JSON})`);
+    return readRunConfig(options.runDir);
+  }
+  if (fs.existsSync(configFile)) throw new Error(`${options.runDir} already holds a run; resume it with --resume or train into a new folder`);
+  if (!options.settings) throw new Error('training needs a cache and settings');
+  fs.mkdirSync(options.runDir, { recursive: true });
+  return { version: RUN_VERSION, createdBy: CREATED_BY, created: new Date().toISOString(), settings: options.settings, backends: [] };
+}
+
+export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
+  const started = performance.now();
+  // First, so a forced backend that is missing fails before anything is written.
+  const backend = await selectBackend(options.backend);
+  const config = openRun(options);
+  const { settings } = config;
+  const reader = new CacheReader(settings.cache);
+  const { manifest } = reader;
+  const splits = makeSplits(reader, settings);
+  const records = foldRecords(reader, splits);
+  const foldsFile = path.join(options.runDir, FOLDS_JSON);
+  if (options.resume && fs.existsSync(foldsFile) && JSON.stringify(readFolds(options.runDir)) !== JSON.stringify(records)) {
+    throw new Error(`${foldsFile} no longer matches the cache's split (was the cache at ${settings.cache} changed?)`);
+  }
+  writeJson(foldsFile, records);
+
+  const skipped = backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
+  options.log(`backend: ${backend.name}${skipped ? ` (passed over ${skipped})` : ''}`);
+  const firstEpoch = (fold: FoldRecord) => {
+    const metrics = path.join(options.runDir, fold.dir, 'metrics.jsonl');
+    return fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0;
+  };
+  config.backends.push({ backend: backend.name, fromEpoch: firstEpoch(records[0]), date: new Date().toISOString() });
+  writeJson(path.join(options.runDir, CONFIG_JSON), config);
+  if (splits[0].optimistic) options.log('split: random by clip — OPTIMISTIC, the same speakers are in training and test');
+
+  const labels = [...EMOTIONS];
+  const results: FoldResult[] = [];
+  for (const [f, split] of splits.entries()) {
+    const record = records[f];
+    if (split.train.length === 0) throw new Error(`fold ${record.fold} has no training rows`);
+    const paths = foldPaths(path.join(options.runDir, record.dir));
+    fs.mkdirSync(paths.dir, { recursive: true });
+    const norm = fitNormalisation(reader, split.train);
+    const batchOptions = { batchSize: settings.batchSize, seed: settings.seed + 7919 * f, mixupAlpha: settings.mixupAlpha, classes: labels.length };
+    const source: BatchSource = settings.onlineAugment
+      ? new OnlineAugmentSource(reader, split.train, batchOptions, settings.onlineAugment, options.workers)
+      : new CacheSource(reader, split.train, batchOptions);
+    const model = buildModel({ frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, seed: settings.seed + 1000 * f });
+    options.log(
+      `fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
+        `${split.val.length} validation, ${split.test.length} test; ${model.countParams()} parameters`,
+    );
+    let state: LoopState;
+    try {
+      state = await trainFold({
+        paths, model, source, reader, val: split.val, norm,
+        preprocessing: {
+          featureConfig: manifest.featureConfig, crop: manifest.crop, frames: manifest.frames, coeffs: manifest.coeffs, labels,
+          normalisation: { mean: Array.from(norm.mean), std: Array.from(norm.std) }, sizes: settings.sizes,
+        },
+        options: {
+          epochs: settings.epochs, lr: settings.lr, patience: settings.patience, minDelta: 1e-4,
+          lrPatience: settings.lrPatience, lrFactor: settings.lrFactor, minLr: settings.minLr, lrCooldown: 0,
+          classWeights: settings.classWeights ? inverseFrequencyWeights(split.train.map((i) => reader.label(i)), labels.length) : null,
+          prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2,
+        },
+        onStep: (progress) => options.onStep?.(record.fold, splits.length, progress),
+        onEpoch: (epochRecord) => options.onEpoch?.(record.fold, splits.length, epochRecord),
+      });
+    } finally {
+      await source.close();
+      model.dispose();
+    }
+    const best = state.history[state.early.bestEpoch] ?? state.history[state.history.length - 1];
+    results.push({ fold: record.fold, epochs: state.epoch, bestEpoch: best.epoch, bestValLoss: best.valLoss, bestValUar: best.valUar });
+  }
+  return { runDir: options.runDir, backend, folds: results, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,246 @@
+// The trainer end to end through the CLI: learning above chance on held-out speakers, the run folder,
+// eval's outputs, predict's per-file errors, exact resume after kill -9, folds, a missing backend.
+import { spawn, spawnSync, type SpawnSyncReturns } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { CLI, tempDir } from './helpers/paths';
+import { writeDataset } from './helpers/dataset';
+
+const work = tempDir('train');
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
+
+function ser(args: string[]): SpawnSyncReturns<string> {
+  return spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8' });
+}
+
+function expectOk(run: SpawnSyncReturns<string>): void {
+  if (run.status !== 0) throw new Error(`exit ${run.status} ${run.signal ?? ''}: ${run.stderr}`);
+}
+
+function lines(file: string): string[] {
+  return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
+}
+
+describe('on a synthesised RAVDESS-layout corpus (wasm backend)', () => {
+  const corpus = path.join(work, 'synth');
+  const cache = path.join(work, 'synth-cache');
+  const run = path.join(work, 'synth-run');
+  const testSpeakers = ['ravdess:07', 'ravdess:08'];
+  let trainOutput: SpawnSyncReturns<string>;
+
+  beforeAll(() => {
+    expectOk(ser(['synth', corpus, '--corpus', 'ravdess', '--speakers', '8', '--clips-per-class', '4', '--seconds', '2', '--seed', '5']));
+    expectOk(ser(['prepare', corpus, '-o', cache, '--offset', '0.1', '--duration', '1.5', '--n-mfcc', '20']));
+    trainOutput = ser([
+      'train', cache, '-o', run, '--model', 'small', '--epochs', '20', '--batch-size', '16', '--lr', '3e-3', '--seed', '3',
+      '--test-speakers', testSpeakers.join(','), '--val-speakers', 'ravdess:06', '--backend', 'wasm',
+    ]);
+  }, 240_000);
+
+  test('the small model learns: test UAR on two held-out speakers is far above chance', () => {
+    expectOk(trainOutput);
+    expect(trainOutput.stderr).toMatch(/^backend: wasm/m);
+    const evaluation = ser(['eval', run, '--json', '--backend', 'wasm']);
+    expectOk(evaluation);
+    const result = JSON.parse(evaluation.stdout) as { uar: { mean: number }; accuracy: { mean: number }; folds: { rows: number; testSpeakers: string[] }[]; optimistic: boolean };
+    expect(result.optimistic).toBe(false);
+    expect(result.folds[0].testSpeakers).toEqual(testSpeakers);
+    expect(result.folds[0].rows).toBe(64);
+    // Chance is 0.125; a guesser's UAR over 64 balanced clips has a std of about 0.04, so 0.30 is more
+    // than 4 std above it. Seeds 1-4 measured 0.47-0.55 here, leaving a wide margin below as well.
+    expect(result.uar.mean).toBeGreaterThanOrEqual(0.3);
+  }, 60_000);
+
+  test('the run folder: config, speaker-disjoint folds.json, one metrics line per epoch, checkpoints, the best model', () => {
+    const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
+    expect(config.settings).toMatchObject({ modelPreset: 'small', epochs: 20, batchSize: 16, seed: 3, split: 'speaker' });
+    expect(config.backends[0].backend).toBe('wasm');
+    const [fold] = JSON.parse(fs.readFileSync(path.join(run, 'folds.json'), 'utf8'));
+    const { train, val, test: heldOut } = fold.speakers as { train: string[]; val: string[]; test: string[] };
+    expect(heldOut).toEqual(testSpeakers);
+    expect(val).toEqual(['ravdess:06']);
+    for (const s of train) expect([...val, ...heldOut]).not.toContain(s);
+    const history = lines(path.join(run, 'metrics.jsonl')).map((l) => JSON.parse(l));
+    expect(history.length).toBeGreaterThanOrEqual(9);
+    history.forEach((r, i) => {
+      expect(r.epoch).toBe(i + 1);
+      for (const key of ['loss', 'accuracy', 'valLoss', 'valAccuracy', 'lr', 'seconds', 'samplesPerSecond', 'dataWaitFraction']) expect(Number.isFinite(r[key])).toBe(true);
+    });
+    expect(history[history.length - 1].loss).toBeLessThan(history[0].loss);
+    const checkpoints = fs.readdirSync(path.join(run, 'checkpoints'));
+    expect(checkpoints).toContain(`epoch-${String(history.length).padStart(4, '0')}`);
+    for (const file of ['model.json', 'weights.bin', 'preprocessing.json']) expect(fs.existsSync(path.join(run, 'model', file))).toBe(true);
+    const preprocessing = JSON.parse(fs.readFileSync(path.join(run, 'model', 'preprocessing.json'), 'utf8'));
+    expect(preprocessing.labels).toHaveLength(8);
+    expect(preprocessing.normalisation.mean).toHaveLength(20);
+    expect(preprocessing.featureConfig.nMfcc).toBe(20);
+  });
+
+  test('eval writes metrics.json, both pictures and a report that embeds them', () => {
+    const metrics = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8'));
+    const confusion: number[][] = metrics.pooled.confusion;
+    expect(confusion.flat().reduce((a, b) => a + b, 0)).toBe(64);
+    const recalls = confusion.map((row, i) => row[i] / row.reduce((a, b) => a + b, 0));
+    expect(metrics.pooled.uar).toBeCloseTo(recalls.reduce((a, b) => a + b, 0) / 8, 10);
+    const svg = fs.readFileSync(path.join(run, 'confusion.svg'), 'utf8');
+    const counts = [...svg.matchAll(/data-count="(\d+)"/g)].map((m) => Number(m[1]));
+    expect(counts).toEqual(confusion.flat());
+    const curves = fs.readFileSync(path.join(run, 'curves.svg'), 'utf8');
+    expect((curves.match(/class="curve"/g) ?? []).length).toBe(4);
+    const report = fs.readFileSync(path.join(run, 'report.html'), 'utf8');
+    expect((report.match(/<tr class="class-row">/g) ?? []).length).toBe(8);
+    expect(report).toContain('<svg');
+    expect(report).toContain('Speaker-independent');
+    expect(report).not.toMatch(/https?:\/\/(?!www\.w3\.org\/2000\/svg)/);
+  });
+
+  test('predict: one good and one bad file give one result, one error, exit 1', () => {
+    const good = path.join(corpus, 'Actor_07', fs.readdirSync(path.join(corpus, 'Actor_07'))[0]);
+    const bad = path.join(work, 'broken.wav');
+    fs.writeFileSync(bad, 'RIFF....WAVEjunk');
+    const predicted = ser(['predict', run, good, bad, '--backend', 'wasm']);
+    expect(predicted.status).toBe(1);
+    const out = predicted.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    expect(out).toHaveLength(2);
+    expect(out[0].file).toBe(good);
+    expect(Object.keys(out[0].probabilities)).toHaveLength(8);
+    const total = Object.values(out[0].probabilities as Record<string, number>).reduce((a, b) => a + b, 0);
+    expect(total).toBeCloseTo(1, 4);
+    expect(out[0].confidence).toBe(Math.max(...Object.values(out[0].probabilities as Record<string, number>)));
+    expect(out[1]).toEqual({ file: bad, error: expect.stringMatching(/RIFF|WAVE|short|chunk/i) });
+    expect(predicted.stderr).toContain(bad);
+    // The same clip, predicted twice in one call, gets the same probabilities; --json gives one array.
+    const twice = ser(['predict', run, good, good, '--json', '--backend', 'wasm']);
+    expectOk(twice);
+    const array = JSON.parse(twice.stdout);
+    expect(array[0].probabilities).toEqual(array[1].probabilities);
+    expect(array[0].probabilities).toEqual(out[0].probabilities);
+  }, 60_000);
+});
+
+describe('on small tone datasets (cpu backend for exact repeatability)', () => {
+  const data = path.join(work, 'tones');
+  const cache = path.join(work, 'tones-cache');
+  beforeAll(() => {
+    writeDataset(data, { ravdessActors: 4, cremaActors: 3, seconds: 1 });
+    expectOk(ser(['prepare', data, '-o', cache, '--offset', '0', '--duration', '0.4', '--n-mfcc', '12', '--keep-audio', '--augment', 'noise', '--copies', '1']));
+  }, 60_000);
+
+  const tiny = ['--model', 'small', '--conv-filters', '4,8', '--lstm-units', '6', '--attention-units', '6', '--batch-size', '8', '--seed', '2'];
+
+  test('kill -9 after an epoch, --resume, and the final weights equal an uninterrupted run\'s', async () => {
+    const args = ['train', cache, ...tiny, '--epochs', '6', '--backend', 'cpu', '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04'];
+    const whole = path.join(work, 'whole');
+    expectOk(ser([...args, '-o', whole]));
+    const interrupted = path.join(work, 'interrupted');
+    const child = spawn(process.execPath, [CLI, ...args, '-o', interrupted], { stdio: 'ignore' });
+    const metrics = path.join(interrupted, 'metrics.jsonl');
+    const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(metrics) && lines(metrics).length >= 2) {
+          clearInterval(poll);
+          child.kill('SIGKILL');
+        }
+      }, 10);
+      child.on('exit', (_code, sig) => {
+        clearInterval(poll);
+        resolve(sig);
+      });
+    });
+    expect(signal).toBe('SIGKILL');
+    const doneBeforeKill = lines(metrics).length;
+    expect(doneBeforeKill).toBeLessThan(6);
+    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', 'cpu']));
+    for (const file of ['checkpoints/epoch-0006/weights.bin', 'checkpoints/epoch-0006/optimizer.bin', 'model/weights.bin']) {
+      expect(fs.readFileSync(path.join(interrupted, file)).equals(fs.readFileSync(path.join(whole, file)))).toBe(true);
+    }
+    const strip = (l: string) => {
+      const { seconds: _s, samplesPerSecond: _r, dataWaitFraction: _w, ...rest } = JSON.parse(l);
+      return rest;
+    };
+    expect(lines(metrics).map(strip)).toEqual(lines(path.join(whole, 'metrics.jsonl')).map(strip));
+    const config = JSON.parse(fs.readFileSync(path.join(interrupted, 'config.json'), 'utf8'));
+    expect(config.backends.map((b: { fromEpoch: number }) => b.fromEpoch)).toEqual([0, doneBeforeKill]);
+    // A finished run resumes to no further work; training over it without --resume is refused.
+    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', 'cpu']));
+    expect(lines(metrics)).toHaveLength(6);
+    const again = ser([...args, '-o', interrupted]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toMatch(/already holds a run; resume it with --resume/);
+  }, 240_000);
+
+  test('--folds 3: every speaker is tested exactly once; eval reports mean and std over folds', () => {
+    const run = path.join(work, 'folds');
+    expectOk(ser(['train', cache, ...tiny, '--epochs', '1', '--folds', '3', '--backend', 'wasm', '-o', run]));
+    const folds = JSON.parse(fs.readFileSync(path.join(run, 'folds.json'), 'utf8')) as { dir: string; speakers: { train: string[]; val: string[]; test: string[] }; counts: { test: number } }[];
+    const items = (JSON.parse(fs.readFileSync(path.join(cache, 'manifest.json'), 'utf8')) as { items: { speaker: string; augmented: boolean }[] }).items;
+    expect(items.filter((i) => i.augmented)).toHaveLength(25);
+    expect(folds.map((f) => f.dir)).toEqual(['fold-1', 'fold-2', 'fold-3']);
+    const tested = folds.flatMap((f) => f.speakers.test).sort();
+    const speakers = ['crema:1001', 'crema:1002', 'crema:1003', 'ravdess:01', 'ravdess:02', 'ravdess:03', 'ravdess:04'];
+    expect(tested).toEqual(speakers);
+    for (const f of folds) {
+      for (const s of f.speakers.train) expect([...f.speakers.val, ...f.speakers.test]).not.toContain(s);
+      // The test rows are exactly the test speakers' original clips: their augmented copies never test.
+      expect(f.counts.test).toBe(items.filter((i) => !i.augmented && f.speakers.test.includes(i.speaker)).length);
+      expect(fs.existsSync(path.join(run, f.dir, 'model', 'model.json'))).toBe(true);
+    }
+    const evaluation = ser(['eval', run, '--json', '--backend', 'wasm']);
+    expectOk(evaluation);
+    const result = JSON.parse(evaluation.stdout);
+    expect(result.folds).toHaveLength(3);
+    expect(result.uar.values).toHaveLength(3);
+    const mean = result.uar.values.reduce((a: number, b: number) => a + b, 0) / 3;
+    expect(result.uar.mean).toBeCloseTo(mean, 12);
+    expect(result.folds.reduce((n: number, f: { rows: number }) => n + f.rows, 0)).toBe(16 + 9);
+  }, 120_000);
+
+  test('--split random is marked optimistic in the run and in eval', () => {
+    const run = path.join(work, 'random');
+    const trained = ser(['train', cache, ...tiny, '--epochs', '1', '--split', 'random', '--backend', 'wasm', '-o', run]);
+    expectOk(trained);
+    expect(trained.stderr).toMatch(/OPTIMISTIC/);
+    const evaluation = ser(['eval', run, '--backend', 'wasm']);
+    expectOk(evaluation);
+    expect(evaluation.stdout).toMatch(/WARNING: random split.*optimistic/);
+    expect(fs.readFileSync(path.join(run, 'report.html'), 'utf8')).toMatch(/Random split by clip: optimistic/);
+  }, 60_000);
+
+  test('--online-augment trains from kept audio; a cache without audio is refused by name', () => {
+    const run = path.join(work, 'online');
+    const trained = ser(['train', cache, ...tiny, '--epochs', '1', '--online-augment', 'noise,pitch', '--workers', '2', '--backend', 'wasm', '-o', run]);
+    expectOk(trained);
+    expect(JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8')).settings.onlineAugment).toHaveProperty('pitch');
+    const noAudio = path.join(work, 'no-audio-cache');
+    expectOk(ser(['prepare', data, '-o', noAudio, '--offset', '0', '--duration', '0.4', '--n-mfcc', '12']));
+    const refused = ser(['train', noAudio, ...tiny, '--epochs', '1', '--online-augment', '--backend', 'wasm', '-o', path.join(work, 'online2')]);
+    expect(refused.status).toBe(1);
+    expect(refused.stderr).toContain(noAudio);
+    expect(refused.stderr).toMatch(/--keep-audio/);
+  }, 60_000);
+
+  test('--backend tensorflow without the package: exit 2 with the install hint, nothing written', () => {
+    let installed = true;
+    try {
+      require.resolve('@tensorflow/tfjs-node');
+    } catch {
+      installed = false;
+    }
+    if (installed) return;
+    const run = path.join(work, 'no-backend');
+    const attempt = ser(['train', cache, ...tiny, '--epochs', '1', '--backend', 'tensorflow', '-o', run]);
+    expect(attempt.status).toBe(2);
+    expect(attempt.stderr).toMatch(/@tensorflow\/tfjs-node is not installed\. Install it with: npm install @tensorflow\/tfjs-node@4\.22\.0/);
+    expect(fs.existsSync(run)).toBe(false);
+  });
+
+  test('bad training options are usage errors (exit 2) that name the flag', () => {
+    for (const [flag, value] of [['--epochs', '0'], ['--lr', '-1'], ['--lr-factor', '1.5'], ['--folds', '2'], ['--conv-filters', '8,x'], ['--dropout', '1']]) {
+      const attempt = ser(['train', cache, '-o', path.join(work, 'bad'), flag, value]);
+      expect(attempt.status).toBe(2);
+      expect(attempt.stderr).toContain(flag);
+    }
+    expect(ser(['train', '-o', path.join(work, 'bad')]).status).toBe(2);
+  });
+});
