@@ -3,6 +3,8 @@
 import { Command, CommanderError } from 'commander';
 
 import { augmentCommand } from './augment';
+import { benchCommand } from './bench';
+import { demoCommand } from './demo';
 import { evalCommand, predictCommand } from './eval';
 import { BackendUnavailableError } from '../train/backend';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
@@ -25,6 +27,8 @@ export function buildProgram(): Command {
   program.addCommand(trainCommand());
   program.addCommand(evalCommand());
   program.addCommand(predictCommand());
+  program.addCommand(benchCommand());
+  program.addCommand(demoCommand());
   // Every subcommand reports usage errors through the same path, so they all exit 2.
   const applyExitOverride = (command: Command): void => {
     command.exitOverride();

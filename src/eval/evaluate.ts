@@ -17,6 +17,8 @@ import { argmaxRows, predictItems } from './predict';
 
 export interface FoldEvaluation {
   fold: number;
+  /** The split's speakers as trained (folds.json); testSpeakers are those found in the evaluated cache. */
+  splitSpeakers: FoldRecord['speakers'];
   testSpeakers: string[];
   rows: number;
   metrics: Metrics;
@@ -76,7 +78,7 @@ export async function evaluateRun(runDir: string, options: { cache?: string; bac
       const truth = items.map((i) => reader.label(i));
       const metrics = computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
       const testSpeakers = [...new Set(items.map((i) => reader.manifest.items[i].speaker))].sort();
-      evaluations.push({ fold: fold.fold, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')) });
+      evaluations.push({ fold: fold.fold, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')) });
     } finally {
       model.dispose();
     }

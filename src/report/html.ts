@@ -73,11 +73,11 @@ ${table(['fold', 'test speakers', 'clips', 'WA', 'UAR', 'macro-F1', 'epochs'], p
 <h2>Training curves</h2>
 <figure id="curves">${curvesSvg}</figure>
 <h2>Split</h2>
-${table(['partition', 'speakers'], folds.length === 1
-    ? [['test', escape(folds[0].testSpeakers.join(', '))], ['training and validation', 'see folds.json']]
-    : folds.map((f) => [`fold ${f.fold} test`, escape(f.testSpeakers.join(', '))]))}
+${table(['fold', 'training speakers', 'validation speakers', 'test speakers'], folds.map((f) => [
+    String(f.fold), escape(f.splitSpeakers.train.join(', ')), escape(f.splitSpeakers.val.join(', ')), escape(f.testSpeakers.join(', ')),
+  ]))}
 <h2>Backend and timing</h2>
-${table(['', ''], [
+${table(['', 'value'], [
     ['trained on', escape(config.backends.map((b) => `${b.backend} (from epoch ${b.fromEpoch + 1})`).join(', '))],
     ['evaluated on', escape(evaluation.evalBackend)],
     ['epochs (all folds)', String(epochs)],
@@ -87,7 +87,7 @@ ${table(['', ''], [
 <h2>Training settings</h2>
 ${keyValues(manifestless as unknown as Record<string, unknown>)}
 <h2>Feature configuration</h2>
-${keyValues(evaluation.featureConfig as unknown as Record<string, unknown>)}
+${keyValues({ ...evaluation.featureConfig, cropOffsetSeconds: evaluation.crop.offsetSeconds, cropDurationSeconds: evaluation.crop.durationSeconds })}
 </body>
 </html>
 `;

@@ -1,0 +1,62 @@
+// The README stays true: its CLI reference is the commands' own --help, every `ser` command it shows
+// exists (--help exits 0) and accepts every option it names, and the npm scripts it names exist.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { buildProgram } from '../src/cli/index';
+import { cliReference, readmeReference } from '../src/cli/reference';
+import { CLI, ROOT } from './helpers/paths';
+
+const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
+
+test('the CLI reference in the README is the current --help of every command (npm run docs:cli updates it)', () => {
+  expect(readmeReference(readme)).toBe(cliReference());
+});
+
+/** `ser ...` command lines in the README's shell blocks (with or without npx), continuation lines joined. */
+function commandLines(): string[][] {
+  const blocks = [...readme.matchAll(/```(?:sh|bash|yaml)\n([\s\S]*?)```/g)].map((m) => m[1]);
+  const found: string[][] = [];
+  for (const block of blocks) {
+    for (const raw of block.replace(/\\\n/g, ' ').split('\n')) {
+      const line = raw.replace(/#.*$/, '').replace(/^.*"sh", "-c", "/, '').replace(/"\]$/, '');
+      const m = /(?:^|\s)(?:npx\s+)?ser\s+(\S.*)$/.exec(line.trim());
+      if (m) found.push(m[1].trim().split(/\s+/));
+    }
+  }
+  return found;
+}
+
+test('every ser command the README shows exists and accepts the options it names', () => {
+  const program = buildProgram();
+  const lines = commandLines();
+  expect(lines.length).toBeGreaterThanOrEqual(8);
+  const names = new Set<string>();
+  for (const [name, ...args] of lines) {
+    const command = program.commands.find((c) => c.name() === name);
+    if (!command) throw new Error(`README shows 'ser ${name}', which does not exist`);
+    names.add(name);
+    const accepted = new Set(command.options.flatMap((o) => [o.long, o.short].filter((f): f is string => Boolean(f))));
+    for (const flag of args.filter((a) => a.startsWith('-'))) {
+      if (!accepted.has(flag.split('=')[0])) throw new Error(`README: 'ser ${name}' does not accept ${flag}`);
+    }
+  }
+  for (const name of names) {
+    const help = spawnSync(process.execPath, [CLI, name, '--help'], { encoding: 'utf8' });
+    expect(help.status).toBe(0);
+  }
+  expect([...names].sort()).toEqual(expect.arrayContaining(['eval', 'merge', 'predict', 'prepare', 'train']));
+});
+
+test('the npm scripts of the Quick start exist; npm start runs the demo', () => {
+  const scripts = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).scripts as Record<string, string>;
+  const quickStart = readme.slice(readme.indexOf('## Quick start'), readme.indexOf('## Using the real Kaggle bundle'));
+  for (const [, script] of quickStart.matchAll(/npm (?:run )?(start|test|install|run [\w:-]+)/g)) {
+    const name = script.replace(/^run /, '');
+    if (name !== 'install') expect(scripts[name]).toBeDefined();
+  }
+  expect(scripts.start).toMatch(/cli\/index\.js demo$/);
+  expect(readme).toMatch(/npm run test:browser/);
+  expect(scripts['test:browser']).toBeDefined();
+});
