@@ -7,13 +7,14 @@ import { pitchSuite, stretchSuite } from './suites/augment';
 import { fft512Suite } from './suites/fft512';
 import { mfccE2eSuite } from './suites/mfcc-e2e';
 import { prepareBundleScenario } from './suites/prepare-bundle';
+import { trainScenario } from './suites/train';
 
 export type { BenchCase, BenchReport, CaseResult, MachineInfo, PreparedSuite, RunOptions, Suite, SuiteResult } from './framework';
 export { describeMachine, renderMarkdown, renderTable, writeReportAtomic } from './framework';
 
 export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite, pitchSuite, stretchSuite];
 
-export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario];
+export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, trainScenario];
 
 export function suiteNames(): string[] {
   return [...ALL_SUITES, ...ALL_SCENARIOS].map((s) => s.name);
