@@ -309,3 +309,11 @@ export function writeReportAtomic(file: string, text: string): void {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   writeFileAtomic(file, Buffer.from(text, 'utf8'));
 }
+
+/** The package root: the nearest folder above this file with a package.json (dist/bench -> root). */
+export function packageRoot(): string {
+  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
+    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
+  }
+  throw new Error('package root not found');
+}

@@ -8,19 +8,12 @@ import * as path from 'path';
 
 import { synthesizeCorpus, type SynthOptions } from '../../src/data/synth';
 import type { Scenario } from '../framework';
-import { formatNumber } from '../framework';
+import { formatNumber, packageRoot } from '../framework';
 
 const FULL: SynthOptions = { corpus: 'bundle', speakers: 91, clipsPerClass: 200, seconds: 2.8, seed: 7 };
 const QUICK: SynthOptions = { corpus: 'bundle', speakers: 6, clipsPerClass: 6, seconds: 2.8, seed: 7 };
 const AUGMENT = ['--augment', 'noise,shift,stretch,pitch,speed', '--copies', '2'];
 const REPEATS = 3;
-
-function packageRoot(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-  }
-  throw new Error('package root not found');
-}
 
 /** The corpus, synthesised once into bench/.data and reused while the options stay the same. */
 function corpus(options: SynthOptions, log: (line: string) => void): { dir: string; clips: number; seconds: number } {

@@ -8,13 +8,7 @@ import * as path from 'path';
 
 import type { EpochRecord } from '../../src/train/checkpoint';
 import type { Scenario } from '../framework';
-
-function packageRoot(): string {
-  for (let dir = __dirname; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    if (fs.existsSync(path.join(dir, 'package.json'))) return dir;
-  }
-  throw new Error('package root not found');
-}
+import { packageRoot } from '../framework';
 
 const CLI = () => path.join(packageRoot(), 'dist', 'src', 'cli', 'index.js');
 

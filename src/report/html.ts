@@ -34,7 +34,7 @@ export function renderReport(evaluation: Evaluation, confusionSvg: string, curve
     String(f.history.length),
   ]);
   const perClass = pooled.perClass.map((c) => [escape(c.label), String(c.support), String(c.predicted), pct(c.precision), pct(c.recall), c.f1.toFixed(3)]);
-  const manifestless = { ...settings, onlineAugment: settings.onlineAugment ?? 'off' };
+  const shownSettings = { ...settings, onlineAugment: settings.onlineAugment ?? 'off' };
   return `<!doctype html>
 <html lang="en">
 <head>
@@ -85,7 +85,7 @@ ${table(['', 'value'], [
     ['training speed', `${Number.isFinite(meanRate) ? meanRate.toFixed(1) : '-'} samples/s`],
   ])}
 <h2>Training settings</h2>
-${keyValues(manifestless as unknown as Record<string, unknown>)}
+${keyValues(shownSettings as unknown as Record<string, unknown>)}
 <h2>Feature configuration</h2>
 ${keyValues({ ...evaluation.featureConfig, cropOffsetSeconds: evaluation.crop.offsetSeconds, cropDurationSeconds: evaluation.crop.durationSeconds })}
 </body>
