@@ -111,3 +111,65 @@ export function timeStretch(samples: Float32Array, rate: number, sampleRate: num
 export function pitchShift(samples: Float32Array, semitones: number, sampleRate: number): Float32Array;
 /** Pitch and tempo times `factor` (resampling only); length about n / factor. */
 export function changeSpeed(samples: Float32Array, factor: number): Float32Array;
+
+// --- training kernels (native/gemm.cc, native/conv.cc) for the `native` TensorFlow.js backend. ---
+// The caller allocates every output; lengths are checked and a mismatch throws. Row-major float32.
+
+/**
+ * out[i] = op(a[i]) x op(b[i]) for i < batch, where op transposes when asked; op(a) is m x k, op(b) k x n.
+ * a or b may hold a single matrix, which every batch entry then shares.
+ */
+export function matMul(
+  a: Float32Array, b: Float32Array, out: Float32Array,
+  batch: number, m: number, n: number, k: number, transposeA: boolean, transposeB: boolean,
+): void;
+
+/** NHWC convolution geometry, as tfjs's computeConv2DInfo reports it (filters are [fh, fw, inC, outC]). */
+export interface Conv2DGeometry {
+  batch: number; inHeight: number; inWidth: number; inChannels: number;
+  outHeight: number; outWidth: number; outChannels: number;
+  filterHeight: number; filterWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number;
+}
+/** y = conv2d(x, filter); y is overwritten. */
+export function conv2d(x: Float32Array, filter: Float32Array, y: Float32Array, geometry: Conv2DGeometry): void;
+/** dx = gradient of conv2d with respect to x, from dy; dx is overwritten. */
+export function conv2dBackpropInput(dy: Float32Array, filter: Float32Array, dx: Float32Array, geometry: Conv2DGeometry): void;
+/** dFilter = gradient of conv2d with respect to the filter, from x and dy; dFilter is overwritten. */
+export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dFilter: Float32Array, geometry: Conv2DGeometry): void;
+/** The GEMM micro-kernel chosen at load time: 'avx512', 'avx2' or 'portable' (SER_GEMM_ISA caps it). */
+export function gemmIsa(): 'avx512' | 'avx2' | 'portable';
+
+// --- elementwise, reductions, pooling and copies (native/elementwise.cc, reduce.cc, pool.cc, layout.cc) ---
+
+/** out = op(a, b) with NumPy broadcasting of aShape and bShape; shapes that do not broadcast throw. */
+export function binaryOp(
+  op: 'add' | 'sub' | 'mul' | 'div' | 'maximum' | 'minimum' | 'squaredDifference',
+  a: Float32Array, aShape: readonly number[], b: Float32Array, bShape: readonly number[], out: Float32Array,
+): void;
+/** relu: max(x, 0); step: x > 0 ? 1 : alpha (the ReLU gradient mask), NaN stays NaN; floor; square. */
+export function unaryOp(op: 'relu' | 'step' | 'floor' | 'square', x: Float32Array, alpha: number, out: Float32Array): void;
+/** out = scale * (sum of x over `axes`), the kept axes in order; sums accumulate in double. */
+export function reduceSum(x: Float32Array, shape: readonly number[], axes: readonly number[], scale: number, out: Float32Array): void;
+
+/** NHWC pooling geometry, as tfjs's computePool2DInfo reports it. */
+export interface Pool2DGeometry {
+  batch: number; inHeight: number; inWidth: number; channels: number;
+  outHeight: number; outWidth: number; filterHeight: number; filterWidth: number;
+  strideHeight: number; strideWidth: number; dilationHeight: number; dilationWidth: number;
+  padTop: number; padLeft: number;
+}
+/** y = the largest x of each window (padding never wins). */
+export function maxPool(x: Float32Array, y: Float32Array, geometry: Pool2DGeometry): void;
+/** dx = dy routed to the first largest x of each window; dx is overwritten. */
+export function maxPoolBackprop(dy: Float32Array, x: Float32Array, dx: Float32Array, geometry: Pool2DGeometry): void;
+
+/** out = x[begin : begin + size] on every axis. */
+export function slice(x: Float32Array, shape: readonly number[], begin: readonly number[], size: readonly number[], out: Float32Array): void;
+/** out = x repeated reps[axis] times along each axis. */
+export function tile(x: Float32Array, shape: readonly number[], reps: readonly number[], out: Float32Array): void;
+/** out = x with the listed axes reversed. */
+export function reverse(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
+/** out = x with axis d of the output taken from axis perm[d] of x. */
+export function transpose(x: Float32Array, shape: readonly number[], perm: readonly number[], out: Float32Array): void;

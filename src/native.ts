@@ -28,6 +28,8 @@ function loadAddon(): typeof Binding {
 export const native: typeof Binding = loadAddon();
 export type {
   AugmentLimits,
+  Conv2DGeometry,
+  Pool2DGeometry,
   DecodedWav,
   FeatureKind,
   FeatureMatrix,

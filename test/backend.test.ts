@@ -1,5 +1,5 @@
-// The backend chain on a machine without libtensorflow: auto falls through to wasm; forcing a missing
-// node backend fails with the install hint; cpu and wasm can be forced.
+// The backend chain on a machine without libtensorflow: auto falls through to our native backend;
+// forcing a missing node backend fails with the install hint; native, cpu and wasm can be forced.
 import * as tf from '@tensorflow/tfjs';
 
 import { BackendUnavailableError, selectBackend } from '../src/train/backend';
@@ -15,10 +15,10 @@ function nodePackageInstalled(name: string): boolean {
 
 const haveNode = nodePackageInstalled('@tensorflow/tfjs-node') || nodePackageInstalled('@tensorflow/tfjs-node-gpu');
 
-(haveNode ? test.skip : test)('auto skips the missing tfjs-node packages, with their reasons, and takes wasm', async () => {
+(haveNode ? test.skip : test)('auto skips the missing tfjs-node packages, with their reasons, and takes native', async () => {
   const selected = await selectBackend('auto');
-  expect(selected.name).toBe('wasm');
-  expect(tf.getBackend()).toBe('wasm');
+  expect(selected.name).toBe('native');
+  expect(tf.getBackend()).toBe('native');
   expect(selected.skipped.map((s) => s.name)).toEqual(['tensorflow-gpu', 'tensorflow']);
   expect(selected.skipped[1].reason).toMatch(/@tensorflow\/tfjs-node is not installed/);
 });
@@ -29,8 +29,8 @@ const haveNode = nodePackageInstalled('@tensorflow/tfjs-node') || nodePackageIns
   await expect(selectBackend('tensorflow')).rejects.toThrow(/backend tensorflow is not available: @tensorflow\/tfjs-node is not installed\. Install it with: npm install @tensorflow\/tfjs-node@4\.22\.0/);
 });
 
-test('cpu and wasm can be forced and compute', async () => {
-  for (const name of ['cpu', 'wasm'] as const) {
+test('native, cpu and wasm can be forced and compute', async () => {
+  for (const name of ['native', 'cpu', 'wasm'] as const) {
     const selected = await selectBackend(name);
     expect(tf.getBackend()).toBe(selected.tfBackend);
     expect(Array.from(tf.matMul(tf.ones([2, 3]), tf.ones([3, 2])).dataSync())).toEqual([3, 3, 3, 3]);

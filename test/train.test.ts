@@ -22,7 +22,7 @@ function lines(file: string): string[] {
   return fs.readFileSync(file, 'utf8').split('\n').filter(Boolean);
 }
 
-describe('on a synthesised RAVDESS-layout corpus (wasm backend)', () => {
+describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
   const corpus = path.join(work, 'synth');
   const cache = path.join(work, 'synth-cache');
   const run = path.join(work, 'synth-run');
@@ -34,14 +34,14 @@ describe('on a synthesised RAVDESS-layout corpus (wasm backend)', () => {
     expectOk(ser(['prepare', corpus, '-o', cache, '--offset', '0.1', '--duration', '1.5', '--n-mfcc', '20']));
     trainOutput = ser([
       'train', cache, '-o', run, '--model', 'small', '--epochs', '20', '--batch-size', '16', '--lr', '3e-3', '--seed', '3',
-      '--test-speakers', testSpeakers.join(','), '--val-speakers', 'ravdess:06', '--backend', 'wasm',
+      '--test-speakers', testSpeakers.join(','), '--val-speakers', 'ravdess:06', '--backend', 'native',
     ]);
   }, 240_000);
 
   test('the small model learns: test UAR on two held-out speakers is far above chance', () => {
     expectOk(trainOutput);
-    expect(trainOutput.stderr).toMatch(/^backend: wasm/m);
-    const evaluation = ser(['eval', run, '--json', '--backend', 'wasm']);
+    expect(trainOutput.stderr).toMatch(/^backend: native/m);
+    const evaluation = ser(['eval', run, '--json', '--backend', 'native']);
     expectOk(evaluation);
     const result = JSON.parse(evaluation.stdout) as { uar: { mean: number }; accuracy: { mean: number }; folds: { rows: number; testSpeakers: string[] }[]; optimistic: boolean };
     expect(result.optimistic).toBe(false);
@@ -55,7 +55,7 @@ describe('on a synthesised RAVDESS-layout corpus (wasm backend)', () => {
   test('the run folder: config, speaker-disjoint folds.json, one metrics line per epoch, checkpoints, the best model', () => {
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
     expect(config.settings).toMatchObject({ modelPreset: 'small', epochs: 20, batchSize: 16, seed: 3, split: 'speaker' });
-    expect(config.backends[0].backend).toBe('wasm');
+    expect(config.backends[0].backend).toBe('native');
     const [fold] = JSON.parse(fs.readFileSync(path.join(run, 'folds.json'), 'utf8'));
     const { train, val, test: heldOut } = fold.speakers as { train: string[]; val: string[]; test: string[] };
     expect(heldOut).toEqual(testSpeakers);
@@ -99,7 +99,7 @@ describe('on a synthesised RAVDESS-layout corpus (wasm backend)', () => {
     const good = path.join(corpus, 'Actor_07', fs.readdirSync(path.join(corpus, 'Actor_07'))[0]);
     const bad = path.join(work, 'broken.wav');
     fs.writeFileSync(bad, 'RIFF....WAVEjunk');
-    const predicted = ser(['predict', run, good, bad, '--backend', 'wasm']);
+    const predicted = ser(['predict', run, good, bad, '--backend', 'native']);
     expect(predicted.status).toBe(1);
     const out = predicted.stdout.trim().split('\n').map((l) => JSON.parse(l));
     expect(out).toHaveLength(2);
@@ -111,7 +111,7 @@ describe('on a synthesised RAVDESS-layout corpus (wasm backend)', () => {
     expect(out[1]).toEqual({ file: bad, error: expect.stringMatching(/RIFF|WAVE|short|chunk/i) });
     expect(predicted.stderr).toContain(bad);
     // The same clip, predicted twice in one call, gets the same probabilities; --json gives one array.
-    const twice = ser(['predict', run, good, good, '--json', '--backend', 'wasm']);
+    const twice = ser(['predict', run, good, good, '--json', '--backend', 'native']);
     expectOk(twice);
     const array = JSON.parse(twice.stdout);
     expect(array[0].probabilities).toEqual(array[1].probabilities);

@@ -1,13 +1,14 @@
-// The TensorFlow.js backend chain (DESIGN section 7): tfjs-node-gpu, tfjs-node, wasm, cpu. `auto` takes
+// The TensorFlow.js backend chain (DESIGN section 7): tfjs-node-gpu, tfjs-node, native (our addon), wasm, cpu. `auto` takes
 // the first that loads; a forced backend that cannot load fails with what to install.
 import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
+import { NATIVE_BACKEND_NAME, registerNativeBackend } from './native-backend';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
 export const TFJS_VERSION = '4.22.0';
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'] as const;
+export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = BackendName | 'auto';
 
@@ -33,6 +34,7 @@ const INSTALL_HINTS: Record<BackendName, string> = {
   'tensorflow-gpu':
     `npm install @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (its install script downloads libtensorflow; needs a CUDA 11.2 / cuDNN 8.1 GPU machine with internet access)`,
   tensorflow: `npm install @tensorflow/tfjs-node@${TFJS_VERSION} (its install script downloads libtensorflow, so it needs internet access)`,
+  native: 'npm install (or npx cmake-js compile) in ser-native, which builds the addon; needs cmake >= 3.15 and a C++17 compiler',
   wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`,
   cpu: `npm install @tensorflow/tfjs@${TFJS_VERSION}`,
 };
@@ -50,6 +52,11 @@ async function activate(name: BackendName): Promise<string> {
     }
     if (!(await tf.setBackend('tensorflow'))) throw new Error(`${NODE_PACKAGES[name]} loaded but its backend did not initialise`);
     return 'tensorflow';
+  }
+  if (name === 'native') {
+    registerNativeBackend();
+    if (!(await tf.setBackend(NATIVE_BACKEND_NAME))) throw new Error('the native backend did not initialise');
+    return NATIVE_BACKEND_NAME;
   }
   if (name === 'wasm') {
     let wasm: typeof import('@tensorflow/tfjs-backend-wasm');

@@ -1,0 +1,138 @@
+#include "conv.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "errors.h"
+#include "gemm.h"
+
+namespace ser {
+namespace {
+
+// Floats in one slab of the column matrix (4 MiB): big enough that the GEMM runs on long panels,
+// small enough that a batch of 32 spectrograms does not need gigabytes of columns.
+constexpr std::size_t kSlabFloats = std::size_t{1} << 20;
+
+std::size_t patchSize(const Conv2DGeometry& g) { return g.filterHeight * g.filterWidth * g.inChannels; }
+
+std::size_t slabRows(const Conv2DGeometry& g) {
+  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
+  return std::max<std::size_t>(1, std::min(pixels, kSlabFloats / patchSize(g)));
+}
+
+// Signed input coordinate of output coordinate `out` and filter tap `tap`; negative or past the end
+// means padding.
+inline long inputCoordinate(std::size_t out, std::size_t stride, std::size_t tap, std::size_t dilation,
+                            std::size_t pad) {
+  return static_cast<long>(out * stride + tap * dilation) - static_cast<long>(pad);
+}
+
+// Calls visit(rowInSlab, tapIndex, offset of the input pixel's channels, or -1 in the padding) for
+// every (pixel, tap) of the slab, so im2col and col2im share one walk over the geometry.
+template <typename Visit>
+void forEachTap(const Conv2DGeometry& g, std::size_t firstPixel, std::size_t pixels, Visit visit) {
+  const std::size_t perImage = g.outHeight * g.outWidth;
+  for (std::size_t r = 0; r < pixels; ++r) {
+    const std::size_t pixel = firstPixel + r;
+    const std::size_t b = pixel / perImage;
+    const std::size_t oy = (pixel % perImage) / g.outWidth;
+    const std::size_t ox = pixel % g.outWidth;
+    for (std::size_t fy = 0; fy < g.filterHeight; ++fy) {
+      const long iy = inputCoordinate(oy, g.strideHeight, fy, g.dilationHeight, g.padTop);
+      for (std::size_t fx = 0; fx < g.filterWidth; ++fx) {
+        const long ix = inputCoordinate(ox, g.strideWidth, fx, g.dilationWidth, g.padLeft);
+        const bool inside = iy >= 0 && iy < static_cast<long>(g.inHeight) && ix >= 0 && ix < static_cast<long>(g.inWidth);
+        const long offset =
+            inside ? static_cast<long>(((b * g.inHeight + static_cast<std::size_t>(iy)) * g.inWidth + static_cast<std::size_t>(ix)) * g.inChannels)
+                   : -1;
+        visit(r, fy * g.filterWidth + fx, offset);
+      }
+    }
+  }
+}
+
+void im2col(const Conv2DGeometry& g, const float* x, std::size_t firstPixel, std::size_t pixels, float* cols) {
+  const std::size_t patch = patchSize(g);
+  const std::size_t channels = g.inChannels;
+  forEachTap(g, firstPixel, pixels, [&](std::size_t r, std::size_t tap, long offset) {
+    float* dst = cols + r * patch + tap * channels;
+    if (offset < 0) std::fill(dst, dst + channels, 0.0f);
+    else std::memcpy(dst, x + offset, channels * sizeof(float));
+  });
+}
+
+void col2imAdd(const Conv2DGeometry& g, const float* cols, std::size_t firstPixel, std::size_t pixels, float* dx) {
+  const std::size_t patch = patchSize(g);
+  const std::size_t channels = g.inChannels;
+  forEachTap(g, firstPixel, pixels, [&](std::size_t r, std::size_t tap, long offset) {
+    if (offset < 0) return;
+    const float* src = cols + r * patch + tap * channels;
+    float* dst = dx + offset;
+    for (std::size_t c = 0; c < channels; ++c) dst[c] += src[c];
+  });
+}
+
+}  // namespace
+
+void validateConv2DGeometry(const Conv2DGeometry& g) {
+  const std::size_t sizes[] = {g.batch, g.inHeight, g.inWidth, g.inChannels, g.outHeight, g.outWidth,
+                               g.outChannels, g.filterHeight, g.filterWidth, g.strideHeight, g.strideWidth,
+                               g.dilationHeight, g.dilationWidth};
+  for (std::size_t s : sizes) {
+    if (s == 0) throw InputError("conv2d: every size, stride and dilation must be at least 1");
+  }
+  // Taps outside the input read as padding (forEachTap checks each), so any padding is safe; only
+  // the element counts must fit the index arithmetic.
+  const double limit = static_cast<double>(std::numeric_limits<long>::max()) / 4;
+  const double largest = std::max({static_cast<double>(g.batch) * g.inHeight * g.inWidth * g.inChannels,
+                                   static_cast<double>(g.batch) * g.outHeight * g.outWidth * g.outChannels,
+                                   static_cast<double>(g.filterHeight) * g.filterWidth * g.inChannels * g.outChannels,
+                                   static_cast<double>(g.outHeight) * g.strideHeight + static_cast<double>(g.filterHeight) * g.dilationHeight + g.padTop,
+                                   static_cast<double>(g.outWidth) * g.strideWidth + static_cast<double>(g.filterWidth) * g.dilationWidth + g.padLeft});
+  if (largest > limit) throw InputError("conv2d: tensor sizes overflow");
+}
+
+void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float* y) {
+  const std::size_t patch = patchSize(g);
+  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
+  const std::size_t slab = slabRows(g);
+  std::vector<float> cols(slab * patch);
+  for (std::size_t first = 0; first < pixels; first += slab) {
+    const std::size_t rows = std::min(slab, pixels - first);
+    im2col(g, x, first, rows, cols.data());
+    gemm(GemmShape{rows, g.outChannels, patch, false, false}, cols.data(), filter, y + first * g.outChannels, false);
+  }
+}
+
+void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx) {
+  const std::size_t patch = patchSize(g);
+  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
+  const std::size_t slab = slabRows(g);
+  std::vector<float> cols(slab * patch);
+  std::fill(dx, dx + g.inputSize(), 0.0f);
+  for (std::size_t first = 0; first < pixels; first += slab) {
+    const std::size_t rows = std::min(slab, pixels - first);
+    // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].
+    gemm(GemmShape{rows, patch, g.outChannels, false, true}, dy + first * g.outChannels, filter, cols.data(), false);
+    col2imAdd(g, cols.data(), first, rows, dx);
+  }
+}
+
+void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
+  const std::size_t patch = patchSize(g);
+  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
+  const std::size_t slab = slabRows(g);
+  std::vector<float> cols(slab * patch);
+  for (std::size_t first = 0; first < pixels; first += slab) {
+    const std::size_t rows = std::min(slab, pixels - first);
+    im2col(g, x, first, rows, cols.data());
+    // dFilter [patch, outC] (+)= cols^T [patch, rows] x dy [rows, outC].
+    gemm(GemmShape{patch, g.outChannels, rows, true, false}, cols.data(), dy + first * g.outChannels, dFilter,
+         first != 0);
+  }
+}
+
+}  // namespace ser
