@@ -23,6 +23,16 @@ std::size_t slabRows(const Conv2DGeometry& g) {
   return std::max<std::size_t>(1, std::min(pixels, kSlabFloats / patchSize(g)));
 }
 
+// Calls visit(firstPixel, rows, columnBuffer) for consecutive slabs of output pixels, with one column
+// buffer of slab x patch floats reused for all of them.
+template <typename Visit>
+void forEachSlab(const Conv2DGeometry& g, Visit visit) {
+  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
+  const std::size_t slab = slabRows(g);
+  std::vector<float> cols(slab * patchSize(g));
+  for (std::size_t first = 0; first < pixels; first += slab) visit(first, std::min(slab, pixels - first), cols.data());
+}
+
 // Signed input coordinate of output coordinate `out` and filter tap `tap`; negative or past the end
 // means padding.
 inline long inputCoordinate(std::size_t out, std::size_t stride, std::size_t tap, std::size_t dilation,
@@ -96,43 +106,28 @@ void validateConv2DGeometry(const Conv2DGeometry& g) {
 }
 
 void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float* y) {
-  const std::size_t patch = patchSize(g);
-  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
-  const std::size_t slab = slabRows(g);
-  std::vector<float> cols(slab * patch);
-  for (std::size_t first = 0; first < pixels; first += slab) {
-    const std::size_t rows = std::min(slab, pixels - first);
-    im2col(g, x, first, rows, cols.data());
-    gemm(GemmShape{rows, g.outChannels, patch, false, false}, cols.data(), filter, y + first * g.outChannels, false);
-  }
+  forEachSlab(g, [&](std::size_t first, std::size_t rows, float* cols) {
+    im2col(g, x, first, rows, cols);
+    gemm(GemmShape{rows, g.outChannels, patchSize(g), false, false}, cols, filter, y + first * g.outChannels, false);
+  });
 }
 
 void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx) {
-  const std::size_t patch = patchSize(g);
-  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
-  const std::size_t slab = slabRows(g);
-  std::vector<float> cols(slab * patch);
   std::fill(dx, dx + g.inputSize(), 0.0f);
-  for (std::size_t first = 0; first < pixels; first += slab) {
-    const std::size_t rows = std::min(slab, pixels - first);
+  forEachSlab(g, [&](std::size_t first, std::size_t rows, float* cols) {
     // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].
-    gemm(GemmShape{rows, patch, g.outChannels, false, true}, dy + first * g.outChannels, filter, cols.data(), false);
-    col2imAdd(g, cols.data(), first, rows, dx);
-  }
+    gemm(GemmShape{rows, patchSize(g), g.outChannels, false, true}, dy + first * g.outChannels, filter, cols, false);
+    col2imAdd(g, cols, first, rows, dx);
+  });
 }
 
 void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
-  const std::size_t patch = patchSize(g);
-  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
-  const std::size_t slab = slabRows(g);
-  std::vector<float> cols(slab * patch);
-  for (std::size_t first = 0; first < pixels; first += slab) {
-    const std::size_t rows = std::min(slab, pixels - first);
-    im2col(g, x, first, rows, cols.data());
+  forEachSlab(g, [&](std::size_t first, std::size_t rows, float* cols) {
+    im2col(g, x, first, rows, cols);
     // dFilter [patch, outC] (+)= cols^T [patch, rows] x dy [rows, outC].
-    gemm(GemmShape{patch, g.outChannels, rows, true, false}, cols.data(), dy + first * g.outChannels, dFilter,
+    gemm(GemmShape{patchSize(g), g.outChannels, rows, true, false}, cols, dy + first * g.outChannels, dFilter,
          first != 0);
-  }
+  });
 }
 
 }  // namespace ser

@@ -1,5 +1,5 @@
-// The TensorFlow.js backend chain (DESIGN section 7): tfjs-node-gpu, tfjs-node, native (our addon), wasm, cpu. `auto` takes
-// the first that loads; a forced backend that cannot load fails with what to install.
+// The TensorFlow.js backend chain (DESIGN section 7): tfjs-node-gpu, tfjs-node, native (our addon), wasm,
+// cpu. `auto` takes the first that loads; a forced backend that cannot load fails with what to install.
 import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';

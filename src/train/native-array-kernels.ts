@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { native } from '../native';
-import { cpuKernel, float32Values, outputArray, sizeOf, type KernelArgs, type NativeKernel, type TensorInfo } from './native-kernel-util';
+import { cpuKernel, cpuKernelOutputs, float32Values, outputArray, sizeOf, type KernelArgs, type NativeKernel, type TensorInfo } from './native-kernel-util';
 
 type BinaryOpName = Parameters<typeof native.binaryOp>[0];
 
@@ -100,17 +100,11 @@ function sliceAlong(args: KernelArgs, x: TensorInfo, values: Float32Array, axis:
   });
 }
 
-function cpuKernels(name: string, args: KernelArgs): TensorInfo[] {
-  const kernel = tf.getKernel(name, 'cpu');
-  if (!kernel) throw new Error(`the tfjs cpu backend has no ${name} kernel`);
-  return kernel.kernelFunc({ inputs: args.inputs, attrs: args.attrs ?? {}, backend: args.backend as unknown as tf.KernelBackend }) as TensorInfo[];
-}
-
 /** Unpack (unstack): the LSTM's per-time-step inputs and gradients. */
 const unpack: NativeKernel = (args) => {
   const { value } = args.inputs as { value: TensorInfo };
   const values = float32Values(args.backend, value);
-  if (!values) return cpuKernels('Unpack', args);
+  if (!values) return cpuKernelOutputs('Unpack', args);
   const axis = tf.util.parseAxisParam((args.attrs as { axis?: number } | undefined)?.axis ?? 0, value.shape)[0];
   const outShape = value.shape.filter((_, d) => d !== axis);
   return sliceAlong(args, value, values, axis, new Array<number>(value.shape[axis]).fill(1)).map((slice) => {
@@ -122,7 +116,7 @@ const unpack: NativeKernel = (args) => {
 const splitV: NativeKernel = (args) => {
   const { x } = args.inputs as { x: TensorInfo };
   const values = float32Values(args.backend, x);
-  if (!values) return cpuKernels('SplitV', args);
+  if (!values) return cpuKernelOutputs('SplitV', args);
   const { numOrSizeSplits, axis } = args.attrs as unknown as { numOrSizeSplits: number | number[]; axis: number };
   const splitAxis = tf.util.parseAxisParam(axis, x.shape)[0];
   return sliceAlong(args, x, values, splitAxis, tf.backend_util.prepareSplitSize(x, numOrSizeSplits, splitAxis));

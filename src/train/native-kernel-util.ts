@@ -15,12 +15,15 @@ export interface KernelArgs {
 export type NativeKernel = (args: KernelArgs) => TensorInfo | TensorInfo[];
 
 /** The tfjs cpu kernel of that name, run on our backend (which is a MathBackendCPU). */
-export function cpuKernel(name: string, args: KernelArgs): TensorInfo {
+export function cpuKernelOutputs(name: string, args: KernelArgs): TensorInfo | TensorInfo[] {
   const kernel = tf.getKernel(name, 'cpu');
   if (!kernel) throw new Error(`the tfjs cpu backend has no ${name} kernel`);
-  const result = kernel.kernelFunc({
-    inputs: args.inputs, attrs: args.attrs ?? {}, backend: args.backend as unknown as tf.KernelBackend,
-  });
+  return kernel.kernelFunc({ inputs: args.inputs, attrs: args.attrs ?? {}, backend: args.backend as unknown as tf.KernelBackend });
+}
+
+/** cpuKernelOutputs for kernels with one output. */
+export function cpuKernel(name: string, args: KernelArgs): TensorInfo {
+  const result = cpuKernelOutputs(name, args);
   if (Array.isArray(result)) throw new Error(`the cpu ${name} kernel returned several tensors`);
   return result;
 }
