@@ -1,5 +1,5 @@
 // Hand-written contract between TypeScript and the C++ addon (build/Release/ser_native.node).
-// Every export of native/binding.cc is declared here; src/native.ts is the only place that loads it.
+// Every export of native/binding*.cc is declared here; src/native.ts is the only place that loads it.
 // All functions are synchronous and throw an Error with a readable message on bad input.
 
 export type FeatureKind = 'mfcc' | 'logmel' | 'power';
@@ -84,12 +84,12 @@ export function melFilterbank(options: MelOptions): Matrix;
  */
 export function rfft(frames: Float32Array, nFft: number, output?: Float32Array): Float32Array;
 
-// --- augmentation (native/augment.cc). Inputs must be non-empty and finite; bad parameters throw. ---
+// --- augmentation (native/dsp/augment.cc). Inputs must be non-empty and finite; bad parameters throw. ---
 
 export type NoiseColor = 'white' | 'pink';
 export type ShiftMode = 'roll' | 'zero';
 
-/** The accepted parameter ranges, defined once in native/augment.h. */
+/** The accepted parameter ranges, defined once in native/dsp/augment.h. */
 export interface AugmentLimits {
   /** Range of timeStretch rates and changeSpeed factors. */
   readonly minRate: number;
@@ -112,7 +112,7 @@ export function pitchShift(samples: Float32Array, semitones: number, sampleRate:
 /** Pitch and tempo times `factor` (resampling only); length about n / factor. */
 export function changeSpeed(samples: Float32Array, factor: number): Float32Array;
 
-// --- training kernels (native/gemm.cc, native/conv.cc) for the `native` TensorFlow.js backend. ---
+// --- training kernels (native/nn/gemm.cc, native/nn/conv.cc) for the `native` TensorFlow.js backend. ---
 // The caller allocates every output; lengths are checked and a mismatch throws. Row-major float32.
 
 /**
@@ -141,7 +141,7 @@ export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dFilter:
 /** The GEMM micro-kernel chosen at load time: 'avx512', 'avx2' or 'portable' (SER_GEMM_ISA caps it). */
 export function gemmIsa(): 'avx512' | 'avx2' | 'portable';
 
-// --- elementwise, reductions, pooling and copies (native/elementwise.cc, reduce.cc, pool.cc, layout.cc) ---
+// --- elementwise, reductions, pooling and copies (native/nn/elementwise.cc, reduce.cc, pool.cc, layout.cc) ---
 
 /** out = op(a, b) with NumPy broadcasting of aShape and bShape; shapes that do not broadcast throw. */
 export function binaryOp(

@@ -2,7 +2,7 @@
 // forcing a missing node backend fails with the install hint; native, cpu and wasm can be forced.
 import * as tf from '@tensorflow/tfjs';
 
-import { BackendUnavailableError, selectBackend } from '../src/train/backend';
+import { BackendUnavailableError, selectBackend } from '../src/backend';
 
 function nodePackageInstalled(name: string): boolean {
   try {

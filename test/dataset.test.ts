@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { EMOTIONS } from '../src/data/labels';
 import { splitBySpeaker } from '../src/data/splits';
-import { selectBackend } from '../src/train/backend';
+import { selectBackend } from '../src/backend';
 import { batchTensors, CacheReader, epochBatches, fitNormalisation } from '../src/train/dataset';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, tempDir } from './helpers/paths';

@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { AttentionPooling } from '../src/train/attention';
 import { setDropoutStep, StepDropout } from '../src/train/dropout';
 import { buildModel, MODEL_PRESETS } from '../src/train/model';
-import { selectBackend } from '../src/train/backend';
+import { selectBackend } from '../src/backend';
 import { orthogonalMatrix } from '../src/train/initializers';
 
 beforeAll(async () => {

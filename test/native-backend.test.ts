@@ -5,9 +5,8 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { native } from '../src/native';
-import { selectBackend } from '../src/train/backend';
+import { nativeKernelNames, selectBackend } from '../src/backend';
 import { buildModel } from '../src/train/model';
-import { nativeKernelNames } from '../src/train/native-backend';
 
 type NativeFunction = 'matMul' | 'conv2d' | 'conv2dBackpropInput' | 'conv2dBackpropFilter' | 'binaryOp' | 'unaryOp' |
   'reduceSum' | 'maxPool' | 'maxPoolBackprop' | 'slice' | 'tile' | 'reverse' | 'transpose';

@@ -2,7 +2,7 @@
 // random shapes, edge shapes included (batch 1, odd sizes, strides, same and valid padding).
 import * as tf from '@tensorflow/tfjs';
 
-import { selectBackend } from '../src/train/backend';
+import { selectBackend } from '../src/backend';
 
 interface Case {
   x: [number, number, number, number];

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { native } from '../../src/native';
-import { selectBackend } from '../../src/train/backend';
+import { selectBackend } from '../../src/backend';
 import type { Scenario } from '../framework';
 
 interface Shape {

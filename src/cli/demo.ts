@@ -2,7 +2,7 @@
 import { Command, Option } from 'commander';
 
 import { runDemo, type DemoSummary } from '../demo/pipeline';
-import { BACKENDS, type BackendChoice } from '../train/backend';
+import { BACKENDS, type BackendChoice } from '../backend';
 import { defaultWorkerCount } from '../workers/pool';
 import { UsageError } from './errors';
 import { parseInteger } from './options';

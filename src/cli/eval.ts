@@ -5,7 +5,7 @@ import { Command, Option } from 'commander';
 
 import { evaluateRun } from '../eval/evaluate';
 import { predictFiles } from '../eval/predict-files';
-import { BACKENDS, type BackendChoice } from '../train/backend';
+import { BACKENDS, type BackendChoice } from '../backend';
 import { PartialFailure } from './errors';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;

@@ -6,7 +6,7 @@ import { augmentCommand } from './augment';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { evalCommand, predictCommand } from './eval';
-import { BackendUnavailableError } from '../train/backend';
+import { BackendUnavailableError } from '../backend';
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
 import { featuresCommand } from './features';
 import { mergeCommand, prepareCommand } from './prepare';

@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command, Option } from 'commander';
 
 import { AugmentSpecError, specFromNames, validateAugmentSpec, type AugmentSpec } from '../augment/spec';
-import { BACKENDS, type BackendChoice } from '../train/backend';
+import { BACKENDS, type BackendChoice } from '../backend';
 import { MODEL_PRESETS, type ModelSizes } from '../train/model';
 import { trainRun, type TrainSettings } from '../train/run';
 import { defaultWorkerCount } from '../workers/pool';

@@ -11,7 +11,7 @@ import { synthesizeCorpus } from '../data/synth';
 import { evaluateRun } from '../eval/evaluate';
 import { predictFiles, type Prediction } from '../eval/predict-files';
 import { resolveFeatureConfig } from '../features/config';
-import type { BackendChoice } from '../train/backend';
+import type { BackendChoice } from '../backend';
 import { MODEL_PRESETS } from '../train/model';
 import { trainRun, type TrainRunResult } from '../train/run';
 

@@ -8,7 +8,7 @@ import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
 import { renderReport } from '../report/html';
 import { confusionSvg, curvesSvg } from '../report/svg';
-import { selectBackend, type BackendChoice } from '../train/backend';
+import { selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
 import { CacheReader } from '../train/dataset';
 import { readFolds, readRunConfig, type FoldRecord, type RunConfig } from '../train/run';

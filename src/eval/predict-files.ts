@@ -5,7 +5,7 @@ import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
-import { selectBackend, type BackendChoice } from '../train/backend';
+import { selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel } from '../train/checkpoint';
 import { readFolds } from '../train/run';
 import { fileFeatures, predictFeatures } from './predict';

@@ -81,7 +81,7 @@ function checkChoice(config: FeatureConfig, key: keyof FeatureConfig, choices: r
   }
 }
 
-/** Limits shared with native/fft.h (kMaxFftPrimeFactor) and native/features.h (kMaxMelBasisFloats). */
+/** Limits shared with native/dsp/fft.h (kMaxFftPrimeFactor) and native/dsp/features.h (kMaxMelBasisFloats). */
 export const MAX_FFT_PRIME_FACTOR = 2048;
 export const MAX_MEL_BASIS_FLOATS = 2 ** 26;
 

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../data/atomic';
 import { EMOTIONS } from '../data/labels';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
-import { selectBackend, type BackendChoice, type SelectedBackend } from './backend';
+import { selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
 import type { EpochRecord, LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation } from './dataset';
 import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress } from './loop';

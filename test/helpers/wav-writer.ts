@@ -1,5 +1,5 @@
 // Writes WAV files in every layout the decoder must read, from integer or float sample codes,
-// written independently of native/wav.cc so the tests check the decoder against the format itself.
+// written independently of native/dsp/wav.cc so the tests check the decoder against the format itself.
 
 export type WavEncoding =
   | { format: 'pcm'; bits: 8 | 16 | 24 | 32 }

@@ -1,4 +1,4 @@
-#include "fft.h"
+#include "dsp/fft.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,8 +8,8 @@
 #include <memory>
 #include <string>
 
-#include "errors.h"
-#include "simd.h"
+#include "common/errors.h"
+#include "dsp/simd.h"
 
 namespace ser {
 namespace {

@@ -1,5 +1,5 @@
-// Errors caused by the caller's data or options. binding.cc turns every C++ exception into a JS Error;
-// this type marks the ones whose message is meant for the user as is.
+// Errors caused by the caller's data or options. The binding files turn every C++ exception into a JS
+// Error; this type marks the ones whose message is meant for the user as is.
 #pragma once
 #include <stdexcept>
 #include <string>

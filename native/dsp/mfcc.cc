@@ -1,11 +1,11 @@
-#include "mfcc.h"
+#include "dsp/mfcc.h"
 
 #include <algorithm>
 #include <cmath>
 
-#include "dot.h"
-#include "errors.h"
-#include "simd.h"
+#include "common/errors.h"
+#include "dsp/dot.h"
+#include "dsp/simd.h"
 
 namespace ser {
 

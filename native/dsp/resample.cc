@@ -1,4 +1,4 @@
-#include "resample.h"
+#include "dsp/resample.h"
 
 #include <algorithm>
 #include <cmath>
@@ -8,9 +8,9 @@
 #include <string>
 #include <utility>
 
-#include "dot.h"
-#include "errors.h"
-#include "simd.h"
+#include "common/errors.h"
+#include "dsp/dot.h"
+#include "dsp/simd.h"
 
 namespace ser {
 namespace {

@@ -1,4 +1,4 @@
-#include "mel.h"
+#include "dsp/mel.h"
 
 #include <algorithm>
 #include <cmath>

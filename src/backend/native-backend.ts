@@ -59,7 +59,7 @@ export function registerNativeBackend(): void {
   if (registered) return;
   // Throws here (not at first use) when the addon is missing, so `auto` can pass over this backend.
   native.gemmIsa();
-  // Priority 0: tfjs never picks it by itself; backend.ts selects it explicitly.
+  // Priority 0: tfjs never picks it by itself; select.ts selects it explicitly.
   tf.registerBackend(NATIVE_BACKEND_NAME, () => new NativeBackend(), 0);
   for (const config of tf.getKernelsForBackend('cpu')) {
     const replacement = NATIVE_KERNELS[config.kernelName];

@@ -1,10 +1,10 @@
-#include "wav.h"
+#include "dsp/wav.h"
 
 #include <cmath>
 #include <cstring>
 #include <string>
 
-#include "errors.h"
+#include "common/errors.h"
 
 namespace ser {
 namespace {

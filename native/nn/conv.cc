@@ -1,4 +1,4 @@
-#include "conv.h"
+#include "nn/conv.h"
 
 #include <algorithm>
 #include <cstring>
@@ -6,8 +6,8 @@
 #include <string>
 #include <vector>
 
-#include "errors.h"
-#include "gemm.h"
+#include "common/errors.h"
+#include "nn/gemm.h"
 
 namespace ser {
 namespace {

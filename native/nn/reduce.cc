@@ -1,4 +1,4 @@
-#include "reduce.h"
+#include "nn/reduce.h"
 
 #include <algorithm>
 

@@ -1,11 +1,11 @@
-#include "features.h"
+#include "dsp/features.h"
 
 #include <cmath>
 #include <list>
 #include <string>
 
-#include "errors.h"
-#include "resample.h"
+#include "common/errors.h"
+#include "dsp/resample.h"
 
 namespace ser {
 namespace {

@@ -1,4 +1,4 @@
-#include "gemm.h"
+#include "nn/gemm.h"
 
 #include <algorithm>
 #include <cstdlib>

@@ -6,10 +6,10 @@
 #include <optional>
 #include <vector>
 
-#include "mel.h"
-#include "mfcc.h"
-#include "span.h"
-#include "stft.h"
+#include "common/span.h"
+#include "dsp/mel.h"
+#include "dsp/mfcc.h"
+#include "dsp/stft.h"
 
 namespace ser {
 

@@ -4,7 +4,7 @@
 #include <cstddef>
 #include <vector>
 
-#include "span.h"
+#include "common/span.h"
 
 namespace ser {
 

@@ -5,7 +5,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "span.h"
+#include "common/span.h"
 
 namespace ser {
 

@@ -1,11 +1,11 @@
-#include "stft.h"
+#include "dsp/stft.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "errors.h"
-#include "fft.h"
+#include "common/errors.h"
+#include "dsp/fft.h"
 
 namespace ser {
 

@@ -1,9 +1,9 @@
-#include "layout.h"
+#include "nn/layout.h"
 
 #include <algorithm>
 #include <string>
 
-#include "errors.h"
+#include "common/errors.h"
 
 namespace ser {
 namespace {

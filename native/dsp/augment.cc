@@ -1,14 +1,14 @@
-#include "augment.h"
+#include "dsp/augment.h"
 
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <string>
 
-#include "dot.h"
-#include "errors.h"
-#include "resample.h"
-#include "simd.h"
+#include "common/errors.h"
+#include "dsp/dot.h"
+#include "dsp/resample.h"
+#include "dsp/simd.h"
 
 namespace ser {
 namespace {

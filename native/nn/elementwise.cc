@@ -1,10 +1,10 @@
-#include "elementwise.h"
+#include "nn/elementwise.h"
 
 #include <algorithm>
 #include <cmath>
 #include <string>
 
-#include "errors.h"
+#include "common/errors.h"
 
 namespace ser {
 namespace {

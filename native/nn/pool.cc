@@ -1,10 +1,10 @@
-#include "pool.h"
+#include "nn/pool.h"
 
 #include <algorithm>
 #include <limits>
 #include <vector>
 
-#include "errors.h"
+#include "common/errors.h"
 
 namespace ser {
 namespace {

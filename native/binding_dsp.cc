@@ -1,0 +1,290 @@
+// The audio engine's exports: WAV, resampling, features, FFT and augmentation.
+#include <napi.h>
+
+#include <cmath>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "binding_util.h"
+#include "dsp/dsp.h"
+
+namespace binding {
+namespace {
+
+uint32_t requireRate(const Napi::Value& value, const std::string& what) {
+  const uint64_t v = requireCount(value, what);
+  if (v == 0 || v > ser::kMaxSampleRate) {
+    throw InputError(what + " must be 1.." + std::to_string(ser::kMaxSampleRate) + " Hz, got " + std::to_string(v));
+  }
+  return static_cast<uint32_t>(v);
+}
+
+ser::MelScale parseMelScale(const Napi::Value& v) {
+  const std::string s = requireString(v, "melScale");
+  if (s == "slaney") return ser::MelScale::Slaney;
+  if (s == "htk") return ser::MelScale::Htk;
+  throw InputError("melScale must be 'slaney' or 'htk', got '" + s + "'");
+}
+
+ser::MelNorm parseMelNorm(const Napi::Value& v) {
+  const std::string s = requireString(v, "melNorm");
+  if (s == "slaney") return ser::MelNorm::Slaney;
+  if (s == "none") return ser::MelNorm::None;
+  throw InputError("melNorm must be 'slaney' or 'none', got '" + s + "'");
+}
+
+ser::FeatureConfig parseFeatureConfig(const Napi::Object& o) {
+  ser::FeatureConfig c;
+  const std::string kind = requireString(o.Get("kind"), "kind");
+  if (kind == "mfcc") c.kind = ser::FeatureKind::Mfcc;
+  else if (kind == "logmel") c.kind = ser::FeatureKind::LogMel;
+  else if (kind == "power") c.kind = ser::FeatureKind::Power;
+  else throw InputError("kind must be 'mfcc', 'logmel' or 'power', got '" + kind + "'");
+  c.sampleRate = requireRate(o.Get("sampleRate"), "sampleRate");
+  c.nFft = requireCount(o.Get("nFft"), "nFft");
+  c.winLength = requireCount(o.Get("winLength"), "winLength");
+  c.hopLength = requireCount(o.Get("hopLength"), "hopLength");
+  c.nMels = requireCount(o.Get("nMels"), "nMels");
+  c.nMfcc = requireCount(o.Get("nMfcc"), "nMfcc");
+  c.fminHz = requireNumber(o.Get("fmin"), "fmin");
+  c.fmaxHz = requireNumber(o.Get("fmax"), "fmax");
+  c.melScale = parseMelScale(o.Get("melScale"));
+  c.melNorm = parseMelNorm(o.Get("melNorm"));
+  const Napi::Value topDb = o.Get("topDb");
+  if (topDb.IsNull() || topDb.IsUndefined()) c.topDb.reset();
+  else c.topDb = requireNumber(topDb, "topDb");
+  const Napi::Value center = o.Get("center");
+  if (!center.IsBoolean()) throw InputError("center must be a boolean");
+  c.center = center.As<Napi::Boolean>().Value();
+  c.power = requireNumber(o.Get("power"), "power");
+  c.ref = requireNumber(o.Get("ref"), "ref");
+  c.amin = requireNumber(o.Get("amin"), "amin");
+  ser::validateFeatureConfig(c);
+  return c;
+}
+
+Napi::Object featureResult(Napi::Env env, Napi::Float32Array data, std::size_t frames, std::size_t coeffs) {
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", data);
+  result.Set("frames", Napi::Number::New(env, static_cast<double>(frames)));
+  result.Set("coeffs", Napi::Number::New(env, static_cast<double>(coeffs)));
+  return result;
+}
+
+Napi::Float32Array computeInto(Napi::Env env, ser::Span<const float> samples, const ser::FeatureConfig& config,
+                               std::size_t& frames, std::size_t& coeffs) {
+  ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config);
+  frames = ser::featureFrames(samples.size(), config);
+  coeffs = ser::featureCoeffs(config);
+  auto out = newFloat32Array(env, static_cast<uint64_t>(frames) * coeffs, "the features");
+  extractor.compute(samples, ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+// --- exports --------------------------------------------------------------------------------------
+
+Napi::Value DecodeWav(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::DecodedWav wav = ser::decodeWav(requireBytes(info, 0, "wav bytes"));
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("sampleRate", Napi::Number::New(env, wav.info.sampleRate));
+  result.Set("channels", Napi::Number::New(env, wav.info.channels));
+  result.Set("bitsPerSample", Napi::Number::New(env, wav.info.bitsPerSample));
+  result.Set("sampleFormat", Napi::String::New(env, wav.info.format == ser::SampleFormat::Float ? "float" : "pcm"));
+  result.Set("samples", toFloat32Array(env, wav.samples));
+  return result;
+}
+
+Napi::Value EncodeWav16(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const uint32_t rate = requireRate(info[1], "sampleRate");
+  const std::vector<uint8_t> bytes = ser::encodeWavPcm16(samples, rate);
+  auto out = Napi::Uint8Array::New(info.Env(), bytes.size());
+  std::memcpy(out.Data(), bytes.data(), bytes.size());
+  return out;
+}
+
+Napi::Value Resample(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const ser::ResampleRatio ratio =
+      ser::resampleRatio(requireRate(info[1], "fromRate"), requireRate(info[2], "toRate"));
+  auto out = newFloat32Array(info.Env(), ser::resampledLength(samples.size(), ratio), "the resampled audio");
+  ser::resample(samples, ratio, ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+Napi::Value ComputeFeatures(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  std::size_t frames = 0, coeffs = 0;
+  auto data = computeInto(info.Env(), samples, config, frames, coeffs);
+  return featureResult(info.Env(), data, frames, coeffs);
+}
+
+Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  const ser::DecodedWav wav = ser::decodeWav(bytes);
+  std::vector<float> resampled;
+  ser::Span<const float> samples(wav.samples.data(), wav.samples.size());
+  if (wav.info.sampleRate != config.sampleRate) {
+    const ser::ResampleRatio ratio = ser::resampleRatio(wav.info.sampleRate, config.sampleRate);
+    if (ser::resampledLength(samples.size(), ratio) > kMaxOutputFloats) {
+      throw InputError("resampling " + std::to_string(samples.size()) + " samples from " + std::to_string(wav.info.sampleRate) +
+                       " Hz to " + std::to_string(config.sampleRate) + " Hz would exceed the size limit (is the file's rate right?)");
+    }
+    resampled = ser::resample(samples, wav.info.sampleRate, config.sampleRate);
+    samples = ser::Span<const float>(resampled.data(), resampled.size());
+  }
+  std::size_t frames = 0, coeffs = 0;
+  auto data = computeInto(env, samples, config, frames, coeffs);
+  Napi::Object result = featureResult(env, data, frames, coeffs);
+  result.Set("sourceSampleRate", Napi::Number::New(env, wav.info.sampleRate));
+  result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.info.frames) / wav.info.sampleRate));
+  return result;
+}
+
+Napi::Value MelFilterbank(const Napi::CallbackInfo& info) {
+  const Napi::Object o = requireObject(info, 0, "mel options");
+  ser::MelConfig c;
+  c.sampleRate = requireRate(o.Get("sampleRate"), "sampleRate");
+  c.nFft = requireCount(o.Get("nFft"), "nFft");
+  c.nMels = requireCount(o.Get("nMels"), "nMels");
+  c.fminHz = requireNumber(o.Get("fmin"), "fmin");
+  c.fmaxHz = requireNumber(o.Get("fmax"), "fmax");
+  c.scale = parseMelScale(o.Get("melScale"));
+  c.norm = parseMelNorm(o.Get("melNorm"));
+  if (c.nFft < 2 || c.nFft % 2 != 0 || c.nFft > (1u << 20)) throw InputError("nFft must be an even number from 2 to 1048576");
+  if (c.nMels < 1 || c.nMels > 4096) throw InputError("nMels must be 1..4096");
+  if (static_cast<uint64_t>(c.nMels) * (c.nFft / 2 + 1) > ser::kMaxMelBasisFloats) {
+    throw InputError("nMels x (nFft/2 + 1) must be at most " + std::to_string(ser::kMaxMelBasisFloats));
+  }
+  if (c.fminHz < 0 || c.fmaxHz <= c.fminHz || c.fmaxHz > c.sampleRate / 2.0) {
+    throw InputError("fmin/fmax must satisfy 0 <= fmin < fmax <= sampleRate/2");
+  }
+  const std::vector<float> weights = ser::melFilterbank(c);
+  Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("data", toFloat32Array(env, weights));
+  result.Set("rows", Napi::Number::New(env, static_cast<double>(c.nMels)));
+  result.Set("cols", Napi::Number::New(env, static_cast<double>(c.nFft / 2 + 1)));
+  return result;
+}
+
+// Many frames per call: the per-call cost of N-API would otherwise dwarf a 512-point transform.
+Napi::Value Rfft(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> input = requireFloat32(info, 0, "frames");
+  const uint64_t n = requireCount(info[1], "nFft");
+  if (n < 2 || n % 2 != 0 || n > (1u << 20)) throw InputError("nFft must be an even number from 2 to 1048576");
+  if (input.size() % n != 0) {
+    throw InputError("frames length " + std::to_string(input.size()) + " is not a multiple of nFft " + std::to_string(n));
+  }
+  const std::size_t rows = input.size() / n;
+  const std::size_t bins = n / 2 + 1;
+  Napi::Float32Array out;
+  if (info.Length() > 2 && !info[2].IsUndefined()) {
+    const ser::Span<const float> given = requireFloat32(info, 2, "output");
+    if (given.size() != rows * bins * 2) throw InputError("output must hold rows * (nFft/2 + 1) * 2 floats");
+    out = info[2].As<Napi::Float32Array>();
+  } else {
+    out = newFloat32Array(info.Env(), static_cast<uint64_t>(rows) * bins * 2, "the spectrum");
+  }
+  // kFloatLanes rows per transform; spare lanes of the last block read zeros and write to a scratch row.
+  constexpr std::size_t kLanes = ser::kFloatLanes;
+  ser::RealFft<float, kLanes>& fft = ser::cachedRealFft<float, kLanes>(n);
+  std::vector<float> zeros(n, 0.0f), re(bins * kLanes), im(bins * kLanes);
+  const float* lanesIn[kLanes];
+  float* lanesRe[kLanes];
+  float* lanesIm[kLanes];
+  for (std::size_t l = 0; l < kLanes; ++l) {
+    lanesRe[l] = &re[l * bins];
+    lanesIm[l] = &im[l * bins];
+  }
+  float* dst = out.Data();
+  for (std::size_t first = 0; first < rows; first += kLanes) {
+    for (std::size_t l = 0; l < kLanes; ++l) {
+      lanesIn[l] = first + l < rows ? input.data() + (first + l) * n : zeros.data();
+    }
+    fft.forward(lanesIn, lanesRe, lanesIm);
+    for (std::size_t l = 0; l < kLanes && first + l < rows; ++l) {
+      float* row = dst + (first + l) * bins * 2;
+      for (std::size_t k = 0; k < bins; ++k) {
+        row[2 * k] = lanesRe[l][k];
+        row[2 * k + 1] = lanesIm[l][k];
+      }
+    }
+  }
+  return out;
+}
+
+Napi::Value AddNoise(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const double snrDb = requireNumber(info[1], "snrDb");
+  const uint64_t seed = requireCount(info[2], "seed");
+  ser::NoiseColor color = ser::NoiseColor::White;
+  if (info.Length() > 3 && !info[3].IsUndefined()) {
+    const std::string name = requireString(info[3], "color");
+    if (name == "pink") color = ser::NoiseColor::Pink;
+    else if (name != "white") throw InputError("color must be 'white' or 'pink', got '" + name + "'");
+  }
+  auto out = newFloat32Array(info.Env(), samples.size(), "the noisy audio");
+  ser::addNoise(samples, snrDb, seed, color, ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+Napi::Value TimeShift(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  const double shift = requireNumber(info[1], "shiftSamples");
+  if (shift != std::floor(shift) || std::fabs(shift) > 9007199254740991.0) throw InputError("shiftSamples must be an integer");
+  const std::string mode = requireString(info[2], "mode");
+  if (mode != "roll" && mode != "zero") throw InputError("mode must be 'roll' or 'zero', got '" + mode + "'");
+  auto out = newFloat32Array(info.Env(), samples.size(), "the shifted audio");
+  ser::timeShift(samples, static_cast<int64_t>(shift), mode == "roll" ? ser::ShiftMode::Roll : ser::ShiftMode::Zero,
+                 ser::Span<float>(out.Data(), out.ElementLength()));
+  return out;
+}
+
+Napi::Value TimeStretch(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  return toFloat32Array(info.Env(), ser::timeStretch(samples, requireNumber(info[1], "rate"), requireRate(info[2], "sampleRate")));
+}
+
+Napi::Value PitchShift(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  return toFloat32Array(info.Env(),
+                    ser::pitchShift(samples, requireNumber(info[1], "semitones"), requireRate(info[2], "sampleRate")));
+}
+
+Napi::Value ChangeSpeed(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
+  return toFloat32Array(info.Env(), ser::changeSpeed(samples, requireNumber(info[1], "factor")));
+}
+
+}  // namespace
+
+void registerDspExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("decodeWav", Napi::Function::New<guarded<DecodeWav>>(env, "decodeWav"));
+  exports.Set("encodeWav16", Napi::Function::New<guarded<EncodeWav16>>(env, "encodeWav16"));
+  exports.Set("resample", Napi::Function::New<guarded<Resample>>(env, "resample"));
+  exports.Set("computeFeatures", Napi::Function::New<guarded<ComputeFeatures>>(env, "computeFeatures"));
+  exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
+  exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
+  exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));
+  Napi::Object limits = Napi::Object::New(env);
+  limits.Set("minRate", Napi::Number::New(env, ser::kMinStretchRate));
+  limits.Set("maxRate", Napi::Number::New(env, ser::kMaxStretchRate));
+  limits.Set("maxSemitones", Napi::Number::New(env, ser::kMaxSemitones));
+  limits.Set("minSnrDb", Napi::Number::New(env, ser::kMinSnrDb));
+  limits.Set("maxSnrDb", Napi::Number::New(env, ser::kMaxSnrDb));
+  limits.Freeze();
+  exports.Set("augmentLimits", limits);
+  exports.Set("addNoise", Napi::Function::New<guarded<AddNoise>>(env, "addNoise"));
+  exports.Set("timeShift", Napi::Function::New<guarded<TimeShift>>(env, "timeShift"));
+  exports.Set("timeStretch", Napi::Function::New<guarded<TimeStretch>>(env, "timeStretch"));
+  exports.Set("pitchShift", Napi::Function::New<guarded<PitchShift>>(env, "pitchShift"));
+  exports.Set("changeSpeed", Napi::Function::New<guarded<ChangeSpeed>>(env, "changeSpeed"));
+}
+
+}  // namespace binding

@@ -1,0 +1,291 @@
+// The training engine's exports (the `native` tfjs backend): matMul, convolutions, elementwise ops,
+// reductions, pooling and layout copies.
+#include <napi.h>
+
+#include <initializer_list>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "binding_util.h"
+#include "nn/nn.h"
+
+namespace binding {
+namespace {
+
+// --- training kernels (the `native` tfjs backend) ----------------------------------------------------
+// Outputs are allocated by the caller (as the tfjs cpu backend's data store holds them) and every
+// length is checked here, so a wrong shape from JS is an exception, never a stray write.
+
+uint64_t checkedProduct(std::initializer_list<uint64_t> factors, const char* what) {
+  uint64_t product = 1;
+  for (uint64_t f : factors) {
+    if (f != 0 && product > kMaxOutputFloats * 4 / f) throw InputError(std::string(what) + " is too large");
+    product *= f;
+  }
+  return product;
+}
+
+// matMul(a, b, out, batch, m, n, k, transposeA, transposeB): out[i] = op(a[i]) op(b[i]) for i < batch;
+// a or b may hold one matrix, then it is shared by every batch entry.
+Napi::Value MatMul(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> a = requireFloat32(info, 0, "a");
+  const ser::Span<const float> b = requireFloat32(info, 1, "b");
+  const uint64_t batch = requireCount(info[3], "batch");
+  ser::GemmShape shape;
+  shape.m = requireCount(info[4], "m");
+  shape.n = requireCount(info[5], "n");
+  shape.k = requireCount(info[6], "k");
+  shape.transposeA = requireBoolean(info[7], "transposeA");
+  shape.transposeB = requireBoolean(info[8], "transposeB");
+  const uint64_t aSize = checkedProduct({shape.m, shape.k}, "a");
+  const uint64_t bSize = checkedProduct({shape.k, shape.n}, "b");
+  const uint64_t cSize = checkedProduct({shape.m, shape.n}, "out");
+  const ser::Span<float> out = requireOutputFloat32(info, 2, "out", checkedProduct({batch, cSize}, "out"));
+  const bool sharedA = a.size() == aSize && batch != 1;
+  const bool sharedB = b.size() == bSize && batch != 1;
+  if (!sharedA && a.size() != checkedProduct({batch, aSize}, "a")) {
+    throw InputError("a must hold 1 or batch matrices of m x k floats, got " + std::to_string(a.size()));
+  }
+  if (!sharedB && b.size() != checkedProduct({batch, bSize}, "b")) {
+    throw InputError("b must hold 1 or batch matrices of k x n floats, got " + std::to_string(b.size()));
+  }
+  for (uint64_t i = 0; i < batch; ++i) {
+    ser::gemm(shape, a.data() + (sharedA ? 0 : i * aSize), b.data() + (sharedB ? 0 : i * bSize),
+              out.data() + i * cSize, false);
+  }
+  return info.Env().Undefined();
+}
+
+ser::Conv2DGeometry parseConv2DGeometry(const Napi::Value& value) {
+  if (!value.IsObject()) throw InputError("geometry must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
+  ser::Conv2DGeometry g;
+  const std::pair<const char*, std::size_t*> fields[] = {
+      {"batch", &g.batch}, {"inHeight", &g.inHeight}, {"inWidth", &g.inWidth}, {"inChannels", &g.inChannels},
+      {"outHeight", &g.outHeight}, {"outWidth", &g.outWidth}, {"outChannels", &g.outChannels},
+      {"filterHeight", &g.filterHeight}, {"filterWidth", &g.filterWidth},
+      {"strideHeight", &g.strideHeight}, {"strideWidth", &g.strideWidth},
+      {"dilationHeight", &g.dilationHeight}, {"dilationWidth", &g.dilationWidth},
+      {"padTop", &g.padTop}, {"padLeft", &g.padLeft}};
+  for (const auto& [name, field] : fields) *field = requireCount(o.Get(name), std::string("geometry.") + name);
+  ser::validateConv2DGeometry(g);
+  return g;
+}
+
+void requireLength(ser::Span<const float> values, uint64_t expected, const char* what) {
+  if (values.size() != expected) {
+    throw InputError(std::string(what) + " must hold " + std::to_string(expected) + " floats, got " +
+                     std::to_string(values.size()));
+  }
+}
+
+// conv2d(x, filter, y, geometry)
+Napi::Value Conv2D(const Napi::CallbackInfo& info) {
+  const ser::Conv2DGeometry g = parseConv2DGeometry(info[3]);
+  const ser::Span<const float> x = requireFloat32(info, 0, "x");
+  const ser::Span<const float> filter = requireFloat32(info, 1, "filter");
+  requireLength(x, g.inputSize(), "x");
+  requireLength(filter, g.filterSize(), "filter");
+  const ser::Span<float> y = requireOutputFloat32(info, 2, "y", g.outputSize());
+  ser::conv2d(g, x.data(), filter.data(), y.data());
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropInput(dy, filter, dx, geometry)
+Napi::Value Conv2DBackpropInput(const Napi::CallbackInfo& info) {
+  const ser::Conv2DGeometry g = parseConv2DGeometry(info[3]);
+  const ser::Span<const float> dy = requireFloat32(info, 0, "dy");
+  const ser::Span<const float> filter = requireFloat32(info, 1, "filter");
+  requireLength(dy, g.outputSize(), "dy");
+  requireLength(filter, g.filterSize(), "filter");
+  const ser::Span<float> dx = requireOutputFloat32(info, 2, "dx", g.inputSize());
+  ser::conv2dBackpropInput(g, dy.data(), filter.data(), dx.data());
+  return info.Env().Undefined();
+}
+
+// conv2dBackpropFilter(x, dy, dFilter, geometry)
+Napi::Value Conv2DBackpropFilter(const Napi::CallbackInfo& info) {
+  const ser::Conv2DGeometry g = parseConv2DGeometry(info[3]);
+  const ser::Span<const float> x = requireFloat32(info, 0, "x");
+  const ser::Span<const float> dy = requireFloat32(info, 1, "dy");
+  requireLength(x, g.inputSize(), "x");
+  requireLength(dy, g.outputSize(), "dy");
+  const ser::Span<float> dFilter = requireOutputFloat32(info, 2, "dFilter", g.filterSize());
+  ser::conv2dBackpropFilter(g, x.data(), dy.data(), dFilter.data());
+  return info.Env().Undefined();
+}
+
+std::vector<std::size_t> requireShape(const Napi::Value& value, const char* what) {
+  if (!value.IsArray()) throw InputError(std::string(what) + " must be an array of sizes");
+  const Napi::Array array = value.As<Napi::Array>();
+  if (array.Length() > 16) throw InputError(std::string(what) + " has more than 16 axes");
+  std::vector<std::size_t> shape(array.Length());
+  for (uint32_t i = 0; i < array.Length(); ++i) {
+    shape[i] = requireCount(array.Get(i), std::string(what) + "[" + std::to_string(i) + "]");
+  }
+  return shape;
+}
+
+uint64_t shapeSize(const std::vector<std::size_t>& shape, const char* what) {
+  uint64_t size = 1;
+  for (std::size_t s : shape) {
+    if (s != 0 && size > kMaxOutputFloats * 4 / s) throw InputError(std::string(what) + " is too large");
+    size *= s;
+  }
+  return size;
+}
+
+ser::BinaryOp parseBinaryOp(const Napi::Value& value) {
+  const std::string name = requireString(value, "op");
+  if (name == "add") return ser::BinaryOp::Add;
+  if (name == "sub") return ser::BinaryOp::Sub;
+  if (name == "mul") return ser::BinaryOp::Mul;
+  if (name == "div") return ser::BinaryOp::Div;
+  if (name == "maximum") return ser::BinaryOp::Maximum;
+  if (name == "minimum") return ser::BinaryOp::Minimum;
+  if (name == "squaredDifference") return ser::BinaryOp::SquaredDifference;
+  throw InputError("unknown binary op '" + name + "'");
+}
+
+// binaryOp(op, a, aShape, b, bShape, out)
+Napi::Value BinaryOp(const Napi::CallbackInfo& info) {
+  const ser::BinaryOp op = parseBinaryOp(info[0]);
+  const ser::Span<const float> a = requireFloat32(info, 1, "a");
+  const std::vector<std::size_t> aShape = requireShape(info[2], "aShape");
+  const ser::Span<const float> b = requireFloat32(info, 3, "b");
+  const std::vector<std::size_t> bShape = requireShape(info[4], "bShape");
+  requireLength(a, shapeSize(aShape, "a"), "a");
+  requireLength(b, shapeSize(bShape, "b"), "b");
+  const ser::Span<float> out = requireOutputFloat32(info, 5, "out", shapeSize(ser::broadcastShape(aShape, bShape), "out"));
+  ser::binaryBroadcast(op, a.data(), aShape, b.data(), bShape, out.data());
+  return info.Env().Undefined();
+}
+
+// unaryOp(op, x, alpha, out)
+Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
+  const std::string name = requireString(info[0], "op");
+  ser::UnaryOp op;
+  if (name == "relu") op = ser::UnaryOp::Relu;
+  else if (name == "step") op = ser::UnaryOp::Step;
+  else if (name == "floor") op = ser::UnaryOp::Floor;
+  else if (name == "square") op = ser::UnaryOp::Square;
+  else throw InputError("unknown unary op '" + name + "'");
+  const ser::Span<const float> x = requireFloat32(info, 1, "x");
+  const float alpha = static_cast<float>(requireNumber(info[2], "alpha"));
+  const ser::Span<float> out = requireOutputFloat32(info, 3, "out", x.size());
+  ser::unary(op, x.data(), x.size(), alpha, out.data());
+  return info.Env().Undefined();
+}
+
+// reduceSum(x, shape, axes, scale, out)
+Napi::Value ReduceSum(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> x = requireFloat32(info, 0, "x");
+  const std::vector<std::size_t> shape = requireShape(info[1], "shape");
+  requireLength(x, shapeSize(shape, "x"), "x");
+  const std::vector<std::size_t> axes = requireShape(info[2], "axes");
+  std::vector<bool> reduced(shape.size(), false);
+  uint64_t kept = 1;
+  for (std::size_t axis : axes) {
+    if (axis >= shape.size()) throw InputError("axis " + std::to_string(axis) + " is out of range for rank " + std::to_string(shape.size()));
+    reduced[axis] = true;
+  }
+  for (std::size_t d = 0; d < shape.size(); ++d) kept *= reduced[d] ? 1 : shape[d];
+  const double scale = requireNumber(info[3], "scale");
+  const ser::Span<float> out = requireOutputFloat32(info, 4, "out", kept);
+  ser::reduceSum(x.data(), shape, reduced, scale, out.data());
+  return info.Env().Undefined();
+}
+
+ser::Pool2DGeometry parsePool2DGeometry(const Napi::Value& value) {
+  if (!value.IsObject()) throw InputError("geometry must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
+  ser::Pool2DGeometry g;
+  const std::pair<const char*, std::size_t*> fields[] = {
+      {"batch", &g.batch}, {"inHeight", &g.inHeight}, {"inWidth", &g.inWidth}, {"channels", &g.channels},
+      {"outHeight", &g.outHeight}, {"outWidth", &g.outWidth},
+      {"filterHeight", &g.filterHeight}, {"filterWidth", &g.filterWidth},
+      {"strideHeight", &g.strideHeight}, {"strideWidth", &g.strideWidth},
+      {"dilationHeight", &g.dilationHeight}, {"dilationWidth", &g.dilationWidth},
+      {"padTop", &g.padTop}, {"padLeft", &g.padLeft}};
+  for (const auto& [name, field] : fields) *field = requireCount(o.Get(name), std::string("geometry.") + name);
+  ser::validatePool2DGeometry(g);
+  return g;
+}
+
+// maxPool(x, y, geometry)
+Napi::Value MaxPool(const Napi::CallbackInfo& info) {
+  const ser::Pool2DGeometry g = parsePool2DGeometry(info[2]);
+  const ser::Span<const float> x = requireFloat32(info, 0, "x");
+  requireLength(x, g.inputSize(), "x");
+  const ser::Span<float> y = requireOutputFloat32(info, 1, "y", g.outputSize());
+  ser::maxPool2d(g, x.data(), y.data());
+  return info.Env().Undefined();
+}
+
+// maxPoolBackprop(dy, x, dx, geometry)
+Napi::Value MaxPoolBackprop(const Napi::CallbackInfo& info) {
+  const ser::Pool2DGeometry g = parsePool2DGeometry(info[3]);
+  const ser::Span<const float> dy = requireFloat32(info, 0, "dy");
+  const ser::Span<const float> x = requireFloat32(info, 1, "x");
+  requireLength(dy, g.outputSize(), "dy");
+  requireLength(x, g.inputSize(), "x");
+  const ser::Span<float> dx = requireOutputFloat32(info, 2, "dx", g.inputSize());
+  ser::maxPool2dBackprop(g, dy.data(), x.data(), dx.data());
+  return info.Env().Undefined();
+}
+
+// The layout copies: (x, shape, argument, out) with the view built from shape and argument.
+template <ser::StridedView (*MakeView)(const std::vector<std::size_t>&, const std::vector<std::size_t>&)>
+Napi::Value LayoutCopy(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> x = requireFloat32(info, 0, "x");
+  const std::vector<std::size_t> shape = requireShape(info[1], "shape");
+  requireLength(x, shapeSize(shape, "x"), "x");
+  const ser::StridedView view = MakeView(shape, requireShape(info[2], "the argument"));
+  const ser::Span<float> out = requireOutputFloat32(info, 3, "out", shapeSize(view.shape, "out"));
+  ser::copyView(view, x.data(), x.size(), out.data());
+  return info.Env().Undefined();
+}
+
+ser::StridedView reverseAxesView(const std::vector<std::size_t>& shape, const std::vector<std::size_t>& axes) {
+  std::vector<bool> reversed(shape.size(), false);
+  for (std::size_t axis : axes) {
+    if (axis >= shape.size()) throw InputError("reverse axis " + std::to_string(axis) + " is out of range");
+    reversed[axis] = true;
+  }
+  return ser::reverseView(shape, reversed);
+}
+
+// slice(x, shape, begin, size, out)
+Napi::Value Slice(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> x = requireFloat32(info, 0, "x");
+  const std::vector<std::size_t> shape = requireShape(info[1], "shape");
+  requireLength(x, shapeSize(shape, "x"), "x");
+  const ser::StridedView view = ser::sliceView(shape, requireShape(info[2], "begin"), requireShape(info[3], "size"));
+  const ser::Span<float> out = requireOutputFloat32(info, 4, "out", shapeSize(view.shape, "out"));
+  ser::copyView(view, x.data(), x.size(), out.data());
+  return info.Env().Undefined();
+}
+
+Napi::Value GemmIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ser::gemmIsa()); }
+
+}  // namespace
+
+void registerNnExports(Napi::Env env, Napi::Object exports) {
+  exports.Set("matMul", Napi::Function::New<guarded<MatMul>>(env, "matMul"));
+  exports.Set("conv2d", Napi::Function::New<guarded<Conv2D>>(env, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New<guarded<Conv2DBackpropInput>>(env, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New<guarded<Conv2DBackpropFilter>>(env, "conv2dBackpropFilter"));
+  exports.Set("binaryOp", Napi::Function::New<guarded<BinaryOp>>(env, "binaryOp"));
+  exports.Set("unaryOp", Napi::Function::New<guarded<UnaryOp>>(env, "unaryOp"));
+  exports.Set("reduceSum", Napi::Function::New<guarded<ReduceSum>>(env, "reduceSum"));
+  exports.Set("maxPool", Napi::Function::New<guarded<MaxPool>>(env, "maxPool"));
+  exports.Set("maxPoolBackprop", Napi::Function::New<guarded<MaxPoolBackprop>>(env, "maxPoolBackprop"));
+  exports.Set("slice", Napi::Function::New<guarded<Slice>>(env, "slice"));
+  exports.Set("tile", Napi::Function::New<guarded<LayoutCopy<ser::tileView>>>(env, "tile"));
+  exports.Set("reverse", Napi::Function::New<guarded<LayoutCopy<reverseAxesView>>>(env, "reverse"));
+  exports.Set("transpose", Napi::Function::New<guarded<LayoutCopy<ser::transposeView>>>(env, "transpose"));
+  exports.Set("gemmIsa", Napi::Function::New<guarded<GemmIsa>>(env, "gemmIsa"));
+}
+
+}  // namespace binding

@@ -1,0 +1,9 @@
+// The neural-network kernels' one header: every op family of the training engine.
+#pragma once
+
+#include "nn/conv.h"
+#include "nn/elementwise.h"
+#include "nn/gemm.h"
+#include "nn/layout.h"
+#include "nn/pool.h"
+#include "nn/reduce.h"

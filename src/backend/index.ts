@@ -1,0 +1,12 @@
+// The TensorFlow.js backends we supply (DESIGN section 2): selection of the backend chain, the native
+// backend (our C++ kernels) and the wasm training kernels. Imports nothing from src/train.
+export {
+  BACKENDS,
+  BackendUnavailableError,
+  selectBackend,
+  TFJS_VERSION,
+  type BackendChoice,
+  type BackendName,
+  type SelectedBackend,
+} from './select';
+export { NATIVE_BACKEND_NAME, nativeKernelNames, registerNativeBackend } from './native-backend';
