@@ -173,3 +173,60 @@ export function tile(x: Float32Array, shape: readonly number[], reps: readonly n
 export function reverse(x: Float32Array, shape: readonly number[], axes: readonly number[], out: Float32Array): void;
 /** out = x with axis d of the output taken from axis perm[d] of x. */
 export function transpose(x: Float32Array, shape: readonly number[], perm: readonly number[], out: Float32Array): void;
+
+// --- the training engine's fused ops and thread pool (native/nn) -----------------------------------
+
+/** Threads the training kernels use, the caller included (1..256). Results never depend on it. */
+export function setThreads(threads: number): void;
+export function threadCount(): number;
+
+export type LstmGateActivation = 'hardSigmoid' | 'sigmoid';
+
+export interface LstmShape {
+  batch: number;
+  steps: number;
+  inputSize: number;
+  units: number;
+  /** The recurrent (gate) activation; tfjs-layers' LSTM default is hardSigmoid. */
+  gates: LstmGateActivation;
+}
+
+/** One direction's weights in tfjs-layers' layout: kernel [inputSize, 4 units], recurrent [units, 4 units], bias [4 units]. */
+export interface LstmWeights {
+  kernel: Float32Array;
+  recurrent: Float32Array;
+  bias: Float32Array | null;
+}
+
+/** Floats the forward pass keeps for the backward pass. */
+export function bilstmWorkspaceFloats(shape: LstmShape): number;
+/** x [batch, steps, inputSize] -> y [batch, steps, 2 units] (forward direction's h, then the backward direction's). */
+export function bilstmForward(shape: LstmShape, x: Float32Array, forward: LstmWeights, backward: LstmWeights, y: Float32Array, workspace: Float32Array): void;
+/** Backpropagation through time; the gradients are overwritten and the workspace is clobbered. dx may be null. */
+export function bilstmBackward(
+  shape: LstmShape, forward: LstmWeights, backward: LstmWeights, workspace: Float32Array, dy: Float32Array,
+  dx: Float32Array | null, dForward: LstmWeights, dBackward: LstmWeights,
+): void;
+
+/** Conv2D (no bias) -> batch norm on the batch's statistics -> ReLU -> max pooling (window = stride, no padding). */
+export interface ConvBlockShape {
+  conv: Conv2DGeometry;
+  poolHeight: number;
+  poolWidth: number;
+  epsilon: number;
+}
+
+export function convBlockWorkspaceFloats(block: ConvBlockShape): number;
+/** y [batch, outHeight / poolHeight, outWidth / poolWidth, channels]; the batch's mean and variance [channels]. */
+export function convBlockForward(
+  block: ConvBlockShape, x: Float32Array, filter: Float32Array, gamma: Float32Array, beta: Float32Array,
+  y: Float32Array, batchMean: Float32Array, batchVariance: Float32Array, workspace: Float32Array,
+): void;
+/** dx may be null; the workspace is the forward pass's and is clobbered. */
+export function convBlockBackward(
+  block: ConvBlockShape, x: Float32Array, filter: Float32Array, gamma: Float32Array, batchMean: Float32Array, batchVariance: Float32Array, workspace: Float32Array, dy: Float32Array,
+  dx: Float32Array | null, dFilter: Float32Array, dGamma: Float32Array, dBeta: Float32Array,
+): void;
+
+/** Fills out with a dropout mask: 1 / (1 - rate) where kept, else 0; a function of (seed, index) alone. */
+export function dropoutMask(seed: number, rate: number, out: Float32Array): void;

@@ -267,6 +267,187 @@ Napi::Value Slice(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// --- fused training ops and the thread pool ---------------------------------------------------------
+
+ser::Span<const float> floatField(const Napi::Object& o, const char* name, const std::string& what,
+                                  uint64_t expected) {
+  const Napi::Value value = o.Get(name);
+  if (!value.IsTypedArray() || value.As<Napi::TypedArray>().TypedArrayType() != napi_float32_array) {
+    throw InputError(what + "." + name + " must be a Float32Array");
+  }
+  auto array = value.As<Napi::Float32Array>();
+  if (array.ElementLength() != expected) {
+    throw InputError(what + "." + name + " must hold " + std::to_string(expected) + " floats, got " +
+                     std::to_string(array.ElementLength()));
+  }
+  return ser::Span<const float>(array.Data(), array.ElementLength());
+}
+
+// A Float32Array argument of a given length, or null/undefined (nullptr) where optional.
+float* optionalOutput(const Napi::CallbackInfo& info, std::size_t index, const char* what, uint64_t expected) {
+  if (info.Length() <= index || info[index].IsNull() || info[index].IsUndefined()) return nullptr;
+  return requireOutputFloat32(info, index, what, expected).data();
+}
+
+ser::LstmShape parseLstmShape(const Napi::Value& value) {
+  if (!value.IsObject()) throw InputError("shape must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
+  ser::LstmShape s;
+  s.batch = requireCount(o.Get("batch"), "shape.batch");
+  s.steps = requireCount(o.Get("steps"), "shape.steps");
+  s.inputSize = requireCount(o.Get("inputSize"), "shape.inputSize");
+  s.units = requireCount(o.Get("units"), "shape.units");
+  const std::string gates = requireString(o.Get("gates"), "shape.gates");
+  if (gates == "hardSigmoid") s.gates = ser::GateActivation::HardSigmoid;
+  else if (gates == "sigmoid") s.gates = ser::GateActivation::Sigmoid;
+  else throw InputError("shape.gates must be 'hardSigmoid' or 'sigmoid', got '" + gates + "'");
+  checkedProduct({s.batch, s.steps, s.inputSize + 6 * s.units, 2}, "LSTM workspace");
+  checkedProduct({s.inputSize, 4 * s.units}, "LSTM kernel");
+  ser::validateLstmShape(s);
+  return s;
+}
+
+// {kernel, recurrent, bias | null} of one direction, read-only (weights) or written (gradients).
+ser::LstmWeights parseLstmWeights(const Napi::Value& value, const ser::LstmShape& s, const std::string& what) {
+  if (!value.IsObject()) throw InputError(what + " must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
+  ser::LstmWeights w;
+  w.kernel = floatField(o, "kernel", what, s.kernelFloats()).data();
+  w.recurrent = floatField(o, "recurrent", what, s.recurrentFloats()).data();
+  const Napi::Value bias = o.Get("bias");
+  w.bias = bias.IsNull() || bias.IsUndefined() ? nullptr : floatField(o, "bias", what, s.biasFloats()).data();
+  return w;
+}
+
+ser::LstmGradients parseLstmGradients(const Napi::Value& value, const ser::LstmShape& s, const std::string& what) {
+  const ser::LstmWeights w = parseLstmWeights(value, s, what);
+  return {const_cast<float*>(w.kernel), const_cast<float*>(w.recurrent), const_cast<float*>(w.bias)};
+}
+
+Napi::Value BilstmWorkspaceFloats(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(parseLstmShape(info[0]).workspaceFloats()));
+}
+
+// bilstmForward(shape, x, forward, backward, y, workspace)
+Napi::Value BilstmForward(const Napi::CallbackInfo& info) {
+  const ser::LstmShape s = parseLstmShape(info[0]);
+  const ser::Span<const float> x = requireFloat32(info, 1, "x");
+  requireLength(x, s.inputFloats(), "x");
+  const ser::LstmWeights forward = parseLstmWeights(info[2], s, "forward");
+  const ser::LstmWeights backward = parseLstmWeights(info[3], s, "backward");
+  const ser::Span<float> y = requireOutputFloat32(info, 4, "y", s.outputFloats());
+  const ser::Span<float> workspace = requireOutputFloat32(info, 5, "workspace", s.workspaceFloats());
+  ser::bilstmForward(s, forward, backward, x.data(), y.data(), workspace.data());
+  return info.Env().Undefined();
+}
+
+// bilstmBackward(shape, forward, backward, workspace, dy, dx | null, dForward, dBackward)
+Napi::Value BilstmBackward(const Napi::CallbackInfo& info) {
+  const ser::LstmShape s = parseLstmShape(info[0]);
+  const ser::LstmWeights forward = parseLstmWeights(info[1], s, "forward");
+  const ser::LstmWeights backward = parseLstmWeights(info[2], s, "backward");
+  const ser::Span<float> workspace = requireOutputFloat32(info, 3, "workspace", s.workspaceFloats());
+  const ser::Span<const float> dy = requireFloat32(info, 4, "dy");
+  requireLength(dy, s.outputFloats(), "dy");
+  float* dx = optionalOutput(info, 5, "dx", s.inputFloats());
+  const ser::LstmGradients dForward = parseLstmGradients(info[6], s, "dForward");
+  const ser::LstmGradients dBackward = parseLstmGradients(info[7], s, "dBackward");
+  if ((dForward.bias == nullptr) != (forward.bias == nullptr) || (dBackward.bias == nullptr) != (backward.bias == nullptr)) {
+    throw InputError("bias gradients must be given exactly where the layer has a bias");
+  }
+  ser::bilstmBackward(s, forward, backward, workspace.data(), dy.data(), dx, dForward, dBackward);
+  return info.Env().Undefined();
+}
+
+ser::ConvBlockShape parseConvBlock(const Napi::Value& value) {
+  if (!value.IsObject()) throw InputError("block must be an object");
+  const Napi::Object o = value.As<Napi::Object>();
+  ser::ConvBlockShape s;
+  s.conv = parseConv2DGeometry(o.Get("conv"));
+  s.poolHeight = requireCount(o.Get("poolHeight"), "block.poolHeight");
+  s.poolWidth = requireCount(o.Get("poolWidth"), "block.poolWidth");
+  s.epsilon = static_cast<float>(requireNumber(o.Get("epsilon"), "block.epsilon"));
+  ser::validateConvBlockShape(s);
+  return s;
+}
+
+Napi::Value ConvBlockWorkspaceFloats(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(parseConvBlock(info[0]).workspaceFloats()));
+}
+
+// convBlockForward(block, x, filter, gamma, beta, y, batchMean, batchVariance, workspace)
+Napi::Value ConvBlockForward(const Napi::CallbackInfo& info) {
+  const ser::ConvBlockShape s = parseConvBlock(info[0]);
+  const std::size_t channels = s.channels();
+  const ser::Span<const float> x = requireFloat32(info, 1, "x");
+  const ser::Span<const float> filter = requireFloat32(info, 2, "filter");
+  const ser::Span<const float> gamma = requireFloat32(info, 3, "gamma");
+  const ser::Span<const float> beta = requireFloat32(info, 4, "beta");
+  requireLength(x, s.conv.inputSize(), "x");
+  requireLength(filter, s.conv.filterSize(), "filter");
+  requireLength(gamma, channels, "gamma");
+  requireLength(beta, channels, "beta");
+  const ser::Span<float> y = requireOutputFloat32(info, 5, "y", s.outputSize());
+  const ser::Span<float> mean = requireOutputFloat32(info, 6, "batchMean", channels);
+  const ser::Span<float> variance = requireOutputFloat32(info, 7, "batchVariance", channels);
+  const ser::Span<float> workspace = requireOutputFloat32(info, 8, "workspace", s.workspaceFloats());
+  ser::convBlockForward(s, x.data(), filter.data(), gamma.data(), beta.data(), y.data(), mean.data(),
+                        variance.data(), workspace.data());
+  return info.Env().Undefined();
+}
+
+// convBlockBackward(block, x, filter, gamma, batchMean, batchVariance, workspace, dy, dx | null, dFilter,
+//                   dGamma, dBeta)
+Napi::Value ConvBlockBackward(const Napi::CallbackInfo& info) {
+  const ser::ConvBlockShape s = parseConvBlock(info[0]);
+  const std::size_t channels = s.channels();
+  const ser::Span<const float> x = requireFloat32(info, 1, "x");
+  const ser::Span<const float> filter = requireFloat32(info, 2, "filter");
+  const ser::Span<const float> gamma = requireFloat32(info, 3, "gamma");
+  const ser::Span<const float> mean = requireFloat32(info, 4, "batchMean");
+  const ser::Span<const float> variance = requireFloat32(info, 5, "batchVariance");
+  requireLength(x, s.conv.inputSize(), "x");
+  requireLength(filter, s.conv.filterSize(), "filter");
+  requireLength(gamma, channels, "gamma");
+  requireLength(mean, channels, "batchMean");
+  requireLength(variance, channels, "batchVariance");
+  const ser::Span<float> workspace = requireOutputFloat32(info, 6, "workspace", s.workspaceFloats());
+  const ser::Span<const float> dy = requireFloat32(info, 7, "dy");
+  requireLength(dy, s.outputSize(), "dy");
+  float* dx = optionalOutput(info, 8, "dx", s.conv.inputSize());
+  const ser::Span<float> dFilter = requireOutputFloat32(info, 9, "dFilter", s.conv.filterSize());
+  const ser::Span<float> dGamma = requireOutputFloat32(info, 10, "dGamma", channels);
+  const ser::Span<float> dBeta = requireOutputFloat32(info, 11, "dBeta", channels);
+  // The winners stored in the workspace index into each window: a damaged workspace must not make
+  // the backward pass write outside the convolution's output.
+  const auto* winners = reinterpret_cast<const uint8_t*>(workspace.data() + s.conv.outputSize() + s.outputSize());
+  const std::size_t window = s.poolHeight * s.poolWidth;
+  for (std::size_t i = 0; i < s.outputSize(); ++i) {
+    if ((winners[i] & 0x7f) >= window) throw InputError("workspace does not hold a forward pass of this block");
+  }
+  ser::convBlockBackward(s, x.data(), filter.data(), gamma.data(), mean.data(), variance.data(), workspace.data(),
+                         dy.data(), dx, dFilter.data(), dGamma.data(), dBeta.data());
+  return info.Env().Undefined();
+}
+
+// dropoutMask(seed, rate, out)
+Napi::Value DropoutMask(const Napi::CallbackInfo& info) {
+  const uint64_t seed = requireCount(info[0], "seed");
+  const double rate = requireNumber(info[1], "rate");
+  const ser::Span<const float> out = requireFloat32(info, 2, "out");
+  ser::dropoutMask(seed, static_cast<float>(rate), const_cast<float*>(out.data()), out.size());
+  return info.Env().Undefined();
+}
+
+Napi::Value SetThreads(const Napi::CallbackInfo& info) {
+  ser::setThreadCount(requireCount(info[0], "threads"));
+  return info.Env().Undefined();
+}
+
+Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), static_cast<double>(ser::threadCount()));
+}
+
 Napi::Value GemmIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ser::gemmIsa()); }
 
 }  // namespace
@@ -286,6 +467,15 @@ void registerNnExports(Napi::Env env, Napi::Object exports) {
   exports.Set("reverse", Napi::Function::New<guarded<LayoutCopy<reverseAxesView>>>(env, "reverse"));
   exports.Set("transpose", Napi::Function::New<guarded<LayoutCopy<ser::transposeView>>>(env, "transpose"));
   exports.Set("gemmIsa", Napi::Function::New<guarded<GemmIsa>>(env, "gemmIsa"));
+  exports.Set("setThreads", Napi::Function::New<guarded<SetThreads>>(env, "setThreads"));
+  exports.Set("threadCount", Napi::Function::New<guarded<ThreadCount>>(env, "threadCount"));
+  exports.Set("bilstmWorkspaceFloats", Napi::Function::New<guarded<BilstmWorkspaceFloats>>(env, "bilstmWorkspaceFloats"));
+  exports.Set("bilstmForward", Napi::Function::New<guarded<BilstmForward>>(env, "bilstmForward"));
+  exports.Set("bilstmBackward", Napi::Function::New<guarded<BilstmBackward>>(env, "bilstmBackward"));
+  exports.Set("convBlockWorkspaceFloats", Napi::Function::New<guarded<ConvBlockWorkspaceFloats>>(env, "convBlockWorkspaceFloats"));
+  exports.Set("convBlockForward", Napi::Function::New<guarded<ConvBlockForward>>(env, "convBlockForward"));
+  exports.Set("convBlockBackward", Napi::Function::New<guarded<ConvBlockBackward>>(env, "convBlockBackward"));
+  exports.Set("dropoutMask", Napi::Function::New<guarded<DropoutMask>>(env, "dropoutMask"));
 }
 
 }  // namespace binding

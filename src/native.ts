@@ -29,6 +29,10 @@ export const native: typeof Binding = loadAddon();
 export type {
   AugmentLimits,
   Conv2DGeometry,
+  ConvBlockShape,
+  LstmGateActivation,
+  LstmShape,
+  LstmWeights,
   Pool2DGeometry,
   DecodedWav,
   FeatureKind,

@@ -112,6 +112,10 @@ describe('convolutions', () => {
     { x: [2, 5, 4, 3], filter: [1, 1, 3, 7], strides: 1, pad: 'valid' },
     { x: [1, 4, 3, 2], filter: [5, 5, 2, 3], strides: 3, pad: 'same' },
     { x: [4, 30, 8, 8], filter: [3, 3, 8, 16], strides: 1, pad: 'same' },
+    // One input channel and outputs in multiples of 8: the direct (no im2col) kernels.
+    { x: [2, 9, 7, 1], filter: [3, 3, 1, 8], strides: 1, pad: 'same' },
+    { x: [3, 11, 6, 1], filter: [5, 5, 1, 16], strides: 1, pad: 'valid' },
+    { x: [1, 6, 9, 1], filter: [2, 3, 1, 8], strides: 1, pad: 'same' },
   ];
   test.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s: output and both gradients', async (_name, c) => {
     await check(['conv2d', 'conv2dBackpropInput', 'conv2dBackpropFilter'], () => {

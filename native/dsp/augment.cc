@@ -8,7 +8,7 @@
 #include "common/errors.h"
 #include "dsp/dot.h"
 #include "dsp/resample.h"
-#include "dsp/simd.h"
+#include "common/simd.h"
 
 namespace ser {
 namespace {

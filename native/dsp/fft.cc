@@ -9,7 +9,7 @@
 #include <string>
 
 #include "common/errors.h"
-#include "dsp/simd.h"
+#include "common/simd.h"
 
 namespace ser {
 namespace {

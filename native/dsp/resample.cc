@@ -10,7 +10,7 @@
 
 #include "common/errors.h"
 #include "dsp/dot.h"
-#include "dsp/simd.h"
+#include "common/simd.h"
 
 namespace ser {
 namespace {

@@ -7,14 +7,16 @@
 #include <vector>
 
 #include "common/errors.h"
+#include "nn/conv_direct.h"
 #include "nn/gemm.h"
+#include "nn/threadpool.h"
 
 namespace ser {
 namespace {
 
-// Floats in one slab of the column matrix (4 MiB): big enough that the GEMM runs on long panels,
+// Floats in one slab of the column matrix (1 MiB, cache-sized): big enough that the GEMM runs on long panels,
 // small enough that a batch of 32 spectrograms does not need gigabytes of columns.
-constexpr std::size_t kSlabFloats = std::size_t{1} << 20;
+constexpr std::size_t kSlabFloats = std::size_t{1} << 18;
 
 std::size_t patchSize(const Conv2DGeometry& g) { return g.filterHeight * g.filterWidth * g.inChannels; }
 
@@ -23,14 +25,34 @@ std::size_t slabRows(const Conv2DGeometry& g) {
   return std::max<std::size_t>(1, std::min(pixels, kSlabFloats / patchSize(g)));
 }
 
-// Calls visit(firstPixel, rows, columnBuffer) for consecutive slabs of output pixels, with one column
-// buffer of slab x patch floats reused for all of them.
+// Images per task: a fixed split (not one per thread), so the filter gradient's partial sums add up
+// the same way at any thread count.
+constexpr std::size_t kImageTasks = 16;
+
+std::size_t imageTasks(const Conv2DGeometry& g) { return std::min(g.batch, kImageTasks); }
+
+// Calls visit(firstPixel, rows, columnBuffer) for consecutive slabs of the output pixels of images
+// [firstImage, endImage), with one column buffer per thread reused across slabs and calls.
 template <typename Visit>
-void forEachSlab(const Conv2DGeometry& g, Visit visit) {
-  const std::size_t pixels = g.batch * g.outHeight * g.outWidth;
+void forEachSlab(const Conv2DGeometry& g, std::size_t firstImage, std::size_t endImage, Visit visit) {
+  const std::size_t perImage = g.outHeight * g.outWidth;
+  const std::size_t end = endImage * perImage;
   const std::size_t slab = slabRows(g);
-  std::vector<float> cols(slab * patchSize(g));
-  for (std::size_t first = 0; first < pixels; first += slab) visit(first, std::min(slab, pixels - first), cols.data());
+  thread_local std::vector<float> cols;
+  if (cols.size() < slab * patchSize(g)) cols.resize(slab * patchSize(g));
+  for (std::size_t first = firstImage * perImage; first < end; first += slab) {
+    visit(first, std::min(slab, end - first), cols.data());
+  }
+}
+
+// Runs visit(task, firstImage, endImage) for the fixed image split on the thread pool.
+template <typename Visit>
+void forEachImageTask(const Conv2DGeometry& g, Visit visit) {
+  const std::size_t tasks = imageTasks(g);
+  parallelFor(tasks, [&](std::size_t task) {
+    const Range images = splitRange(g.batch, tasks, task);
+    visit(task, images.begin, images.end);
+  });
 }
 
 // Signed input coordinate of output coordinate `out` and filter tap `tap`; negative or past the end
@@ -105,29 +127,65 @@ void validateConv2DGeometry(const Conv2DGeometry& g) {
   if (largest > limit) throw InputError("conv2d: tensor sizes overflow");
 }
 
-void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float* y) {
-  forEachSlab(g, [&](std::size_t first, std::size_t rows, float* cols) {
+void conv2dImages(const Conv2DGeometry& g, std::size_t firstImage, std::size_t endImage, const float* x,
+                  const float* filter, float* y) {
+  if (directConvApplies(g)) {
+    const std::size_t imageIn = g.inHeight * g.inWidth, imageOut = g.outHeight * g.outWidth * g.outChannels;
+    for (std::size_t b = firstImage; b < endImage; ++b) conv2dDirectImage(g, x + b * imageIn, filter, y + b * imageOut);
+    return;
+  }
+  forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
     im2col(g, x, first, rows, cols);
     gemm(GemmShape{rows, g.outChannels, patchSize(g), false, false}, cols, filter, y + first * g.outChannels, false);
   });
 }
 
+void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float* y) {
+  forEachImageTask(g, [&](std::size_t, std::size_t firstImage, std::size_t endImage) {
+    conv2dImages(g, firstImage, endImage, x, filter, y);
+  });
+}
+
 void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx) {
-  std::fill(dx, dx + g.inputSize(), 0.0f);
-  forEachSlab(g, [&](std::size_t first, std::size_t rows, float* cols) {
-    // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].
-    gemm(GemmShape{rows, patchSize(g), g.outChannels, false, true}, dy + first * g.outChannels, filter, cols, false);
-    col2imAdd(g, cols, first, rows, dx);
+  const std::size_t imageInput = g.inHeight * g.inWidth * g.inChannels;
+  forEachImageTask(g, [&](std::size_t, std::size_t firstImage, std::size_t endImage) {
+    std::fill(dx + firstImage * imageInput, dx + endImage * imageInput, 0.0f);
+    forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
+      // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].
+      gemm(GemmShape{rows, patchSize(g), g.outChannels, false, true}, dy + first * g.outChannels, filter, cols, false);
+      col2imAdd(g, cols, first, rows, dx);
+    });
   });
 }
 
 void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
-  forEachSlab(g, [&](std::size_t first, std::size_t rows, float* cols) {
-    im2col(g, x, first, rows, cols);
-    // dFilter [patch, outC] (+)= cols^T [patch, rows] x dy [rows, outC].
-    gemm(GemmShape{patchSize(g), g.outChannels, rows, true, false}, cols, dy + first * g.outChannels, dFilter,
-         first != 0);
+  const std::size_t tasks = imageTasks(g);
+  const std::size_t size = g.filterSize();
+  // Task 0 sums into dFilter, the others into their own partial, added in task order at the end.
+  std::vector<float> partials((tasks - 1) * size);
+  const bool direct = directConvApplies(g);
+  forEachImageTask(g, [&](std::size_t task, std::size_t firstImage, std::size_t endImage) {
+    float* out = task == 0 ? dFilter : partials.data() + (task - 1) * size;
+    if (direct) {
+      std::fill(out, out + size, 0.0f);
+      const std::size_t imageIn = g.inHeight * g.inWidth, imageOut = g.outHeight * g.outWidth * g.outChannels;
+      for (std::size_t b = firstImage; b < endImage; ++b) {
+        conv2dBackpropFilterDirectImage(g, x + b * imageIn, dy + b * imageOut, out);
+      }
+      return;
+    }
+    bool started = false;
+    forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
+      im2col(g, x, first, rows, cols);
+      // dFilter [patch, outC] (+)= cols^T [patch, rows] x dy [rows, outC].
+      gemm(GemmShape{patchSize(g), g.outChannels, rows, true, false}, cols, dy + first * g.outChannels, out, started);
+      started = true;
+    });
   });
+  for (std::size_t task = 1; task < tasks; ++task) {
+    const float* partial = partials.data() + (task - 1) * size;
+    for (std::size_t i = 0; i < size; ++i) dFilter[i] += partial[i];
+  }
 }
 
 }  // namespace ser

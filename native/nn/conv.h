@@ -23,6 +23,10 @@ void validateConv2DGeometry(const Conv2DGeometry& g);
 
 // y[b, oy, ox, o] = sum over fy, fx, c of x[b, oy*sh - padTop + fy*dh, ox*sw - padLeft + fx*dw, c] * w[fy, fx, c, o].
 void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float* y);
+// conv2d of images [firstImage, endImage) only, on the calling thread (for callers that already split
+// the batch over the pool).
+void conv2dImages(const Conv2DGeometry& g, std::size_t firstImage, std::size_t endImage, const float* x,
+                  const float* filter, float* y);
 // dx from dy (the gradient of y) and the filter; dx is overwritten.
 void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx);
 // dFilter from x and dy; dFilter is overwritten.

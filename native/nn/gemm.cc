@@ -5,6 +5,8 @@
 #include <cstring>
 #include <vector>
 
+#include "nn/threadpool.h"
+
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
 #define SER_X86_KERNELS 1
@@ -18,22 +20,24 @@ namespace {
 constexpr std::size_t kDepthBlock = 256;  // KC
 constexpr std::size_t kRowBlockTarget = 192;  // MC, rounded down to a multiple of MR
 constexpr std::size_t kColumnBlock = 2048;  // NC, a multiple of every NR
+constexpr std::size_t kInPlacePanels = 4;  // most B panels for which A is read without packing
 
-// A micro-kernel multiplies an MR-row panel of packed A by an NR-column panel of packed B over kc
-// steps and writes (overwrite) or adds the MR x NR tile into c with row stride ldc.
-using MicroKernel = void (*)(std::size_t kc, const float* packedA, const float* packedB, float* c, std::size_t ldc,
-                             bool overwrite);
+// A micro-kernel multiplies an MR-row panel of A by an NR-column panel of packed B over kc steps and
+// writes (overwrite) or adds the MR x NR tile into c with row stride ldc. Element (i, p) of the A panel
+// is a[i * aRow + p * aStep]: packed panels have (1, MR); rows read in place have (lda, 1).
+using MicroKernel = void (*)(std::size_t kc, const float* a, std::size_t aRow, std::size_t aStep, const float* packedB,
+                             float* c, std::size_t ldc, bool overwrite);
 
 template <std::size_t MR, std::size_t NR>
-void portableKernel(std::size_t kc, const float* packedA, const float* packedB, float* c, std::size_t ldc,
-                    bool overwrite) {
+void portableKernel(std::size_t kc, const float* a, std::size_t aRow, std::size_t aStep, const float* packedB, float* c,
+                    std::size_t ldc, bool overwrite) {
   float acc[MR][NR] = {};
   for (std::size_t p = 0; p < kc; ++p) {
     for (std::size_t i = 0; i < MR; ++i) {
-      const float a = packedA[i];
-      for (std::size_t j = 0; j < NR; ++j) acc[i][j] += a * packedB[j];
+      const float ai = a[i * aRow];
+      for (std::size_t j = 0; j < NR; ++j) acc[i][j] += ai * packedB[j];
     }
-    packedA += MR;
+    a += aStep;
     packedB += NR;
   }
   for (std::size_t i = 0; i < MR; ++i) {
@@ -44,8 +48,9 @@ void portableKernel(std::size_t kc, const float* packedA, const float* packedB, 
 
 #ifdef SER_X86_KERNELS
 // 6 x 16: twelve ymm accumulators hide the FMA latency with registers to spare for B and the broadcast.
-__attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float* packedA, const float* packedB,
-                                                    float* c, std::size_t ldc, bool overwrite) {
+__attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float* a, std::size_t aRow,
+                                                    std::size_t aStep, const float* packedB, float* c, std::size_t ldc,
+                                                    bool overwrite) {
   constexpr int MR = 6;
   __m256 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -54,11 +59,11 @@ __attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float*
     const __m256 b1 = _mm256_loadu_ps(packedB + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
-      const __m256 a = _mm256_broadcast_ss(packedA + i);
-      acc[i][0] = _mm256_fmadd_ps(a, b0, acc[i][0]);
-      acc[i][1] = _mm256_fmadd_ps(a, b1, acc[i][1]);
+      const __m256 ai = _mm256_broadcast_ss(a + i * aRow);
+      acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
-    packedA += MR;
+    a += aStep;
     packedB += 16;
   }
   for (int i = 0; i < MR; ++i) {
@@ -73,8 +78,9 @@ __attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float*
 }
 
 // 12 x 32: 24 zmm accumulators, two B vectors and a broadcast fit the 32 registers.
-__attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float* packedA, const float* packedB,
-                                                     float* c, std::size_t ldc, bool overwrite) {
+__attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float* a, std::size_t aRow,
+                                                     std::size_t aStep, const float* packedB, float* c, std::size_t ldc,
+                                                     bool overwrite) {
   constexpr int MR = 12;
   __m512 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -83,11 +89,11 @@ __attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float
     const __m512 b1 = _mm512_loadu_ps(packedB + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512 a = _mm512_set1_ps(packedA[i]);
-      acc[i][0] = _mm512_fmadd_ps(a, b0, acc[i][0]);
-      acc[i][1] = _mm512_fmadd_ps(a, b1, acc[i][1]);
+      const __m512 ai = _mm512_set1_ps(a[i * aRow]);
+      acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
+      acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
-    packedA += MR;
+    a += aStep;
     packedB += 32;
   }
   for (int i = 0; i < MR; ++i) {
@@ -156,13 +162,17 @@ template <std::size_t MR, std::size_t NR>
 void blockedGemm(MicroKernel kernel, const GemmShape& s, const float* a, const float* b, float* c, bool accumulate) {
   static_assert(kColumnBlock % NR == 0, "NC must hold whole B panels");
   constexpr std::size_t kRowBlock = kRowBlockTarget / MR * MR;
-  const Operand opA{a, s.transposeA ? s.m : s.k, s.transposeA};
-  const Operand opB{b, s.transposeB ? s.k : s.n, s.transposeB};
+  const Operand opA{a, s.lda, s.transposeA};
+  const Operand opB{b, s.ldb, s.transposeB};
+  const std::size_t ldc = s.ldc;
   // Per thread, reused across calls: allocation per call showed up in the LSTM's many small products.
   thread_local std::vector<float> packedA, packedB;
   packedA.resize(kRowBlock * kDepthBlock);
   packedB.resize(kDepthBlock * kColumnBlock);
   float edgeTile[MR * NR];
+  // A stored row-major and used by few column panels is read in place: packing it would cost about as
+  // much as the products it feeds (the convolutions' column matrices against 32-128 filters).
+  const bool directA = !s.transposeA && (std::min(s.n, kColumnBlock) + NR - 1) / NR <= kInPlacePanels;
 
   for (std::size_t col0 = 0; col0 < s.n; col0 += kColumnBlock) {
     const std::size_t cols = std::min(kColumnBlock, s.n - col0);
@@ -172,22 +182,28 @@ void blockedGemm(MicroKernel kernel, const GemmShape& s, const float* a, const f
       packB<NR>(opB, p0, depth, col0, cols, packedB.data());
       for (std::size_t row0 = 0; row0 < s.m; row0 += kRowBlock) {
         const std::size_t rows = std::min(kRowBlock, s.m - row0);
-        packA<MR>(opA, row0, rows, p0, depth, packedA.data());
+        // Only the partial last panel needs packing when full panels are read in place.
+        const std::size_t packedFrom = directA ? rows / MR * MR : 0;
+        if (packedFrom < rows) {
+          packA<MR>(opA, row0 + packedFrom, rows - packedFrom, p0, depth, packedA.data() + (packedFrom / MR) * depth * MR);
+        }
         for (std::size_t j = 0; j < cols; j += NR) {
           const float* panelB = packedB.data() + (j / NR) * depth * NR;
           const std::size_t validCols = std::min(NR, cols - j);
           for (std::size_t i = 0; i < rows; i += MR) {
-            const float* panelA = packedA.data() + (i / MR) * depth * MR;
-            float* tile = c + (row0 + i) * s.n + col0 + j;
+            const bool inPlace = i < packedFrom;
+            const float* panelA = inPlace ? a + (row0 + i) * s.lda + p0 : packedA.data() + (i / MR) * depth * MR;
+            const std::size_t aRow = inPlace ? s.lda : 1, aStep = inPlace ? 1 : MR;
+            float* tile = c + (row0 + i) * ldc + col0 + j;
             const std::size_t validRows = std::min(MR, rows - i);
             if (validRows == MR && validCols == NR) {
-              kernel(depth, panelA, panelB, tile, s.n, overwrite);
+              kernel(depth, panelA, aRow, aStep, panelB, tile, ldc, overwrite);
               continue;
             }
-            kernel(depth, panelA, panelB, edgeTile, NR, true);
+            kernel(depth, panelA, aRow, aStep, panelB, edgeTile, NR, true);
             for (std::size_t r = 0; r < validRows; ++r) {
               for (std::size_t q = 0; q < validCols; ++q) {
-                float& out = tile[r * s.n + q];
+                float& out = tile[r * ldc + q];
                 out = overwrite ? edgeTile[r * NR + q] : out + edgeTile[r * NR + q];
               }
             }
@@ -222,12 +238,17 @@ Isa activeIsa() {
 
 }  // namespace
 
-void gemm(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate) {
-  if (shape.m == 0 || shape.n == 0) return;
-  if (shape.k == 0) {
-    if (!accumulate) std::fill(c, c + shape.m * shape.n, 0.0f);
-    return;
-  }
+namespace {
+
+// Fills in dense strides.
+GemmShape withStrides(GemmShape s) {
+  if (s.lda == 0) s.lda = s.transposeA ? s.m : s.k;
+  if (s.ldb == 0) s.ldb = s.transposeB ? s.k : s.n;
+  if (s.ldc == 0) s.ldc = s.n;
+  return s;
+}
+
+void gemmOnCaller(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate) {
   switch (activeIsa()) {
 #ifdef SER_X86_KERNELS
     case Isa::Avx512:
@@ -240,6 +261,49 @@ void gemm(const GemmShape& shape, const float* a, const float* b, float* c, bool
     default:
       blockedGemm<4, 16>(portableKernel<4, 16>, shape, a, b, c, accumulate);
   }
+}
+
+// Below this many multiply-adds a product is not worth waking the pool for.
+constexpr double kParallelMacs = 1 << 20;
+// Tiles are whole micro-kernel panels of the widest kernel (12 rows, 32 columns), so a split never
+// changes how an element is computed.
+constexpr std::size_t kRowQuantum = 12 * 16, kColumnQuantum = 32 * 4;
+
+}  // namespace
+
+void gemm(const GemmShape& given, const float* a, const float* b, float* c, bool accumulate) {
+  if (given.m == 0 || given.n == 0) return;
+  const GemmShape shape = withStrides(given);
+  if (shape.k == 0) {
+    if (!accumulate) {
+      for (std::size_t i = 0; i < shape.m; ++i) std::fill(c + i * shape.ldc, c + i * shape.ldc + shape.n, 0.0f);
+    }
+    return;
+  }
+  const std::size_t threads = threadCount();
+  const double macs = static_cast<double>(shape.m) * shape.n * shape.k;
+  const bool splitRows = shape.m >= shape.n;
+  const std::size_t quantum = splitRows ? kRowQuantum : kColumnQuantum;
+  const std::size_t units = ((splitRows ? shape.m : shape.n) + quantum - 1) / quantum;
+  const std::size_t tasks = std::min(threads, units);
+  if (threads == 1 || tasks < 2 || macs < kParallelMacs) {
+    gemmOnCaller(shape, a, b, c, accumulate);
+    return;
+  }
+  parallelFor(tasks, [&](std::size_t task) {
+    const Range part = splitRange(units, tasks, task);
+    const std::size_t begin = part.begin * quantum;
+    GemmShape tile = shape;
+    if (splitRows) {
+      tile.m = std::min(shape.m, part.end * quantum) - begin;
+      const float* aTile = shape.transposeA ? a + begin : a + begin * shape.lda;
+      gemmOnCaller(tile, aTile, b, c + begin * shape.ldc, accumulate);
+    } else {
+      tile.n = std::min(shape.n, part.end * quantum) - begin;
+      const float* bTile = shape.transposeB ? b + begin * shape.ldb : b + begin;
+      gemmOnCaller(tile, a, bTile, c + begin, accumulate);
+    }
+  });
 }
 
 const char* gemmIsa() {

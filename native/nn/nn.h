@@ -2,8 +2,12 @@
 #pragma once
 
 #include "nn/conv.h"
+#include "nn/conv_block.h"
+#include "nn/dropout.h"
 #include "nn/elementwise.h"
 #include "nn/gemm.h"
 #include "nn/layout.h"
 #include "nn/pool.h"
+#include "nn/recurrent.h"
 #include "nn/reduce.h"
+#include "nn/threadpool.h"

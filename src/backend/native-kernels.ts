@@ -102,7 +102,7 @@ interface ConvAttrs {
   dimRoundingMode?: RoundingMode;
 }
 
-function geometryOf(info: Conv2DInfo): Conv2DGeometry {
+export function geometryOf(info: Conv2DInfo): Conv2DGeometry {
   return {
     batch: info.batchSize, inHeight: info.inHeight, inWidth: info.inWidth, inChannels: info.inChannels,
     outHeight: info.outHeight, outWidth: info.outWidth, outChannels: info.outChannels,

@@ -2,7 +2,11 @@
 // same mask at every step (it re-seeds its generator on each call); without a seed it draws from
 // Math.random and runs cannot repeat or resume. The training loop sets the step before each update,
 // and the step is saved in checkpoints, so a resumed run draws exactly the masks of an uninterrupted one.
+// The mask comes from the addon's counter-based hash: the same on every backend and thread count, and
+// drawn in C++ rather than by tfjs's JS generator (millions of draws a step for the seed model).
 import * as tf from '@tensorflow/tfjs';
+
+import { native } from '../native';
 
 let currentStep = 0;
 
@@ -32,8 +36,10 @@ export class StepDropout extends tf.layers.Layer {
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!kwargs.training || this.rate === 0) return input;
-    // Distinct streams per layer and per step; alea (tfjs's generator) takes any number as its seed.
-    return tf.dropout(input, this.rate, undefined, this.seed * 1_000_003 + currentStep);
+    // Distinct streams per layer and per step.
+    const mask = new Float32Array(input.size);
+    native.dropoutMask(this.seed * 1_000_003 + currentStep, this.rate, mask);
+    return tf.mul(input, tf.tensor(mask, input.shape));
   }
 
   override getConfig(): tf.serialization.ConfigDict {

@@ -1,0 +1,157 @@
+#include "nn/conv_direct.h"
+
+#include <algorithm>
+#include <vector>
+
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <immintrin.h>
+#define SER_X86_KERNELS 1
+#endif
+
+namespace ser {
+namespace {
+
+// The image with the convolution's padding made explicit, so the tap loops need no bounds checks.
+struct PaddedImage {
+  std::vector<float> values;
+  std::size_t width = 0;
+};
+
+void padImage(const Conv2DGeometry& g, const float* x, PaddedImage& padded) {
+  const std::size_t height = g.outHeight + g.filterHeight - 1;
+  padded.width = g.outWidth + g.filterWidth - 1;
+  padded.values.assign(height * padded.width, 0.0f);
+  for (std::size_t row = 0; row < height; ++row) {
+    const long iy = static_cast<long>(row) - static_cast<long>(g.padTop);
+    if (iy < 0 || iy >= static_cast<long>(g.inHeight)) continue;
+    for (std::size_t col = 0; col < padded.width; ++col) {
+      const long ix = static_cast<long>(col) - static_cast<long>(g.padLeft);
+      if (ix >= 0 && ix < static_cast<long>(g.inWidth)) padded.values[row * padded.width + col] = x[iy * g.inWidth + ix];
+    }
+  }
+}
+
+PaddedImage& threadPadded() {
+  thread_local PaddedImage padded;
+  return padded;
+}
+
+}  // namespace
+
+#ifdef SER_X86_KERNELS
+bool directConvApplies(const Conv2DGeometry& g) {
+  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return avx2 && g.inChannels == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 &&
+         g.dilationWidth == 1 && g.outChannels % 8 == 0 && g.filterHeight * g.filterWidth <= 64;
+}
+
+// Four neighbouring output pixels x 8 channels per register block: four independent FMA chains. FH and
+// FW are the filter size when known at compile time (0: read from g).
+template <std::size_t FH, std::size_t FW>
+__attribute__((target("avx2,fma"))) void directForward(const Conv2DGeometry& g, const float* in0, std::size_t pw,
+                                                       const float* filter, float* y) {
+  const std::size_t fw = FW ? FW : g.filterWidth, taps = FH ? FH * FW : g.filterHeight * g.filterWidth;
+  const std::size_t channels = g.outChannels;
+  for (std::size_t oy = 0; oy < g.outHeight; ++oy) {
+    std::size_t ox = 0;
+    for (; ox + 4 <= g.outWidth; ox += 4) {
+      for (std::size_t c = 0; c < channels; c += 8) {
+        __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+#pragma GCC unroll 16
+        for (std::size_t tap = 0; tap < taps; ++tap) {
+          const float* in = in0 + (oy + tap / fw) * pw + ox + tap % fw;
+          const __m256 w = _mm256_loadu_ps(filter + tap * channels + c);
+          a0 = _mm256_fmadd_ps(_mm256_broadcast_ss(in), w, a0);
+          a1 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 1), w, a1);
+          a2 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 2), w, a2);
+          a3 = _mm256_fmadd_ps(_mm256_broadcast_ss(in + 3), w, a3);
+        }
+        float* out = y + (oy * g.outWidth + ox) * channels + c;
+        _mm256_storeu_ps(out, a0);
+        _mm256_storeu_ps(out + channels, a1);
+        _mm256_storeu_ps(out + 2 * channels, a2);
+        _mm256_storeu_ps(out + 3 * channels, a3);
+      }
+    }
+    for (; ox < g.outWidth; ++ox) {
+      for (std::size_t c = 0; c < channels; c += 8) {
+        __m256 a = _mm256_setzero_ps();
+        for (std::size_t tap = 0; tap < taps; ++tap) {
+          const float* in = in0 + (oy + tap / fw) * pw + ox + tap % fw;
+          a = _mm256_fmadd_ps(_mm256_broadcast_ss(in), _mm256_loadu_ps(filter + tap * channels + c), a);
+        }
+        _mm256_storeu_ps(y + (oy * g.outWidth + ox) * channels + c, a);
+      }
+    }
+  }
+}
+
+void conv2dDirectImage(const Conv2DGeometry& g, const float* x, const float* filter, float* y) {
+  PaddedImage& padded = threadPadded();
+  padImage(g, x, padded);
+  if (g.filterHeight == 3 && g.filterWidth == 3) directForward<3, 3>(g, padded.values.data(), padded.width, filter, y);
+  else if (g.filterHeight == 5 && g.filterWidth == 5) directForward<5, 5>(g, padded.values.data(), padded.width, filter, y);
+  else directForward<0, 0>(g, padded.values.data(), padded.width, filter, y);
+}
+
+// One accumulator per tap for 8 channels: independent FMA chains over the pixels, held in registers
+// when the filter size is a compile-time constant. The image is walked in bands of a few output rows,
+// every channel group per band, so dy comes from memory once.
+template <std::size_t FH, std::size_t FW>
+__attribute__((target("avx2,fma"))) void filterGradientBands(const Conv2DGeometry& g, const float* in0, std::size_t pw,
+                                                             const float* dy, float* dFilter) {
+  constexpr std::size_t kBandRows = 4;
+  const std::size_t channels = g.outChannels;
+  __m256 acc[FH * FW];
+  for (std::size_t band = 0; band < g.outHeight; band += kBandRows) {
+    const std::size_t bandEnd = std::min(g.outHeight, band + kBandRows);
+    for (std::size_t c = 0; c < channels; c += 8) {
+      for (std::size_t tap = 0; tap < FH * FW; ++tap) acc[tap] = _mm256_loadu_ps(dFilter + tap * channels + c);
+      for (std::size_t oy = band; oy < bandEnd; ++oy) {
+        for (std::size_t ox = 0; ox < g.outWidth; ++ox) {
+          const __m256 d = _mm256_loadu_ps(dy + (oy * g.outWidth + ox) * channels + c);
+          const float* in = in0 + oy * pw + ox;
+#pragma GCC unroll 16
+          for (std::size_t tap = 0; tap < FH * FW; ++tap) {
+            acc[tap] = _mm256_fmadd_ps(_mm256_broadcast_ss(in + (tap / FW) * pw + tap % FW), d, acc[tap]);
+          }
+        }
+      }
+      for (std::size_t tap = 0; tap < FH * FW; ++tap) _mm256_storeu_ps(dFilter + tap * channels + c, acc[tap]);
+    }
+  }
+}
+
+__attribute__((target("avx2,fma"))) void filterGradientGeneric(const Conv2DGeometry& g, const float* in0,
+                                                               std::size_t pw, const float* dy, float* dFilter) {
+  const std::size_t channels = g.outChannels;
+  for (std::size_t oy = 0; oy < g.outHeight; ++oy) {
+    for (std::size_t ox = 0; ox < g.outWidth; ++ox) {
+      const float* in = in0 + oy * pw + ox;
+      for (std::size_t c = 0; c < channels; c += 8) {
+        const __m256 d = _mm256_loadu_ps(dy + (oy * g.outWidth + ox) * channels + c);
+        for (std::size_t fy = 0; fy < g.filterHeight; ++fy) {
+          for (std::size_t fx = 0; fx < g.filterWidth; ++fx) {
+            float* out = dFilter + (fy * g.filterWidth + fx) * channels + c;
+            _mm256_storeu_ps(out, _mm256_fmadd_ps(_mm256_broadcast_ss(in + fy * pw + fx), d, _mm256_loadu_ps(out)));
+          }
+        }
+      }
+    }
+  }
+}
+
+void conv2dBackpropFilterDirectImage(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
+  PaddedImage& padded = threadPadded();
+  padImage(g, x, padded);
+  if (g.filterHeight == 3 && g.filterWidth == 3) filterGradientBands<3, 3>(g, padded.values.data(), padded.width, dy, dFilter);
+  else if (g.filterHeight == 5 && g.filterWidth == 5) filterGradientBands<5, 5>(g, padded.values.data(), padded.width, dy, dFilter);
+  else filterGradientGeneric(g, padded.values.data(), padded.width, dy, dFilter);
+}
+#else
+bool directConvApplies(const Conv2DGeometry&) { return false; }
+void conv2dDirectImage(const Conv2DGeometry&, const float*, const float*, float*) {}
+void conv2dBackpropFilterDirectImage(const Conv2DGeometry&, const float*, const float*, float*) {}
+#endif
+
+}  // namespace ser

@@ -1,0 +1,21 @@
+// Direct convolution for a single input channel (the first block of a spectrogram model), where an
+// im2col GEMM has only filterHeight x filterWidth columns and spends its time packing: each output
+// pixel's taps are read from a zero-padded copy of the image and multiplied into 8 output channels at
+// a time held in registers.
+#pragma once
+#include <cstddef>
+
+#include "nn/conv.h"
+
+namespace ser {
+
+// One input channel, stride 1, dilation 1, outChannels a multiple of 8, and a CPU with AVX2 and FMA.
+bool directConvApplies(const Conv2DGeometry& g);
+
+// One image: y [outHeight, outWidth, outChannels] from x [inHeight, inWidth, 1].
+void conv2dDirectImage(const Conv2DGeometry& g, const float* x, const float* filter, float* y);
+
+// One image's filter gradient, added into dFilter [filterHeight, filterWidth, 1, outChannels].
+void conv2dBackpropFilterDirectImage(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter);
+
+}  // namespace ser

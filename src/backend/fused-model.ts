@@ -1,0 +1,173 @@
+// The training forward pass of a layers model on the `native` backend: runs of Conv2D ->
+// BatchNormalization -> ReLU -> MaxPooling2D and Bidirectional(LSTM) layers go through the fused ops,
+// every other layer through its own apply(). The model stays a plain tfjs LayersModel (its variables
+// are the ones trained, and it saves and loads as before); only the training step's arithmetic is
+// reorganised. A model whose layers do not form one chain, or a layer setting the fused ops do not
+// reproduce exactly, keeps the layer-by-layer path.
+import * as tf from '@tensorflow/tfjs';
+
+import type { LstmGateActivation } from '../native';
+import { bidirectionalLstm, convBlock, Workspace, type LstmDirectionTensors } from './fused-ops';
+
+type Layer = tf.layers.Layer;
+type Config = tf.serialization.ConfigDict;
+
+/** The model's output for a training batch (dropout and batch statistics in training mode). */
+export type TrainingForward = (x: tf.Tensor) => tf.Tensor;
+
+interface Stage {
+  /** Layers this stage covers. */
+  layers: number;
+  run(x: tf.Tensor, isModelInput: boolean): tf.Tensor;
+}
+
+function weightNamed(layer: Layer, suffix: string): tf.LayerVariable {
+  const found = layer.weights.find((w) => w.originalName.endsWith(`/${suffix}`));
+  if (!found) throw new Error(`layer ${layer.name} has no weight ${suffix}`);
+  return found;
+}
+
+function same(value: unknown, ...options: unknown[]): boolean {
+  return options.some((o) => JSON.stringify(o) === JSON.stringify(value));
+}
+
+function fusableConvBlock(layers: readonly Layer[]): boolean {
+  if (layers.length < 4) return false;
+  const [conv, bn, relu, pool] = layers;
+  if (conv.getClassName() !== 'Conv2D' || bn.getClassName() !== 'BatchNormalization' || relu.getClassName() !== 'ReLU' ||
+    pool.getClassName() !== 'MaxPooling2D') return false;
+  const c: Config = conv.getConfig();
+  const b: Config = bn.getConfig();
+  const r: Config = relu.getConfig();
+  const p: Config = pool.getConfig();
+  return same(c.strides, [1, 1], 1) && same(c.dilationRate, [1, 1], 1) && c.useBias === false &&
+    (c.activation === 'linear' || c.activation == null) && (c.padding === 'same' || c.padding === 'valid') &&
+    c.dataFormat === 'channelsLast' &&
+    (b.axis === -1 || b.axis === 3) && b.center === true && b.scale === true &&
+    (r.maxValue == null) &&
+    p.padding === 'valid' && p.dataFormat === 'channelsLast' && same(p.poolSize, p.strides);
+}
+
+function convBlockStage(layers: readonly Layer[]): Stage {
+  const [conv, bn] = layers;
+  const c = conv.getConfig();
+  const b = bn.getConfig();
+  const p = layers[3].getConfig();
+  const poolSize = (Array.isArray(p.poolSize) ? p.poolSize : [p.poolSize, p.poolSize]) as [number, number];
+  const kernel = weightNamed(conv, 'kernel');
+  const gamma = weightNamed(bn, 'gamma');
+  const beta = weightNamed(bn, 'beta');
+  const movingMean = weightNamed(bn, 'moving_mean');
+  const movingVariance = weightNamed(bn, 'moving_variance');
+  const momentum = b.momentum as number;
+  const workspace = new Workspace();
+  return {
+    layers: 4,
+    run(x, isModelInput) {
+      const result = convBlock(
+        x as tf.Tensor4D, kernel.read() as tf.Tensor4D, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D,
+        { padding: c.padding as 'same' | 'valid', poolSize, epsilon: b.epsilon as number, inputGradient: !isModelInput },
+        workspace,
+      );
+      updateMovingAverage(movingMean, result.batchMean, momentum);
+      updateMovingAverage(movingVariance, result.batchVariance, momentum);
+      return result.y;
+    },
+  };
+}
+
+/** moving - (moving - batch) * (1 - momentum), rounded to float32 at every step as tfjs's ops do. */
+function updateMovingAverage(variable: tf.LayerVariable, batch: Float32Array, momentum: number): void {
+  const decay = Math.fround(1 - momentum);
+  const current = variable.read();
+  const old = current.dataSync() as Float32Array;
+  const next = new Float32Array(old.length);
+  for (let i = 0; i < old.length; i++) next[i] = Math.fround(old[i] - Math.fround(Math.fround(old[i] - batch[i]) * decay));
+  variable.write(tf.tensor(next, current.shape));
+}
+
+function lstmGates(config: Config): LstmGateActivation | null {
+  if (config.activation !== 'tanh') return null;
+  if (config.recurrentActivation === 'hardSigmoid' || config.recurrentActivation === 'sigmoid') return config.recurrentActivation;
+  return null;
+}
+
+function fusableBidirectional(layer: Layer): boolean {
+  if (layer.getClassName() !== 'Bidirectional') return false;
+  const config = layer.getConfig();
+  const inner = config.layer as { className: string; config: Config };
+  const l = inner.config;
+  return config.mergeMode === 'concat' && inner.className === 'LSTM' && lstmGates(l) !== null && !l.dropout && !l.recurrentDropout &&
+    l.returnSequences === true && !l.returnState && !l.goBackwards && !l.stateful;
+}
+
+function bidirectionalStage(layer: Layer): Stage {
+  const inner = (layer.getConfig().layer as { config: Config }).config;
+  const gates = lstmGates(inner) as LstmGateActivation;
+  const direction = (which: 'forward' | 'backward') => {
+    const weights = layer.weights.filter((w) => w.originalName.split('/').some((part) => part.startsWith(`${which}_`)));
+    const named = (suffix: string) => weights.find((w) => w.originalName.endsWith(`/${suffix}`));
+    const kernel = named('kernel');
+    const recurrent = named('recurrent_kernel');
+    if (!kernel || !recurrent) throw new Error(`layer ${layer.name} has no ${which} LSTM weights`);
+    return { kernel, recurrent, bias: named('bias') ?? null };
+  };
+  const forward = direction('forward');
+  const backward = direction('backward');
+  const read = (d: typeof forward): LstmDirectionTensors => ({
+    kernel: d.kernel.read() as tf.Tensor2D, recurrent: d.recurrent.read() as tf.Tensor2D, bias: d.bias ? (d.bias.read() as tf.Tensor1D) : null,
+  });
+  const workspace = new Workspace();
+  return { layers: 1, run: (x) => bidirectionalLstm(x as tf.Tensor3D, read(forward), read(backward), gates, workspace) };
+}
+
+function plainStage(layer: Layer): Stage {
+  return { layers: 1, run: (x) => layer.apply(x, { training: true }) as tf.Tensor };
+}
+
+/** The layers after the input, when each takes the previous one's output alone; else null. */
+function chainOf(model: tf.LayersModel): Layer[] | null {
+  const layers = model.layers;
+  if (layers.length < 2 || layers[0].getClassName() !== 'InputLayer' || model.inputs.length !== 1 || model.outputs.length !== 1) return null;
+  for (let i = 1; i < layers.length; i++) {
+    const nodes = layers[i].inboundNodes;
+    if (nodes.length !== 1 || nodes[0].inboundLayers.length !== 1 || nodes[0].inboundLayers[0] !== layers[i - 1]) return null;
+  }
+  if (model.outputs[0].sourceLayer !== layers[layers.length - 1]) return null;
+  return layers.slice(1);
+}
+
+/**
+ * A training forward pass that runs the model's convolution blocks and bidirectional LSTMs as fused
+ * ops, with the count of each; null when the model has nothing to fuse or is not a simple chain.
+ */
+export function fusedTrainingForward(model: tf.LayersModel): { forward: TrainingForward; convBlocks: number; recurrent: number } | null {
+  const chain = chainOf(model);
+  if (!chain) return null;
+  const stages: Stage[] = [];
+  let convBlocks = 0;
+  let recurrent = 0;
+  for (let i = 0; i < chain.length;) {
+    let stage: Stage;
+    if (fusableConvBlock(chain.slice(i, i + 4))) {
+      stage = convBlockStage(chain.slice(i, i + 4));
+      convBlocks++;
+    } else if (fusableBidirectional(chain[i])) {
+      stage = bidirectionalStage(chain[i]);
+      recurrent++;
+    } else {
+      stage = plainStage(chain[i]);
+    }
+    stages.push(stage);
+    i += stage.layers;
+  }
+  if (convBlocks + recurrent === 0) return null;
+  const forward: TrainingForward = (input) => {
+    let x = input;
+    stages.forEach((stage, i) => {
+      x = stage.run(x, i === 0);
+    });
+    return x;
+  };
+  return { forward, convBlocks, recurrent };
+}
