@@ -230,3 +230,14 @@ export function convBlockBackward(
 
 /** Fills out with a dropout mask: 1 / (1 - rate) where kept, else 0; a function of (seed, index) alone. */
 export function dropoutMask(seed: number, rate: number, out: Float32Array): void;
+
+/** Where the engine's time went since the last reset (for the benchmark). */
+export interface EngineCounters {
+  /** Kernel calls from JS and their wall time. */
+  kernelCalls: number;
+  kernelSeconds: number;
+  /** Time inside GEMM, summed over the pool's threads. */
+  gemmThreadSeconds: number;
+}
+export function engineCounters(): EngineCounters;
+export function resetEngineCounters(): void;

@@ -448,34 +448,57 @@ Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), static_cast<double>(ser::threadCount()));
 }
 
+// Counts the kernel's wall time (engineCounters).
+template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
+Napi::Value timed(const Napi::CallbackInfo& info) {
+  const ser::ScopedCount count(ser::Counter::Kernel);
+  return Fn(info);
+}
+
+Napi::Value EngineCounters(const Napi::CallbackInfo& info) {
+  const ser::EngineCounters c = ser::readEngineCounters();
+  Napi::Object result = Napi::Object::New(info.Env());
+  result.Set("kernelCalls", Napi::Number::New(info.Env(), static_cast<double>(c.kernelCalls)));
+  result.Set("kernelSeconds", Napi::Number::New(info.Env(), c.kernelSeconds));
+  result.Set("gemmThreadSeconds", Napi::Number::New(info.Env(), c.gemmThreadSeconds));
+  return result;
+}
+
+Napi::Value ResetEngineCounters(const Napi::CallbackInfo& info) {
+  ser::resetEngineCounters();
+  return info.Env().Undefined();
+}
+
 Napi::Value GemmIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ser::gemmIsa()); }
 
 }  // namespace
 
 void registerNnExports(Napi::Env env, Napi::Object exports) {
-  exports.Set("matMul", Napi::Function::New<guarded<MatMul>>(env, "matMul"));
-  exports.Set("conv2d", Napi::Function::New<guarded<Conv2D>>(env, "conv2d"));
-  exports.Set("conv2dBackpropInput", Napi::Function::New<guarded<Conv2DBackpropInput>>(env, "conv2dBackpropInput"));
-  exports.Set("conv2dBackpropFilter", Napi::Function::New<guarded<Conv2DBackpropFilter>>(env, "conv2dBackpropFilter"));
-  exports.Set("binaryOp", Napi::Function::New<guarded<BinaryOp>>(env, "binaryOp"));
-  exports.Set("unaryOp", Napi::Function::New<guarded<UnaryOp>>(env, "unaryOp"));
-  exports.Set("reduceSum", Napi::Function::New<guarded<ReduceSum>>(env, "reduceSum"));
-  exports.Set("maxPool", Napi::Function::New<guarded<MaxPool>>(env, "maxPool"));
-  exports.Set("maxPoolBackprop", Napi::Function::New<guarded<MaxPoolBackprop>>(env, "maxPoolBackprop"));
-  exports.Set("slice", Napi::Function::New<guarded<Slice>>(env, "slice"));
-  exports.Set("tile", Napi::Function::New<guarded<LayoutCopy<ser::tileView>>>(env, "tile"));
-  exports.Set("reverse", Napi::Function::New<guarded<LayoutCopy<reverseAxesView>>>(env, "reverse"));
-  exports.Set("transpose", Napi::Function::New<guarded<LayoutCopy<ser::transposeView>>>(env, "transpose"));
+  exports.Set("matMul", Napi::Function::New<guarded<timed<MatMul>>>(env, "matMul"));
+  exports.Set("conv2d", Napi::Function::New<guarded<timed<Conv2D>>>(env, "conv2d"));
+  exports.Set("conv2dBackpropInput", Napi::Function::New<guarded<timed<Conv2DBackpropInput>>>(env, "conv2dBackpropInput"));
+  exports.Set("conv2dBackpropFilter", Napi::Function::New<guarded<timed<Conv2DBackpropFilter>>>(env, "conv2dBackpropFilter"));
+  exports.Set("binaryOp", Napi::Function::New<guarded<timed<BinaryOp>>>(env, "binaryOp"));
+  exports.Set("unaryOp", Napi::Function::New<guarded<timed<UnaryOp>>>(env, "unaryOp"));
+  exports.Set("reduceSum", Napi::Function::New<guarded<timed<ReduceSum>>>(env, "reduceSum"));
+  exports.Set("maxPool", Napi::Function::New<guarded<timed<MaxPool>>>(env, "maxPool"));
+  exports.Set("maxPoolBackprop", Napi::Function::New<guarded<timed<MaxPoolBackprop>>>(env, "maxPoolBackprop"));
+  exports.Set("slice", Napi::Function::New<guarded<timed<Slice>>>(env, "slice"));
+  exports.Set("tile", Napi::Function::New<guarded<timed<LayoutCopy<ser::tileView>>>>(env, "tile"));
+  exports.Set("reverse", Napi::Function::New<guarded<timed<LayoutCopy<reverseAxesView>>>>(env, "reverse"));
+  exports.Set("transpose", Napi::Function::New<guarded<timed<LayoutCopy<ser::transposeView>>>>(env, "transpose"));
   exports.Set("gemmIsa", Napi::Function::New<guarded<GemmIsa>>(env, "gemmIsa"));
   exports.Set("setThreads", Napi::Function::New<guarded<SetThreads>>(env, "setThreads"));
   exports.Set("threadCount", Napi::Function::New<guarded<ThreadCount>>(env, "threadCount"));
   exports.Set("bilstmWorkspaceFloats", Napi::Function::New<guarded<BilstmWorkspaceFloats>>(env, "bilstmWorkspaceFloats"));
-  exports.Set("bilstmForward", Napi::Function::New<guarded<BilstmForward>>(env, "bilstmForward"));
-  exports.Set("bilstmBackward", Napi::Function::New<guarded<BilstmBackward>>(env, "bilstmBackward"));
+  exports.Set("bilstmForward", Napi::Function::New<guarded<timed<BilstmForward>>>(env, "bilstmForward"));
+  exports.Set("bilstmBackward", Napi::Function::New<guarded<timed<BilstmBackward>>>(env, "bilstmBackward"));
   exports.Set("convBlockWorkspaceFloats", Napi::Function::New<guarded<ConvBlockWorkspaceFloats>>(env, "convBlockWorkspaceFloats"));
-  exports.Set("convBlockForward", Napi::Function::New<guarded<ConvBlockForward>>(env, "convBlockForward"));
-  exports.Set("convBlockBackward", Napi::Function::New<guarded<ConvBlockBackward>>(env, "convBlockBackward"));
-  exports.Set("dropoutMask", Napi::Function::New<guarded<DropoutMask>>(env, "dropoutMask"));
+  exports.Set("convBlockForward", Napi::Function::New<guarded<timed<ConvBlockForward>>>(env, "convBlockForward"));
+  exports.Set("convBlockBackward", Napi::Function::New<guarded<timed<ConvBlockBackward>>>(env, "convBlockBackward"));
+  exports.Set("engineCounters", Napi::Function::New<guarded<EngineCounters>>(env, "engineCounters"));
+  exports.Set("resetEngineCounters", Napi::Function::New<guarded<ResetEngineCounters>>(env, "resetEngineCounters"));
+  exports.Set("dropoutMask", Napi::Function::New<guarded<timed<DropoutMask>>>(env, "dropoutMask"));
 }
 
 }  // namespace binding

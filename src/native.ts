@@ -30,6 +30,7 @@ export type {
   AugmentLimits,
   Conv2DGeometry,
   ConvBlockShape,
+  EngineCounters,
   LstmGateActivation,
   LstmShape,
   LstmWeights,

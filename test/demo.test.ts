@@ -34,6 +34,7 @@ test('ser demo: synth -> prepare -> train -> eval -> predict under one folder, s
   expect(summary.epochs).toBe(epochs);
   const config = JSON.parse(fs.readFileSync(path.join(out, 'run', 'config.json'), 'utf8'));
   expect(summary.backend).toBe(config.backends[0].backend);
+  expect(summary.threads).toBe(config.backends[0].threads);
   expect(summary.report).toBe(path.join(out, 'run', 'report.html'));
   expect(summary.featuresRealTimeFactor).toBeGreaterThan(1);
   expect(summary.predictions).toHaveLength(2);

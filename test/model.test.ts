@@ -1,16 +1,31 @@
-// The attention layer and the model: weights sum to 1 over time, save/load with the custom layer
-// predicts identically, the presets' shapes and sizes.
+// The attention layer and the model: weights sum to 1 over time, the saved folder runs in plain tfjs,
+// a folder saved by an earlier version still loads, the presets' shapes and sizes.
+import * as fs from 'fs';
+import * as path from 'path';
+
 import * as tf from '@tensorflow/tfjs';
 
 import { AttentionPooling } from '../src/train/attention';
+import { loadModelFolder, saveModelFolder, type Preprocessing } from '../src/train/checkpoint';
 import { setDropoutStep, StepDropout } from '../src/train/dropout';
 import { buildModel, MODEL_PRESETS } from '../src/train/model';
 import { selectBackend } from '../src/backend';
 import { orthogonalMatrix } from '../src/train/initializers';
+import { maxAbsDiff, ROOT, tempDir } from './helpers/paths';
+import { predictWithStockTfjs } from './helpers/stock-tfjs';
+
+const work = tempDir('model');
+const PREPROCESSING = {
+  featureConfig: {}, crop: { offsetSeconds: 0, durationSeconds: 0.4 }, frames: 40, coeffs: 12,
+  labels: ['neutral', 'calm', 'happy', 'sad', 'angry', 'fearful', 'disgust', 'surprised'],
+  normalisation: { mean: Array(12).fill(0), std: Array(12).fill(1) }, sizes: MODEL_PRESETS.small,
+} as unknown as Preprocessing;
 
 beforeAll(async () => {
   await selectBackend('cpu');
 });
+
+afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
 
 test('attention weights are a distribution over time, and the output is their weighted sum', () => {
   const layer = new AttentionPooling({ units: 6, seed: 3 });
@@ -28,27 +43,38 @@ test('attention weights are a distribution over time, and the output is their we
   expect(alpha.max().dataSync()[0] - alpha.min().dataSync()[0]).toBeGreaterThan(1e-3);
 });
 
-test('the small model saves and loads with its attention layer and predicts identically', async () => {
+test('the small model saves to a folder of stock tfjs classes only, which plain @tensorflow/tfjs runs without ser-native', async () => {
   const model = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 5 });
   const x = tf.randomNormal([3, 40, 12, 1], 0, 1, 'float32', 2);
   const before = model.predict(x) as tf.Tensor;
   expect(before.shape).toEqual([3, 8]);
   for (const s of before.sum(1).dataSync()) expect(s).toBeCloseTo(1, 5);
-  let saved: tf.io.ModelArtifacts | undefined;
-  await model.save(tf.io.withSaveHandler(async (artifacts) => {
-    saved = artifacts;
-    return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
-  }));
-  expect(JSON.stringify(saved?.modelTopology)).toContain('AttentionPooling');
-  const loaded = await tf.loadLayersModel(tf.io.fromMemory(saved as tf.io.ModelArtifacts));
-  const after = loaded.predict(x) as tf.Tensor;
-  expect(Array.from(after.dataSync())).toEqual(Array.from(before.dataSync()));
+  const dir = path.join(work, 'small-model');
+  await saveModelFolder(dir, model, PREPROCESSING);
+  const classes = new Set([...fs.readFileSync(path.join(dir, 'model.json'), 'utf8').matchAll(/"class_name": *"(\w+)"/g)].map((m) => m[1]));
+  for (const custom of ['StepDropout', 'SeededOrthogonal', 'AttentionPooling']) expect(classes).not.toContain(custom);
+  expect(classes).toContain('Dropout');
+  const stock = predictWithStockTfjs(dir, Float32Array.from(x.dataSync()), x.shape, path.join(work, 'x.bin'));
+  expect(stock.loaded).toEqual([]);
+  expect(maxAbsDiff(stock.probabilities, before.dataSync())).toBeLessThan(1e-6);
+  // And this package loads its own folder back to the same predictions.
+  const loaded = await loadModelFolder(dir);
+  expect(Array.from((loaded.model.predict(x) as tf.Tensor).dataSync())).toEqual(Array.from(before.dataSync()));
 });
 
-test('the seed preset has about 800k parameters on 301 x 40 input; the same seed gives the same weights', () => {
+test('a model folder saved by ser-native 0.1.0 (AttentionPooling and StepDropout layers) still loads and predicts as it did', async () => {
+  const dir = path.join(ROOT, 'test', 'fixtures', 'legacy-model');
+  const expected = JSON.parse(fs.readFileSync(path.join(dir, 'expected.json'), 'utf8')) as { probabilities: number[] };
+  const { model, preprocessing } = await loadModelFolder(dir);
+  expect(model.layers.some((l) => l.getClassName() === 'AttentionPooling')).toBe(true);
+  const x = tf.tensor4d(Float32Array.from({ length: 240 }, (_, i) => Math.sin(i * 0.37) * 2), [1, 20, 12, 1]);
+  expect(maxAbsDiff((model.predict(x) as tf.Tensor).dataSync(), expected.probabilities)).toBeLessThan(1e-6);
+  expect(preprocessing.labels).toHaveLength(8);
+});
+
+test('the seed preset has 798,760 parameters on 301 x 40 input (as its Keras twin); the same seed gives the same weights', () => {
   const seed = buildModel({ frames: 301, coeffs: 40, classes: 8, sizes: MODEL_PRESETS.seed, seed: 1 });
-  expect(seed.countParams()).toBeGreaterThan(700_000);
-  expect(seed.countParams()).toBeLessThan(900_000);
+  expect(seed.countParams()).toBe(798_760);
   const a = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 9 });
   const b = buildModel({ frames: 40, coeffs: 12, classes: 8, sizes: MODEL_PRESETS.small, seed: 9 });
   a.getWeights().forEach((w, i) => expect(Array.from(w.dataSync())).toEqual(Array.from(b.getWeights()[i].dataSync())));

@@ -4,7 +4,12 @@ import { spawn, spawnSync, type SpawnSyncReturns } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { CLI, tempDir } from './helpers/paths';
+import * as tf from '@tensorflow/tfjs';
+
+import { selectBackend } from '../src/backend';
+import { loadModelFolder } from '../src/train/checkpoint';
+import { CLI, maxAbsDiff, tempDir } from './helpers/paths';
+import { predictWithStockTfjs } from './helpers/stock-tfjs';
 import { writeDataset } from './helpers/dataset';
 
 const work = tempDir('train');
@@ -51,6 +56,18 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
     // than 4 std above it. Seeds 1-4 measured 0.47-0.55 here, leaving a wide margin below as well.
     expect(result.uar.mean).toBeGreaterThanOrEqual(0.3);
   }, 60_000);
+
+  test('the model trained on native (fused ops) runs in plain @tensorflow/tfjs, without ser-native, as ser runs it', async () => {
+    await selectBackend('cpu');
+    const { model, preprocessing } = await loadModelFolder(path.join(run, 'model'));
+    const shape = [2, preprocessing.frames, preprocessing.coeffs, 1];
+    const input = Float32Array.from({ length: 2 * preprocessing.frames * preprocessing.coeffs }, (_, i) => Math.sin(i * 0.11) * 1.5);
+    const ours = (model.predict(tf.tensor(input, shape)) as tf.Tensor).dataSync();
+    const stock = predictWithStockTfjs(path.join(run, 'model'), input, shape, path.join(work, 'stock-input.bin'));
+    expect(stock.loaded).toEqual([]);
+    expect(maxAbsDiff(stock.probabilities, ours)).toBeLessThan(1e-6);
+    model.dispose();
+  });
 
   test('the run folder: config, speaker-disjoint folds.json, one metrics line per epoch, checkpoints, the best model', () => {
     const config = JSON.parse(fs.readFileSync(path.join(run, 'config.json'), 'utf8'));
@@ -129,11 +146,13 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
 
   const tiny = ['--model', 'small', '--conv-filters', '4,8', '--lstm-units', '6', '--attention-units', '6', '--batch-size', '8', '--seed', '2'];
 
-  test('kill -9 after an epoch, --resume, and the final weights equal an uninterrupted run\'s', async () => {
-    const args = ['train', cache, ...tiny, '--epochs', '6', '--backend', 'cpu', '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04'];
-    const whole = path.join(work, 'whole');
+  // The native engine (fused ops, 2 threads) as well as the cpu backend: every kernel is deterministic.
+  // Native epochs take a fraction of cpu's: more of them leave time to kill the run midway.
+  test.each([['cpu', '1', 6], ['native', '2', 16]])('on %s with %s thread(s): kill -9 after an epoch, --resume, and the final weights equal an uninterrupted run\'s', async (backend, threads, epochs) => {
+    const args = ['train', cache, ...tiny, '--epochs', String(epochs), '--backend', backend, '--threads', threads, '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04'];
+    const whole = path.join(work, `whole-${backend}`);
     expectOk(ser([...args, '-o', whole]));
-    const interrupted = path.join(work, 'interrupted');
+    const interrupted = path.join(work, `interrupted-${backend}`);
     const child = spawn(process.execPath, [CLI, ...args, '-o', interrupted], { stdio: 'ignore' });
     const metrics = path.join(interrupted, 'metrics.jsonl');
     const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
@@ -150,9 +169,10 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     });
     expect(signal).toBe('SIGKILL');
     const doneBeforeKill = lines(metrics).length;
-    expect(doneBeforeKill).toBeLessThan(6);
-    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', 'cpu']));
-    for (const file of ['checkpoints/epoch-0006/weights.bin', 'checkpoints/epoch-0006/optimizer.bin', 'model/weights.bin']) {
+    expect(doneBeforeKill).toBeLessThan(epochs);
+    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', backend, '--threads', threads]));
+    const last = `checkpoints/epoch-${String(epochs).padStart(4, '0')}`;
+    for (const file of [`${last}/weights.bin`, `${last}/optimizer.bin`, 'model/weights.bin']) {
       expect(fs.readFileSync(path.join(interrupted, file)).equals(fs.readFileSync(path.join(whole, file)))).toBe(true);
     }
     const strip = (l: string) => {
@@ -162,9 +182,10 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     expect(lines(metrics).map(strip)).toEqual(lines(path.join(whole, 'metrics.jsonl')).map(strip));
     const config = JSON.parse(fs.readFileSync(path.join(interrupted, 'config.json'), 'utf8'));
     expect(config.backends.map((b: { fromEpoch: number }) => b.fromEpoch)).toEqual([0, doneBeforeKill]);
+    expect(config.backends.map((b: { backend: string; threads: number }) => `${b.backend}/${b.threads}`)).toEqual([`${backend}/${threads}`, `${backend}/${threads}`]);
     // A finished run resumes to no further work; training over it without --resume is refused.
-    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', 'cpu']));
-    expect(lines(metrics)).toHaveLength(6);
+    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', backend, '--threads', threads]));
+    expect(lines(metrics)).toHaveLength(epochs);
     const again = ser([...args, '-o', interrupted]);
     expect(again.status).toBe(1);
     expect(again.stderr).toMatch(/already holds a run; resume it with --resume/);
@@ -242,5 +263,12 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
       expect(attempt.stderr).toContain(flag);
     }
     expect(ser(['train', '-o', path.join(work, 'bad')]).status).toBe(2);
+    for (const [command, value] of [['train', '0'], ['eval', '1000'], ['predict', '1.5']]) {
+      const args = command === 'train' ? ['train', cache, '-o', path.join(work, 'bad')] : [command, path.join(work, 'bad'), ...(command === 'predict' ? ['x.wav'] : [])];
+      const attempt = ser([...args, '--threads', value]);
+      expect(attempt.status).toBe(2);
+      expect(attempt.stderr).toContain('--threads');
+    }
+    expect(fs.existsSync(path.join(work, 'bad'))).toBe(false);
   });
 });

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <vector>
 
+#include "nn/profile.h"
 #include "nn/threadpool.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
@@ -249,6 +250,7 @@ GemmShape withStrides(GemmShape s) {
 }
 
 void gemmOnCaller(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate) {
+  const ScopedCount count(Counter::Gemm);
   switch (activeIsa()) {
 #ifdef SER_X86_KERNELS
     case Isa::Avx512:

@@ -8,6 +8,7 @@
 #include "nn/gemm.h"
 #include "nn/layout.h"
 #include "nn/pool.h"
+#include "nn/profile.h"
 #include "nn/recurrent.h"
 #include "nn/reduce.h"
 #include "nn/threadpool.h"

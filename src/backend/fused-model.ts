@@ -16,9 +16,9 @@ type Config = tf.serialization.ConfigDict;
 export type TrainingForward = (x: tf.Tensor) => tf.Tensor;
 
 interface Stage {
-  /** Layers this stage covers. */
+  /** Layers this stage covers (the last one's output is the stage's). */
   layers: number;
-  run(x: tf.Tensor, isModelInput: boolean): tf.Tensor;
+  run(inputs: tf.Tensor[], isModelInput: boolean): tf.Tensor;
 }
 
 function weightNamed(layer: Layer, suffix: string): tf.LayerVariable {
@@ -63,7 +63,7 @@ function convBlockStage(layers: readonly Layer[]): Stage {
   const workspace = new Workspace();
   return {
     layers: 4,
-    run(x, isModelInput) {
+    run([x], isModelInput) {
       const result = convBlock(
         x as tf.Tensor4D, kernel.read() as tf.Tensor4D, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D,
         { padding: c.padding as 'same' | 'valid', poolSize, epsilon: b.epsilon as number, inputGradient: !isModelInput },
@@ -118,56 +118,77 @@ function bidirectionalStage(layer: Layer): Stage {
     kernel: d.kernel.read() as tf.Tensor2D, recurrent: d.recurrent.read() as tf.Tensor2D, bias: d.bias ? (d.bias.read() as tf.Tensor1D) : null,
   });
   const workspace = new Workspace();
-  return { layers: 1, run: (x) => bidirectionalLstm(x as tf.Tensor3D, read(forward), read(backward), gates, workspace) };
+  return { layers: 1, run: ([x]) => bidirectionalLstm(x as tf.Tensor3D, read(forward), read(backward), gates, workspace) };
 }
 
 function plainStage(layer: Layer): Stage {
-  return { layers: 1, run: (x) => layer.apply(x, { training: true }) as tf.Tensor };
+  return { layers: 1, run: (inputs) => layer.apply(inputs.length === 1 ? inputs[0] : inputs, { training: true }) as tf.Tensor };
 }
 
-/** The layers after the input, when each takes the previous one's output alone; else null. */
-function chainOf(model: tf.LayersModel): Layer[] | null {
-  const layers = model.layers;
-  if (layers.length < 2 || layers[0].getClassName() !== 'InputLayer' || model.inputs.length !== 1 || model.outputs.length !== 1) return null;
-  for (let i = 1; i < layers.length; i++) {
-    const nodes = layers[i].inboundNodes;
-    if (nodes.length !== 1 || nodes[0].inboundLayers.length !== 1 || nodes[0].inboundLayers[0] !== layers[i - 1]) return null;
+/** The layers whose outputs a layer takes, when it is called once on whole outputs; else null. */
+function producersOf(layer: Layer): Layer[] | null {
+  const nodes = layer.inboundNodes;
+  if (nodes.length !== 1 || nodes[0].nodeIndices.some((i) => i !== 0) || nodes[0].tensorIndices.some((i) => i !== 0)) return null;
+  return nodes[0].inboundLayers;
+}
+
+/** Whether layers[i..i+n) run one after the other, each the only reader of the one before. */
+function isRun(layers: readonly Layer[], i: number, n: number): boolean {
+  for (let k = i + 1; k < i + n; k++) {
+    const producers = producersOf(layers[k]);
+    if (!producers || producers.length !== 1 || producers[0] !== layers[k - 1] || layers[k - 1].outboundNodes.length !== 1) return false;
   }
-  if (model.outputs[0].sourceLayer !== layers[layers.length - 1]) return null;
-  return layers.slice(1);
+  return true;
+}
+
+interface PlannedStage {
+  stage: Stage;
+  /** The layers whose outputs the stage reads, and the layer whose output it produces. */
+  inputs: Layer[];
+  output: Layer;
 }
 
 /**
  * A training forward pass that runs the model's convolution blocks and bidirectional LSTMs as fused
- * ops, with the count of each; null when the model has nothing to fuse or is not a simple chain.
+ * ops, with the count of each; null when the model has nothing to fuse or a layer is shared or called
+ * more than once (the layer-by-layer path handles those).
  */
 export function fusedTrainingForward(model: tf.LayersModel): { forward: TrainingForward; convBlocks: number; recurrent: number } | null {
-  const chain = chainOf(model);
-  if (!chain) return null;
-  const stages: Stage[] = [];
+  const layers = model.layers;
+  if (model.inputs.length !== 1 || model.outputs.length !== 1 || layers[0]?.getClassName() !== 'InputLayer') return null;
+  const inputLayer = layers[0];
+  const plan: PlannedStage[] = [];
   let convBlocks = 0;
   let recurrent = 0;
-  for (let i = 0; i < chain.length;) {
+  for (let i = 1; i < layers.length;) {
+    const inputs = producersOf(layers[i]);
+    if (!inputs) return null;
     let stage: Stage;
-    if (fusableConvBlock(chain.slice(i, i + 4))) {
-      stage = convBlockStage(chain.slice(i, i + 4));
+    if (fusableConvBlock(layers.slice(i, i + 4)) && isRun(layers, i, 4)) {
+      stage = convBlockStage(layers.slice(i, i + 4));
       convBlocks++;
-    } else if (fusableBidirectional(chain[i])) {
-      stage = bidirectionalStage(chain[i]);
+    } else if (fusableBidirectional(layers[i])) {
+      stage = bidirectionalStage(layers[i]);
       recurrent++;
     } else {
-      stage = plainStage(chain[i]);
+      stage = plainStage(layers[i]);
     }
-    stages.push(stage);
+    plan.push({ stage, inputs, output: layers[i + stage.layers - 1] });
     i += stage.layers;
   }
-  if (convBlocks + recurrent === 0) return null;
+  const outputLayer = model.outputs[0].sourceLayer;
+  if (convBlocks + recurrent === 0 || !plan.some((p) => p.output === outputLayer)) return null;
   const forward: TrainingForward = (input) => {
-    let x = input;
-    stages.forEach((stage, i) => {
-      x = stage.run(x, i === 0);
-    });
-    return x;
+    const values = new Map<Layer, tf.Tensor>([[inputLayer, input]]);
+    for (const { stage, inputs, output } of plan) {
+      const args = inputs.map((layer) => {
+        const value = values.get(layer);
+        if (!value) throw new Error(`fused forward: ${layer.name} has not run before ${output.name}`);
+        return value;
+      });
+      values.set(output, stage.run(args, inputs.length === 1 && inputs[0] === inputLayer));
+    }
+    return values.get(outputLayer) as tf.Tensor;
   };
   return { forward, convBlocks, recurrent };
 }

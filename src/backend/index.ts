@@ -3,10 +3,15 @@
 export {
   BACKENDS,
   BackendUnavailableError,
+  checkThreadCount,
+  defaultThreadCount,
+  MAX_THREADS,
   selectBackend,
   TFJS_VERSION,
   type BackendChoice,
   type BackendName,
+  type BackendOptions,
   type SelectedBackend,
 } from './select';
 export { NATIVE_BACKEND_NAME, nativeKernelNames, registerNativeBackend } from './native-backend';
+export { fusedTrainingForward, type TrainingForward } from './fused-model';

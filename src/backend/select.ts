@@ -1,9 +1,11 @@
 // The TensorFlow.js backend chain (DESIGN section 7): tfjs-node-gpu, tfjs-node, native (our addon), wasm,
 // cpu. `auto` takes the first that loads; a forced backend that cannot load fails with what to install.
+import * as os from 'os';
 import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
+import { native } from '../native';
 import { NATIVE_BACKEND_NAME, registerNativeBackend } from './native-backend';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
@@ -19,6 +21,8 @@ export class BackendUnavailableError extends Error {
 
 export interface SelectedBackend {
   name: BackendName;
+  /** Threads the backend trains on (the native engine's pool; libtensorflow's intra-op threads). */
+  threads: number;
   /** tf.getBackend() after selection ('tensorflow' for both node packages). */
   tfBackend: string;
   /** Why earlier choices of `auto` were passed over. */
@@ -39,9 +43,26 @@ const INSTALL_HINTS: Record<BackendName, string> = {
   cpu: `npm install @tensorflow/tfjs@${TFJS_VERSION}`,
 };
 
+/** Every core of this machine: the default of --threads. */
+export function defaultThreadCount(): number {
+  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+}
+
+export const MAX_THREADS = 256;
+
+/** Checks a --threads value; the message names the option. */
+export function checkThreadCount(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+  }
+  return threads;
+}
+
 /** Loads the backend's package and makes it current; throws with the reason when it cannot. */
-async function activate(name: BackendName): Promise<string> {
+async function activate(name: BackendName, threads: number): Promise<string> {
   if (name === 'tensorflow-gpu' || name === 'tensorflow') {
+    // libtensorflow reads its thread count once, when it starts; a value the user set wins.
+    process.env.TF_NUM_INTRAOP_THREADS ??= String(threads);
     try {
       // Registers the 'tensorflow' backend with the shared tfjs-core (same version, one copy).
       // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -55,6 +76,7 @@ async function activate(name: BackendName): Promise<string> {
   }
   if (name === 'native') {
     registerNativeBackend();
+    native.setThreads(threads);
     if (!(await tf.setBackend(NATIVE_BACKEND_NAME))) throw new Error('the native backend did not initialise');
     return NATIVE_BACKEND_NAME;
   }
@@ -76,14 +98,20 @@ async function activate(name: BackendName): Promise<string> {
   return 'cpu';
 }
 
-export async function selectBackend(choice: BackendChoice): Promise<SelectedBackend> {
+export interface BackendOptions {
+  /** Threads to train on; default every core. wasm and cpu run on one whatever this says. */
+  threads?: number;
+}
+
+export async function selectBackend(choice: BackendChoice, options: BackendOptions = {}): Promise<SelectedBackend> {
+  const threads = checkThreadCount(options.threads ?? defaultThreadCount());
   const skipped: SelectedBackend['skipped'] = [];
   const candidates: readonly BackendName[] = choice === 'auto' ? BACKENDS : [choice];
   for (const name of candidates) {
     try {
-      const tfBackend = await activate(name);
+      const tfBackend = await activate(name, threads);
       await tf.ready();
-      return { name, tfBackend, skipped };
+      return { name, tfBackend, threads: name === 'wasm' || name === 'cpu' ? 1 : threads, skipped };
     } catch (error) {
       const reason = (error as Error).message;
       if (choice !== 'auto') {

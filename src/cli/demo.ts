@@ -5,7 +5,7 @@ import { runDemo, type DemoSummary } from '../demo/pipeline';
 import { BACKENDS, type BackendChoice } from '../backend';
 import { defaultWorkerCount } from '../workers/pool';
 import { UsageError } from './errors';
-import { parseInteger } from './options';
+import { checkedThreads, parseInteger, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -14,7 +14,7 @@ export function demoTable(s: DemoSummary): string {
   const rows: [string, string][] = [
     ['clips', `${s.clips} synthesised (${(s.audioSeconds / 60).toFixed(1)} min of audio), ${s.cacheRows} cache rows with augmented copies`],
     ['features', `${Math.round(s.featuresRealTimeFactor).toLocaleString('en-US')}x real time`],
-    ['backend', s.backend],
+    ['backend', `${s.backend}, ${s.threads} thread${s.threads === 1 ? '' : 's'}`],
     ['epochs', String(s.epochs)],
     ['test speakers', `${s.testSpeakers.join(', ')} (${s.testClips} clips, never seen in training)`],
     ['test UAR', `${pct(s.uar)} (chance 12.5%)`],
@@ -38,8 +38,9 @@ export function demoCommand(): Command {
     .option('--seed <n>', 'seed of the corpus, split and training', parseInteger, 3)
     .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
+    .addOption(threadsOption())
     .option('--json', 'print the summary as JSON')
-    .action(async (opts: { output: string; speakers: number; clipsPerClass: number; epochs: number; seed: number; workers?: number; backend: BackendChoice; json?: boolean }) => {
+    .action(async (opts: { output: string; speakers: number; clipsPerClass: number; epochs: number; seed: number; workers?: number; backend: BackendChoice; threads?: number; json?: boolean }) => {
       for (const [flag, v, min] of [['--speakers', opts.speakers, 4], ['--clips-per-class', opts.clipsPerClass, 1], ['--epochs', opts.epochs, 1]] as const) {
         if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag} must be an integer >= ${min}, got ${v}`);
       }
@@ -48,6 +49,7 @@ export function demoCommand(): Command {
       let bar: ProgressReporter | null = null;
       const summary = await runDemo({
         out: opts.output, speakers: opts.speakers, clipsPerClass: opts.clipsPerClass, epochs: opts.epochs, backend: opts.backend,
+        threads: checkedThreads(opts.threads),
         workers, seed: opts.seed,
         log: (line) => process.stderr.write(`${line}\n`),
         onTrainStep: (_fold, _folds, p) => {

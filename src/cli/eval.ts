@@ -7,6 +7,7 @@ import { evaluateRun } from '../eval/evaluate';
 import { predictFiles } from '../eval/predict-files';
 import { BACKENDS, type BackendChoice } from '../backend';
 import { PartialFailure } from './errors';
+import { checkedThreads, threadsOption } from './options';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
@@ -16,9 +17,10 @@ export function evalCommand(): Command {
     .argument('<run>', 'run folder from ser train')
     .option('--cache <cache>', 'evaluate on this cache instead of the run\'s (same feature settings)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
+    .addOption(threadsOption())
     .option('--json', 'print metrics as JSON')
-    .action(async (run: string, opts: { cache?: string; backend: BackendChoice; json?: boolean }) => {
-      const evaluation = await evaluateRun(run, { cache: opts.cache, backend: opts.backend });
+    .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean }) => {
+      const evaluation = await evaluateRun(run, { cache: opts.cache, backend: opts.backend, threads: checkedThreads(opts.threads) });
       const { summary, pooled } = evaluation;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({
@@ -50,9 +52,10 @@ export function predictCommand(): Command {
     .argument('<run>', 'run folder from ser train (or its model/ folder)')
     .argument('<files...>', 'WAV files')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
+    .addOption(threadsOption())
     .option('--json', 'print one JSON array instead of JSON lines')
-    .action(async (run: string, files: string[], opts: { backend: BackendChoice; json?: boolean }) => {
-      const results = await predictFiles(run, files, opts.backend, (result) => {
+    .action(async (run: string, files: string[], opts: { backend: BackendChoice; threads?: number; json?: boolean }) => {
+      const results = await predictFiles(run, files, { backend: opts.backend, threads: checkedThreads(opts.threads) }, (result) => {
         if ('error' in result) process.stderr.write(`ser predict: ${result.file}: ${result.error}\n`);
         if (!opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
       });

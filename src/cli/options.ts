@@ -2,7 +2,23 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
 import { FEATURE_OPTION_SPECS, FeatureConfigError, resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
+import { checkThreadCount } from '../backend';
 import { UsageError } from './errors';
+
+/** --threads <n>: the backend's threads, every core by default (checked where the backend starts). */
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'threads to train or infer on (default: every core)').argParser(parseInteger);
+}
+
+/** A --threads value checked (a bad one is a usage error), or undefined for the default. */
+export function checkedThreads(threads: number | undefined): number | undefined {
+  if (threads === undefined) return undefined;
+  try {
+    return checkThreadCount(threads);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+}
 
 export function parseInteger(value: string): number {
   const n = Number(value);

@@ -9,7 +9,7 @@ import { MODEL_PRESETS, type ModelSizes } from '../train/model';
 import { trainRun, type TrainSettings } from '../train/run';
 import { defaultWorkerCount } from '../workers/pool';
 import { UsageError } from './errors';
-import { parseInteger, parseNumber } from './options';
+import { checkedThreads, parseInteger, parseNumber, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
 interface TrainCliOptions {
@@ -38,6 +38,7 @@ interface TrainCliOptions {
   onlineAugment?: string | boolean;
   workers?: number;
   backend: BackendChoice;
+  threads?: number;
   resume?: boolean;
   json?: boolean;
 }
@@ -135,6 +136,7 @@ export function trainCommand(): Command {
     .option('--online-augment [kinds]', `augment every training clip afresh each epoch in workers (needs prepare --keep-audio; default ${DEFAULT_ONLINE_AUGMENT.join(',')})`)
     .option('--workers <n>', 'worker threads for online augmentation (default: one per core)', parseInteger)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
+    .addOption(threadsOption())
     .option('--resume', 'continue the run in -o from its last checkpoint (its stored settings apply)')
     .option('--json', 'print the result as JSON')
     .action(async (cache: string | undefined, opts: TrainCliOptions) => {
@@ -157,7 +159,7 @@ export function trainCommand(): Command {
       const tty = Boolean(process.stderr.isTTY);
       let bar: ProgressReporter | null = null;
       const result = await trainRun({
-        runDir: opts.output, backend: opts.backend, workers, resume: Boolean(opts.resume), settings,
+        runDir: opts.output, backend: opts.backend, threads: checkedThreads(opts.threads), workers, resume: Boolean(opts.resume), settings,
         log: (line) => process.stderr.write(`${line}\n`),
         onStep: (fold, folds, p) => {
           if (!tty) return;

@@ -21,6 +21,8 @@ export interface DemoOptions {
   clipsPerClass: number;
   epochs: number;
   backend: BackendChoice;
+  /** Threads to train and infer on (default: every core). */
+  threads?: number;
   workers: number;
   seed: number;
   log: (line: string) => void;
@@ -34,6 +36,7 @@ export interface DemoSummary {
   cacheRows: number;
   featuresRealTimeFactor: number;
   backend: string;
+  threads: number;
   epochs: number;
   testSpeakers: string[];
   testClips: number;
@@ -71,7 +74,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const valSpeakers = speakers.slice(-3, -2);
   options.log(`3/5 train: the small model, ${options.epochs} epochs at most; validation ${valSpeakers.join(', ')}, test ${testSpeakers.join(', ')}`);
   const trained: TrainRunResult = await trainRun({
-    runDir: run, backend: options.backend, workers: options.workers, resume: false, log: options.log, onStep: options.onTrainStep,
+    runDir: run, backend: options.backend, threads: options.threads, workers: options.workers, resume: false, log: options.log, onStep: options.onTrainStep,
     settings: {
       cache, modelPreset: 'small', sizes: { ...MODEL_PRESETS.small, convFilters: [...MODEL_PRESETS.small.convFilters] },
       epochs: options.epochs, batchSize: 16, lr: 3e-3, mixupAlpha: 0.2, patience: 8, lrPatience: 3, lrFactor: 0.5, minLr: 1e-5,
@@ -81,14 +84,14 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   });
 
   options.log('4/5 eval: the best model on the test speakers');
-  const evaluation = await evaluateRun(run, { backend: options.backend });
+  const evaluation = await evaluateRun(run, { backend: options.backend, threads: options.threads });
 
   const heldOut = testSpeakers.map((speaker) => {
     const folder = path.join(corpus, `Actor_${speaker.split(':')[1]}`);
     return path.join(folder, fs.readdirSync(folder).sort()[0]);
   });
   options.log('5/5 predict: one clip of each test speaker');
-  const predictions = await predictFiles(run, heldOut, options.backend);
+  const predictions = await predictFiles(run, heldOut, { backend: options.backend, threads: options.threads });
 
   return {
     out,
@@ -97,6 +100,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     cacheRows: prepared.rows,
     featuresRealTimeFactor: prepared.realTimeFactor,
     backend: trained.backend.name,
+    threads: trained.backend.threads,
     epochs: trained.folds[0].epochs,
     testSpeakers,
     testClips: evaluation.pooled.total,

@@ -51,12 +51,12 @@ function sameFeatures(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export async function evaluateRun(runDir: string, options: { cache?: string; backend: BackendChoice }): Promise<Evaluation> {
+export async function evaluateRun(runDir: string, options: { cache?: string; backend: BackendChoice; threads?: number }): Promise<Evaluation> {
   const config = readRunConfig(runDir);
   const folds = readFolds(runDir);
   const cache = options.cache ? path.resolve(options.cache) : config.settings.cache;
   const reader = new CacheReader(cache);
-  const backend = await selectBackend(options.backend);
+  const backend = await selectBackend(options.backend, { threads: options.threads });
   const originals = reader.manifest.items.map((item, i) => ({ item, i })).filter(({ item }) => !item.augmented);
   let testSet: Evaluation['testSet'] = 'held-out';
   const evaluations: FoldEvaluation[] = [];

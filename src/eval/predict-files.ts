@@ -47,9 +47,15 @@ function predictOne(models: LoadedModel[], file: string): Prediction {
   return { file, emotion: preprocessing.labels[best], confidence: Number(mean[best].toFixed(6)), probabilities };
 }
 
-export async function predictFiles(run: string, files: readonly string[], backend: BackendChoice, onResult?: (p: Prediction) => void): Promise<Prediction[]> {
+export interface PredictOptions {
+  backend: BackendChoice;
+  /** Threads of the backend (default: every core). */
+  threads?: number;
+}
+
+export async function predictFiles(run: string, files: readonly string[], options: PredictOptions, onResult?: (p: Prediction) => void): Promise<Prediction[]> {
   const folders = modelFolders(run);
-  await selectBackend(backend);
+  await selectBackend(options.backend, { threads: options.threads });
   const models: LoadedModel[] = [];
   try {
     for (const folder of folders) models.push(await loadModelFolder(folder));

@@ -51,6 +51,21 @@ function weightBytes(data: tf.io.WeightData | undefined): Uint8Array {
   return Buffer.concat(buffers.map((b) => new Uint8Array(b)));
 }
 
+// Classes of this package whose saved form a stock class reads the same way for inference: dropout is
+// the identity there, and an initializer only matters before weights are loaded.
+const STOCK_CLASSES: Readonly<Record<string, string>> = { StepDropout: 'Dropout', SeededOrthogonal: 'Orthogonal' };
+
+/** The topology with this package's classes named by their stock equivalents, so plain tfjs loads it. */
+export function withStockClasses(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(withStockClasses);
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(value)) {
+    out[key] = key === 'class_name' && typeof v === 'string' && v in STOCK_CLASSES ? STOCK_CLASSES[v] : withStockClasses(v);
+  }
+  return out;
+}
+
 /**
  * Writes the model folder. Each file is replaced atomically; between saves of one run only weights.bin
  * changes (topology and preprocessing are fixed), so a reader never sees a mixed set.
@@ -63,7 +78,7 @@ export async function saveModelFolder(dir: string, model: tf.LayersModel, prepro
     format: 'layers-model',
     generatedBy: `TensorFlow.js tfjs-layers v${tf.version_layers}`,
     convertedBy: null,
-    modelTopology: artifacts.modelTopology,
+    modelTopology: withStockClasses(artifacts.modelTopology),
     weightsManifest: [{ paths: [WEIGHTS_BIN], weights: artifacts.weightSpecs }],
   });
   writeJson(path.join(dir, PREPROCESSING_JSON), preprocessing);

@@ -6,6 +6,7 @@ import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
+import type { TrainingForward } from '../backend';
 import { writeFileAtomic } from '../data/atomic';
 import { computeMetrics } from '../eval/metrics';
 import { argmaxRows, predictItems } from '../eval/predict';
@@ -57,6 +58,8 @@ export interface EpochProgress {
 export interface FoldInput {
   paths: FoldPaths;
   model: tf.LayersModel;
+  /** The model's training-mode forward pass when a backend runs it its own way (default model.apply). */
+  trainingForward?: TrainingForward;
   source: BatchSource;
   reader: CacheReader;
   val: readonly number[];
@@ -128,6 +131,7 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
   early.state = state.early;
   plateau.state = state.plateau;
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const forward: TrainingForward = input.trainingForward ?? ((x) => model.apply(x, { training: true }) as tf.Tensor);
   const classWeights = options.classWeights ? tf.tensor1d(options.classWeights) : null;
   try {
     while (!state.finished && state.epoch < options.epochs) {
@@ -145,7 +149,7 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         const { x, y } = batchTensors(batch, input.norm, frames, coeffs);
         const kept: { hits?: tf.Scalar } = {};
         const loss = optimizer.minimize(() => {
-          const probabilities = model.apply(x, { training: true }) as tf.Tensor2D;
+          const probabilities = forward(x) as tf.Tensor2D;
           kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), tf.argMax(y, -1)), 'float32')) as tf.Scalar);
           return crossEntropy(y, probabilities, classWeights);
         }, true, trainable) as tf.Scalar;

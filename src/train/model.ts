@@ -1,8 +1,9 @@
 // The seed architecture (DESIGN section 7): Conv2D blocks (BatchNorm, ReLU, MaxPool, Dropout) ->
 // reshape to time steps -> bidirectional LSTM -> additive attention pooling -> softmax over emotions.
+// Every layer but the step-seeded dropout is a stock tfjs layer (the attention pooling is composed of
+// them), and the saved model names stock classes only, so plain @tensorflow/tfjs loads it.
 import * as tf from '@tensorflow/tfjs';
 
-import { AttentionPooling } from './attention';
 import { StepDropout } from './dropout';
 import { SeededOrthogonal } from './initializers';
 
@@ -61,11 +62,28 @@ export function buildModel(spec: ModelSpec): tf.LayersModel {
     }) as tf.RNN,
     name: 'bilstm',
   }).apply(x) as tf.SymbolicTensor;
-  x = new AttentionPooling({ units: sizes.attentionUnits, seed: nextSeed(), name: 'attention' }).apply(x) as tf.SymbolicTensor;
+  x = attentionPooling(x, sizes.attentionUnits, nextSeed());
   x = new StepDropout({ rate: sizes.dropout, seed: nextSeed(), name: 'drop_out' }).apply(x) as tf.SymbolicTensor;
   const output = tf.layers.dense({
     units: spec.classes, activation: 'softmax', name: 'emotion',
     kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
   }).apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: input, outputs: output, name: 'ser_cnn_bilstm_attention' });
+}
+
+/**
+ * Additive (Bahdanau-style) attention pooling over time from stock layers: score_t = v . tanh(W h_t + b),
+ * alpha = softmax over t, output = sum_t alpha_t h_t. Same weights and initial values as the earlier
+ * AttentionPooling layer (kernel W and context v seeded with seed and seed + 1).
+ */
+function attentionPooling(sequence: tf.SymbolicTensor, units: number, seed: number): tf.SymbolicTensor {
+  const hidden = tf.layers.dense({
+    units, activation: 'tanh', name: 'attention_hidden', kernelInitializer: tf.initializers.glorotUniform({ seed }),
+  }).apply(sequence) as tf.SymbolicTensor;
+  const scores = tf.layers.dense({
+    units: 1, useBias: false, name: 'attention_score', kernelInitializer: tf.initializers.glorotUniform({ seed: seed + 1 }),
+  }).apply(hidden) as tf.SymbolicTensor;
+  const flat = tf.layers.flatten({ name: 'attention_scores' }).apply(scores) as tf.SymbolicTensor;
+  const alpha = tf.layers.softmax({ axis: -1, name: 'attention_weights' }).apply(flat) as tf.SymbolicTensor;
+  return tf.layers.dot({ axes: 1, name: 'attention' }).apply([alpha, sequence]) as tf.SymbolicTensor;
 }

@@ -9,7 +9,7 @@ import { writeFileAtomic } from '../data/atomic';
 import { EMOTIONS } from '../data/labels';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
-import { selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
+import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
 import type { EpochRecord, LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation } from './dataset';
 import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress } from './loop';
@@ -49,8 +49,8 @@ export interface RunConfig {
   createdBy: string;
   created: string;
   settings: TrainSettings;
-  /** The backend of each start or resume of the run, in order. */
-  backends: { backend: string; fromEpoch: number; date: string }[];
+  /** The backend and thread count of each start or resume of the run, in order. */
+  backends: { backend: string; threads?: number; fromEpoch: number; date: string }[];
 }
 
 export interface FoldRecord {
@@ -69,6 +69,8 @@ export interface FoldRecord {
 export interface TrainRunOptions {
   runDir: string;
   backend: BackendChoice;
+  /** Threads to train on (default: every core). A run repeats bit for bit at the same count. */
+  threads?: number;
   workers: number;
   resume: boolean;
   /** Required unless resuming. */
@@ -155,7 +157,7 @@ function openRun(options: TrainRunOptions): RunConfig {
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
   const started = performance.now();
   // First, so a forced backend that is missing fails before anything is written.
-  const backend = await selectBackend(options.backend);
+  const backend = await selectBackend(options.backend, { threads: options.threads });
   const config = openRun(options);
   const { settings } = config;
   const reader = new CacheReader(settings.cache);
@@ -169,12 +171,12 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   writeJson(foldsFile, records);
 
   const skipped = backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
-  options.log(`backend: ${backend.name}${skipped ? ` (passed over ${skipped})` : ''}`);
+  options.log(`backend: ${backend.name}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}${skipped ? ` (passed over ${skipped})` : ''}`);
   const firstEpoch = (fold: FoldRecord) => {
     const metrics = path.join(options.runDir, fold.dir, 'metrics.jsonl');
     return fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0;
   };
-  config.backends.push({ backend: backend.name, fromEpoch: firstEpoch(records[0]), date: new Date().toISOString() });
+  config.backends.push({ backend: backend.name, threads: backend.threads, fromEpoch: firstEpoch(records[0]), date: new Date().toISOString() });
   writeJson(path.join(options.runDir, CONFIG_JSON), config);
   if (splits[0].optimistic) options.log('split: random by clip — OPTIMISTIC, the same speakers are in training and test');
 
@@ -195,10 +197,13 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
       `fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
         `${split.val.length} validation, ${split.test.length} test; ${model.countParams()} parameters`,
     );
+    // On the native engine whole convolution blocks and recurrent layers run as single ops.
+    const fused = backend.name === 'native' ? fusedTrainingForward(model) : null;
+    if (f === 0 && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
     let state: LoopState;
     try {
       state = await trainFold({
-        paths, model, source, reader, val: split.val, norm,
+        paths, model, trainingForward: fused?.forward, source, reader, val: split.val, norm,
         preprocessing: {
           featureConfig: manifest.featureConfig, crop: manifest.crop, frames: manifest.frames, coeffs: manifest.coeffs, labels,
           normalisation: { mean: Array.from(norm.mean), std: Array.from(norm.std) }, sizes: settings.sizes,
