@@ -214,6 +214,9 @@ export interface ConvBlockShape {
   poolHeight: number;
   poolWidth: number;
   epsilon: number;
+  /** Dropout folded onto the pooled output (default 0: none); its mask is dropoutMask(dropoutSeed, ...)'s. */
+  dropoutRate?: number;
+  dropoutSeed?: number;
 }
 
 export function convBlockWorkspaceFloats(block: ConvBlockShape): number;
@@ -226,6 +229,24 @@ export function convBlockForward(
 export function convBlockBackward(
   block: ConvBlockShape, x: Float32Array, filter: Float32Array, gamma: Float32Array, batchMean: Float32Array, batchVariance: Float32Array, workspace: Float32Array, dy: Float32Array,
   dx: Float32Array | null, dFilter: Float32Array, dGamma: Float32Array, dBeta: Float32Array,
+): void;
+
+/** One Adam step of a variable with tfjs's Adam arithmetic; the three outputs are overwritten. */
+export interface AdamStep {
+  beta1: number;
+  beta2: number;
+  epsilon: number;
+  learningRate: number;
+  /** 1 - beta1^t and 1 - beta2^t, as float32. */
+  oneMinusAccBeta1: number;
+  oneMinusAccBeta2: number;
+  /** 1 - beta1 and 1 - beta2. */
+  oneMinusBeta1: number;
+  oneMinusBeta2: number;
+}
+export function adamUpdate(
+  step: AdamStep, value: Float32Array, m: Float32Array, v: Float32Array, gradient: Float32Array,
+  newValue: Float32Array, newM: Float32Array, newV: Float32Array,
 ): void;
 
 /** Fills out with a dropout mask: 1 / (1 - rate) where kept, else 0; a function of (seed, index) alone. */

@@ -367,6 +367,8 @@ ser::ConvBlockShape parseConvBlock(const Napi::Value& value) {
   s.poolHeight = requireCount(o.Get("poolHeight"), "block.poolHeight");
   s.poolWidth = requireCount(o.Get("poolWidth"), "block.poolWidth");
   s.epsilon = static_cast<float>(requireNumber(o.Get("epsilon"), "block.epsilon"));
+  if (!o.Get("dropoutRate").IsUndefined()) s.dropoutRate = static_cast<float>(requireNumber(o.Get("dropoutRate"), "block.dropoutRate"));
+  if (!o.Get("dropoutSeed").IsUndefined()) s.dropoutSeed = requireCount(o.Get("dropoutSeed"), "block.dropoutSeed");
   ser::validateConvBlockShape(s);
   return s;
 }
@@ -427,6 +429,30 @@ Napi::Value ConvBlockBackward(const Napi::CallbackInfo& info) {
   }
   ser::convBlockBackward(s, x.data(), filter.data(), gamma.data(), mean.data(), variance.data(), workspace.data(),
                          dy.data(), dx, dFilter.data(), dGamma.data(), dBeta.data());
+  return info.Env().Undefined();
+}
+
+// adamUpdate(step, value, m, v, gradient, newValue, newM, newV)
+Napi::Value AdamUpdate(const Napi::CallbackInfo& info) {
+  const Napi::Object o = requireObject(info, 0, "step");
+  ser::AdamStep step;
+  const std::pair<const char*, float*> fields[] = {
+      {"beta1", &step.beta1}, {"beta2", &step.beta2}, {"epsilon", &step.epsilon}, {"learningRate", &step.learningRate},
+      {"oneMinusAccBeta1", &step.oneMinusAccBeta1}, {"oneMinusAccBeta2", &step.oneMinusAccBeta2},
+      {"oneMinusBeta1", &step.oneMinusBeta1}, {"oneMinusBeta2", &step.oneMinusBeta2}};
+  for (const auto& [name, field] : fields) *field = static_cast<float>(requireNumber(o.Get(name), std::string("step.") + name));
+  const ser::Span<const float> value = requireFloat32(info, 1, "value");
+  const uint64_t count = value.size();
+  const ser::Span<const float> m = requireFloat32(info, 2, "m");
+  const ser::Span<const float> v = requireFloat32(info, 3, "v");
+  const ser::Span<const float> gradient = requireFloat32(info, 4, "gradient");
+  requireLength(m, count, "m");
+  requireLength(v, count, "v");
+  requireLength(gradient, count, "gradient");
+  const ser::Span<float> newValue = requireOutputFloat32(info, 5, "newValue", count);
+  const ser::Span<float> newM = requireOutputFloat32(info, 6, "newM", count);
+  const ser::Span<float> newV = requireOutputFloat32(info, 7, "newV", count);
+  ser::adamUpdate(step, count, value.data(), m.data(), v.data(), gradient.data(), newValue.data(), newM.data(), newV.data());
   return info.Env().Undefined();
 }
 
@@ -498,6 +524,7 @@ void registerNnExports(Napi::Env env, Napi::Object exports) {
   exports.Set("convBlockBackward", Napi::Function::New<guarded<timed<ConvBlockBackward>>>(env, "convBlockBackward"));
   exports.Set("engineCounters", Napi::Function::New<guarded<EngineCounters>>(env, "engineCounters"));
   exports.Set("resetEngineCounters", Napi::Function::New<guarded<ResetEngineCounters>>(env, "resetEngineCounters"));
+  exports.Set("adamUpdate", Napi::Function::New<guarded<timed<AdamUpdate>>>(env, "adamUpdate"));
   exports.Set("dropoutMask", Napi::Function::New<guarded<timed<DropoutMask>>>(env, "dropoutMask"));
 }
 

@@ -27,6 +27,7 @@ function loadAddon(): typeof Binding {
 
 export const native: typeof Binding = loadAddon();
 export type {
+  AdamStep,
   AugmentLimits,
   Conv2DGeometry,
   ConvBlockShape,

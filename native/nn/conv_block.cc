@@ -6,6 +6,7 @@
 
 #include "common/errors.h"
 #include "common/simd.h"
+#include "nn/dropout.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -72,6 +73,14 @@ SER_HOT void channelMoments(const ImageDims& d, const float* __restrict image, d
       squares[c] += v * v;
     }
   }
+}
+
+// out[i] = in[i] * mask value of element first + i (in may be out).
+SER_HOT void applyDropout(const DropoutKey& given, std::size_t first, std::size_t count, const float* in, float* out) {
+  // A copy: stores to out could otherwise alias the key's float scale and stop vectorisation.
+  const DropoutKey key = given;
+  const auto base = static_cast<std::uint32_t>(first);
+  for (std::size_t i = 0; i < count; ++i) out[i] = in[i] * dropoutValue(key, base + static_cast<std::uint32_t>(i));
 }
 
 // Each pooled value's winner: the window position (low 7 bits) and whether the ReLU passed it (top bit).
@@ -206,6 +215,8 @@ void validateConvBlockShape(const ConvBlockShape& s) {
                      " convolution output");
   }
   if (!(s.epsilon > 0.0f) || !std::isfinite(s.epsilon)) throw InputError("batch norm epsilon must be positive");
+  dropoutKey(s.dropoutSeed, s.dropoutRate);  // throws on a rate outside [0, 1)
+  if (s.outputSize() > kMaxDropoutElements) throw InputError("a convolution block's output holds at most 2^32 elements");
 }
 
 void convBlockForward(const ConvBlockShape& s, const float* x, const float* filter, const float* gamma,
@@ -229,9 +240,12 @@ void convBlockForward(const ConvBlockShape& s, const float* x, const float* filt
   const ChannelScale scale = channelScale(s, batchMean, batchVariance);
   std::uint8_t* winner = winners(s, workspace);
   const std::size_t pooled = d.pooledHeight * d.pooledWidth * d.channels;
+  const bool dropout = s.dropoutRate > 0.0f;
+  const DropoutKey key = dropoutKey(s.dropoutSeed, s.dropoutRate);
   parallelFor(s.conv.batch, [&](std::size_t b) {
     normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta,
                       y + b * pooled, winnerXhats(s, workspace) + b * pooled, winner + b * pooled);
+    if (dropout) applyDropout(key, b * pooled, pooled, y + b * pooled, y + b * pooled);
   });
 }
 
@@ -245,9 +259,19 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
   const std::size_t channels = d.channels;
   const std::size_t pooled = d.pooledHeight * d.pooledWidth * channels;
   const ChannelScale scale = channelScale(s, batchMean, batchVariance);
+  // The gradient through a folded dropout: dy times the same mask, drawn again per image.
+  const bool dropout = s.dropoutRate > 0.0f;
+  const DropoutKey key = dropoutKey(s.dropoutSeed, s.dropoutRate);
+  auto imageGradient = [&](std::size_t b) -> const float* {
+    if (!dropout) return dy + b * pooled;
+    thread_local std::vector<float> masked;
+    masked.resize(pooled);
+    applyDropout(key, b * pooled, pooled, dy + b * pooled, masked.data());
+    return masked.data();
+  };
   const std::vector<double> sums = sumOverImages(s, 2 * channels, [&](std::size_t b, double* acc) {
     winnerSums(d.pooledHeight * d.pooledWidth, channels, winnerXhats(s, workspace) + b * pooled, winner + b * pooled,
-               dy + b * pooled, acc, acc + channels);
+               imageGradient(b), acc, acc + channels);
   });
   const double count = static_cast<double>(s.conv.batch * d.pixels);
   std::vector<float> meanG(channels), meanGX(channels), k(channels);
@@ -260,7 +284,7 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
   }
   parallelFor(s.conv.batch, [&](std::size_t b) {
     convGradient(d, conv + b * d.pixels * channels, scale.mean.data(), scale.invStd.data(), winner + b * pooled,
-                 dy + b * pooled, k.data(), meanG.data(), meanGX.data());
+                 imageGradient(b), k.data(), meanG.data(), meanGX.data());
   });
   conv2dBackpropFilter(s.conv, x, conv, dFilter);
   if (dx != nullptr) conv2dBackpropInput(s.conv, conv, filter, dx);

@@ -1,7 +1,7 @@
 // A convolution block as one op each way: Conv2D (no bias) -> batch normalisation with the batch's
 // statistics (training mode) -> ReLU -> max pooling with window = stride and no padding. Each step is
 // the tfjs definition (biased batch variance, the first largest value of a window wins); fusing saves
-// the passes over the full-resolution activations between them.
+// the passes over the full-resolution activations between them. A dropout that follows can be folded in.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -14,6 +14,9 @@ struct ConvBlockShape {
   Conv2DGeometry conv;
   std::size_t poolHeight = 2, poolWidth = 2;
   float epsilon = 1e-3f;
+  // Dropout on the pooled output (rate 0: none), its mask drawn from the seed as dropoutMask draws it.
+  float dropoutRate = 0.0f;
+  std::uint64_t dropoutSeed = 0;
 
   std::size_t channels() const { return conv.outChannels; }
   std::size_t pooledHeight() const { return conv.outHeight / poolHeight; }

@@ -48,10 +48,14 @@ void portableKernel(std::size_t kc, const float* a, std::size_t aRow, std::size_
 }
 
 #ifdef SER_X86_KERNELS
+// The SIMD kernels come in two builds of one body: Packed reads A panels at compile-time offsets (the
+// hot loop of large products stays 2 loads, MR broadcasts and 2 MR FMAs per step), the other reads A
+// rows in place with a run-time stride.
 // 6 x 16: twelve ymm accumulators hide the FMA latency with registers to spare for B and the broadcast.
-__attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float* a, std::size_t aRow,
-                                                    std::size_t aStep, const float* packedB, float* c, std::size_t ldc,
-                                                    bool overwrite) {
+template <bool Packed>
+__attribute__((target("avx2,fma"), always_inline)) inline void avx2Tile(std::size_t kc, const float* a, std::size_t lda,
+                                                                        const float* packedB, float* c, std::size_t ldc,
+                                                                        bool overwrite) {
   constexpr int MR = 6;
   __m256 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm256_setzero_ps();
@@ -60,11 +64,11 @@ __attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float*
     const __m256 b1 = _mm256_loadu_ps(packedB + 8);
 #pragma GCC unroll 6
     for (int i = 0; i < MR; ++i) {
-      const __m256 ai = _mm256_broadcast_ss(a + i * aRow);
+      const __m256 ai = _mm256_broadcast_ss(Packed ? a + i : a + i * lda);
       acc[i][0] = _mm256_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += aStep;
+    a += Packed ? MR : 1;
     packedB += 16;
   }
   for (int i = 0; i < MR; ++i) {
@@ -78,10 +82,18 @@ __attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float*
   }
 }
 
+__attribute__((target("avx2,fma"))) void avx2Kernel(std::size_t kc, const float* a, std::size_t aRow,
+                                                    std::size_t aStep, const float* packedB, float* c, std::size_t ldc,
+                                                    bool overwrite) {
+  if (aRow == 1 && aStep == 6) avx2Tile<true>(kc, a, 0, packedB, c, ldc, overwrite);
+  else avx2Tile<false>(kc, a, aRow, packedB, c, ldc, overwrite);
+}
+
 // 12 x 32: 24 zmm accumulators, two B vectors and a broadcast fit the 32 registers.
-__attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float* a, std::size_t aRow,
-                                                     std::size_t aStep, const float* packedB, float* c, std::size_t ldc,
-                                                     bool overwrite) {
+template <bool Packed>
+__attribute__((target("avx512f"), always_inline)) inline void avx512Tile(std::size_t kc, const float* a, std::size_t lda,
+                                                                         const float* packedB, float* c,
+                                                                         std::size_t ldc, bool overwrite) {
   constexpr int MR = 12;
   __m512 acc[MR][2];
   for (int i = 0; i < MR; ++i) acc[i][0] = acc[i][1] = _mm512_setzero_ps();
@@ -90,11 +102,11 @@ __attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float
     const __m512 b1 = _mm512_loadu_ps(packedB + 16);
 #pragma GCC unroll 12
     for (int i = 0; i < MR; ++i) {
-      const __m512 ai = _mm512_set1_ps(a[i * aRow]);
+      const __m512 ai = _mm512_set1_ps(Packed ? a[i] : a[i * lda]);
       acc[i][0] = _mm512_fmadd_ps(ai, b0, acc[i][0]);
       acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
     }
-    a += aStep;
+    a += Packed ? MR : 1;
     packedB += 32;
   }
   for (int i = 0; i < MR; ++i) {
@@ -106,6 +118,13 @@ __attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float
     _mm512_storeu_ps(row, acc[i][0]);
     _mm512_storeu_ps(row + 16, acc[i][1]);
   }
+}
+
+__attribute__((target("avx512f"))) void avx512Kernel(std::size_t kc, const float* a, std::size_t aRow,
+                                                     std::size_t aStep, const float* packedB, float* c, std::size_t ldc,
+                                                     bool overwrite) {
+  if (aRow == 1 && aStep == 12) avx512Tile<true>(kc, a, 0, packedB, c, ldc, overwrite);
+  else avx512Tile<false>(kc, a, aRow, packedB, c, ldc, overwrite);
 }
 #endif
 

@@ -7,6 +7,7 @@
 #include "nn/elementwise.h"
 #include "nn/gemm.h"
 #include "nn/layout.h"
+#include "nn/optimizer.h"
 #include "nn/pool.h"
 #include "nn/profile.h"
 #include "nn/recurrent.h"

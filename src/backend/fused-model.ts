@@ -15,6 +15,17 @@ type Config = tf.serialization.ConfigDict;
 /** The model's output for a training batch (dropout and batch statistics in training mode). */
 export type TrainingForward = (x: tf.Tensor) => tf.Tensor;
 
+/** A dropout's rate and the seed of the mask it draws now (native.dropoutMask's), or null: not foldable. */
+export type DropoutMaskOf = (layer: tf.layers.Layer) => { rate: number; seed: number } | null;
+
+export interface FusionOptions {
+  /**
+   * Dropout layers that directly follow a convolution block and whose mask the fused op can draw itself
+   * (the layer's own mask must be native.dropoutMask(seed, rate) over its input's elements).
+   */
+  dropoutMaskOf?: DropoutMaskOf;
+}
+
 interface Stage {
   /** Layers this stage covers (the last one's output is the stage's). */
   layers: number;
@@ -48,8 +59,9 @@ function fusableConvBlock(layers: readonly Layer[]): boolean {
     p.padding === 'valid' && p.dataFormat === 'channelsLast' && same(p.poolSize, p.strides);
 }
 
-function convBlockStage(layers: readonly Layer[]): Stage {
+function convBlockStage(layers: readonly Layer[], dropoutMaskOf: DropoutMaskOf | null): Stage {
   const [conv, bn] = layers;
+  const dropoutLayer = dropoutMaskOf ? layers[4] : undefined;
   const c = conv.getConfig();
   const b = bn.getConfig();
   const p = layers[3].getConfig();
@@ -62,11 +74,12 @@ function convBlockStage(layers: readonly Layer[]): Stage {
   const momentum = b.momentum as number;
   const workspace = new Workspace();
   return {
-    layers: 4,
+    layers: dropoutLayer ? 5 : 4,
     run([x], isModelInput) {
+      const dropout = dropoutLayer && dropoutMaskOf ? dropoutMaskOf(dropoutLayer) ?? undefined : undefined;
       const result = convBlock(
         x as tf.Tensor4D, kernel.read() as tf.Tensor4D, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D,
-        { padding: c.padding as 'same' | 'valid', poolSize, epsilon: b.epsilon as number, inputGradient: !isModelInput },
+        { padding: c.padding as 'same' | 'valid', poolSize, epsilon: b.epsilon as number, inputGradient: !isModelInput, dropout },
         workspace,
       );
       updateMovingAverage(movingMean, result.batchMean, momentum);
@@ -153,7 +166,9 @@ interface PlannedStage {
  * ops, with the count of each; null when the model has nothing to fuse or a layer is shared or called
  * more than once (the layer-by-layer path handles those).
  */
-export function fusedTrainingForward(model: tf.LayersModel): { forward: TrainingForward; convBlocks: number; recurrent: number } | null {
+export function fusedTrainingForward(
+  model: tf.LayersModel, options: FusionOptions = {},
+): { forward: TrainingForward; convBlocks: number; recurrent: number } | null {
   const layers = model.layers;
   if (model.inputs.length !== 1 || model.outputs.length !== 1 || layers[0]?.getClassName() !== 'InputLayer') return null;
   const inputLayer = layers[0];
@@ -165,7 +180,9 @@ export function fusedTrainingForward(model: tf.LayersModel): { forward: Training
     if (!inputs) return null;
     let stage: Stage;
     if (fusableConvBlock(layers.slice(i, i + 4)) && isRun(layers, i, 4)) {
-      stage = convBlockStage(layers.slice(i, i + 4));
+      const next = layers[i + 4];
+      const foldDropout = next !== undefined && options.dropoutMaskOf !== undefined && options.dropoutMaskOf(next) !== null && isRun(layers, i, 5);
+      stage = convBlockStage(layers.slice(i, i + (foldDropout ? 5 : 4)), foldDropout ? options.dropoutMaskOf ?? null : null);
       convBlocks++;
     } else if (fusableBidirectional(layers[i])) {
       stage = bidirectionalStage(layers[i]);

@@ -43,6 +43,8 @@ export interface ConvBlockOptions {
   epsilon: number;
   /** False when the block's input needs no gradient (the model's input). */
   inputGradient: boolean;
+  /** A dropout on the block's output, folded in: its rate and mask seed (the mask native.dropoutMask draws). */
+  dropout?: { rate: number; seed: number };
 }
 
 export interface ConvBlockResult {
@@ -57,7 +59,10 @@ export function convBlockShape(xShape: readonly number[], filterShape: readonly 
     xShape as [number, number, number, number], filterShape as [number, number, number, number],
     [1, 1], [1, 1], options.padding, undefined, false, 'channelsLast',
   );
-  return { conv: geometryOf(info), poolHeight: options.poolSize[0], poolWidth: options.poolSize[1], epsilon: options.epsilon };
+  return {
+    conv: geometryOf(info), poolHeight: options.poolSize[0], poolWidth: options.poolSize[1], epsilon: options.epsilon,
+    dropoutRate: options.dropout?.rate ?? 0, dropoutSeed: options.dropout?.seed ?? 0,
+  };
 }
 
 /** Conv2D (no bias) -> BatchNormalization (training) -> ReLU -> MaxPooling2D, fused. */

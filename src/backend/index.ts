@@ -14,4 +14,5 @@ export {
   type SelectedBackend,
 } from './select';
 export { NATIVE_BACKEND_NAME, nativeKernelNames, registerNativeBackend } from './native-backend';
-export { fusedTrainingForward, type TrainingForward } from './fused-model';
+export { createAdam, FusedAdam } from './fused-adam';
+export { fusedTrainingForward, type DropoutMaskOf, type FusionOptions, type TrainingForward } from './fused-model';

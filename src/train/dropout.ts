@@ -33,12 +33,20 @@ export class StepDropout extends tf.layers.Layer {
     this.seed = args.seed;
   }
 
+  /** The seed of this step's mask: distinct streams per layer and per step. */
+  maskSeed(): number {
+    return this.seed * 1_000_003 + currentStep;
+  }
+
+  get dropoutRate(): number {
+    return this.rate;
+  }
+
   override call(inputs: tf.Tensor | tf.Tensor[], kwargs: { training?: boolean }): tf.Tensor {
     const input = Array.isArray(inputs) ? inputs[0] : inputs;
     if (!kwargs.training || this.rate === 0) return input;
-    // Distinct streams per layer and per step.
     const mask = new Float32Array(input.size);
-    native.dropoutMask(this.seed * 1_000_003 + currentStep, this.rate, mask);
+    native.dropoutMask(this.maskSeed(), this.rate, mask);
     return tf.mul(input, tf.tensor(mask, input.shape));
   }
 
@@ -48,3 +56,8 @@ export class StepDropout extends tf.layers.Layer {
 }
 
 tf.serialization.registerClass(StepDropout);
+
+/** For the fused training ops: a StepDropout's rate and this step's mask seed (null for other layers). */
+export function stepDropoutMaskOf(layer: tf.layers.Layer): { rate: number; seed: number } | null {
+  return layer instanceof StepDropout ? { rate: layer.dropoutRate, seed: layer.maskSeed() } : null;
+}

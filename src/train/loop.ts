@@ -6,7 +6,7 @@ import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
-import type { TrainingForward } from '../backend';
+import { createAdam, type TrainingForward } from '../backend';
 import { writeFileAtomic } from '../data/atomic';
 import { computeMetrics } from '../eval/metrics';
 import { argmaxRows, predictItems } from '../eval/predict';
@@ -120,7 +120,7 @@ function validate(input: FoldInput): Validation {
 export async function trainFold(input: FoldInput): Promise<LoopState> {
   const { model, options, paths, source } = input;
   const { frames, coeffs } = input.preprocessing;
-  const optimizer = tf.train.adam(options.lr);
+  const optimizer = createAdam(options.lr);
   const early = new EarlyStopping({ patience: options.patience, minDelta: options.minDelta });
   const plateau = new ReduceLrOnPlateau(
     { patience: options.lrPatience, factor: options.lrFactor, minLr: options.minLr, minDelta: options.minDelta, cooldown: options.lrCooldown },

@@ -12,6 +12,7 @@ import { CREATED_BY } from '../version';
 import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
 import type { EpochRecord, LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation } from './dataset';
+import { stepDropoutMaskOf } from './dropout';
 import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress } from './loop';
 import { buildModel, type ModelSizes } from './model';
 import { CacheSource, OnlineAugmentSource, type BatchSource } from './sources';
@@ -198,7 +199,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
         `${split.val.length} validation, ${split.test.length} test; ${model.countParams()} parameters`,
     );
     // On the native engine whole convolution blocks and recurrent layers run as single ops.
-    const fused = backend.name === 'native' ? fusedTrainingForward(model) : null;
+    const fused = backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
     if (f === 0 && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
     let state: LoopState;
     try {

@@ -1,0 +1,22 @@
+// Adam's update of one variable as one pass over its elements, with tfjs's Adam arithmetic step for step
+// (each operation rounded to float32 as its kernels round it), instead of a dozen elementwise kernels.
+#pragma once
+#include <cstddef>
+
+namespace ser {
+
+struct AdamStep {
+  float beta1 = 0.9f, beta2 = 0.999f, epsilon = 1e-7f, learningRate = 1e-3f;
+  // 1 - beta1^t and 1 - beta2^t, as tfjs computes them from its accumulated powers.
+  float oneMinusAccBeta1 = 0.1f, oneMinusAccBeta2 = 0.001f;
+  // 1 - beta1 and 1 - beta2 as tfjs passes them (computed in double, then rounded).
+  float oneMinusBeta1 = 0.1f, oneMinusBeta2 = 0.001f;
+};
+
+// m' = m beta1 + g (1 - beta1); v' = v beta2 + g^2 (1 - beta2);
+// value' = (m' / (1 - beta1^t)) / (sqrt(v' / (1 - beta2^t)) + epsilon) * -lr + value.
+// Outputs may alias their inputs.
+void adamUpdate(const AdamStep& step, std::size_t count, const float* value, const float* m, const float* v,
+                const float* gradient, float* newValue, float* newM, float* newV);
+
+}  // namespace ser
