@@ -9,13 +9,14 @@ import { gemmScenario } from './suites/gemm';
 import { mfccE2eSuite } from './suites/mfcc-e2e';
 import { prepareBundleScenario } from './suites/prepare-bundle';
 import { trainScenario } from './suites/train';
+import { trainEngineScenario } from './suites/train-engine';
 
 export type { BenchCase, BenchReport, CaseResult, MachineInfo, PreparedSuite, RunOptions, Suite, SuiteResult } from './framework';
 export { describeMachine, renderMarkdown, renderTable, writeReportAtomic } from './framework';
 
 export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite, pitchSuite, stretchSuite];
 
-export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, gemmScenario, trainScenario];
+export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, gemmScenario, trainScenario, trainEngineScenario];
 
 export function suiteNames(): string[] {
   return [...ALL_SUITES, ...ALL_SCENARIOS].map((s) => s.name);

@@ -73,7 +73,7 @@ export const trainScenario: Scenario = {
         const run = path.join(work, `run-${c.backend}-${c.model}-${c.online ? 'online' : 'cache'}`);
         const stderr = ser([
           'train', c.backend === 'cpu' ? cache32 : cache, '-o', run, '--model', c.model, '--epochs', String(c.epochs), '--batch-size', '32',
-          '--val-fraction', '0', '--test-fraction', '0', '--backend', c.backend, '--seed', '1',
+          '--val-fraction', '0', '--test-fraction', '0', '--backend', c.backend, '--threads', '1', '--seed', '1',
           ...(c.online ? ['--online-augment', '--workers', '2'] : []),
         ]);
         const params = Number(/; (\d+) parameters/.exec(stderr)?.[1] ?? NaN);
@@ -96,9 +96,8 @@ export const trainScenario: Scenario = {
         '- 64 synthetic clips (3.5 s, RAVDESS layout) prepared with the default features (MFCC 40, 3 s crops from 0.5 s: 301 x 40);',
         '  no validation (so the epoch is all training steps); Adam, mixup 0.2. samples/s is the mean over epochs after the first.',
         '  The cpu cases train one epoch of 32 clips (one step, first-step costs included). tfjs cpu and wasm use one core.',
-        '- native is this package\'s backend (tfjs cpu data store, C++ kernels from the addon), single-threaded.',
-        '- Context measured earlier on this machine kind, seed model, batch 32, one core: PyTorch 1.13 CPU about 48 samples/s',
-        `  (native seed here: ${(measured.find((m) => m.backend === 'native' && m.model === 'seed')?.samplesPerSecond ?? NaN).toFixed(1)} samples/s).`,
+        '- native is this package\'s engine (fused convolution blocks, BiLSTM and Adam in C++), run here with --threads 1',
+        '  like the single-threaded wasm and cpu backends; the train-engine section has 2 threads and the Python peers.',
         '',
         `Target: data wait < 5% of step time with prefetch (worst case here ${(100 * maxWait).toFixed(2)}%: ${maxWait < 0.05 ? 'met' : 'NOT met'}).`,
       ];

@@ -1,0 +1,124 @@
+// One process, one case of the train-engine scenario: builds a preset at batch 32 on 301 x 40 input on
+// the native backend with a thread count, trains steps on fixed random data (Adam, cross-entropy, the
+// fused forward pass or the layer-by-layer one), and prints one JSON line: step time, tfjs kernel calls
+// per step, where the time went, and the GEMM rate of a 1024-square product at the same thread count.
+// Run by bench/suites/train-engine.ts under `taskset`, so one thread really is one core.
+import * as tf from '@tensorflow/tfjs';
+
+import { createAdam, fusedTrainingForward, selectBackend } from '../src/backend';
+import { native } from '../src/native';
+import { setDropoutStep, stepDropoutMaskOf } from '../src/train/dropout';
+import { buildModel, MODEL_PRESETS, type ModelSizes } from '../src/train/model';
+
+export interface EngineStepResult {
+  preset: string;
+  threads: number;
+  fused: boolean;
+  params: number;
+  stepSeconds: number;
+  samplesPerSecond: number;
+  kernelsPerStep: number;
+  /** Shares of the step's wall time. */
+  gemmShare: number;
+  otherKernelShare: number;
+  jsShare: number;
+  flopsPerStep: number;
+  gflops: number;
+  gemmPeakGflops: number;
+}
+
+export const BATCH = 32;
+export const FRAMES = 301;
+export const COEFFS = 40;
+
+/** Multiply-adds x 2 of one training step: forward, and backward (input and weight gradients). */
+export function trainingFlops(sizes: ModelSizes, frames: number, coeffs: number, batch: number): number {
+  let flops = 0;
+  let [time, freq, channels] = [frames, coeffs, 1];
+  sizes.convFilters.forEach((filters, i) => {
+    const forward = 2 * time * freq * 9 * channels * filters;
+    // The first block's input is the data: no input gradient.
+    flops += forward * (i === 0 ? 2 : 3);
+    [time, freq, channels] = [Math.floor(time / 2), Math.floor(freq / 2), filters];
+  });
+  const input = freq * channels;
+  const units = sizes.lstmUnits;
+  flops += 3 * 2 * 2 * time * (input + units) * 4 * units;
+  flops += 3 * 2 * time * 2 * units * (sizes.attentionUnits + 1) + 3 * 2 * 2 * units * 8;
+  return flops * batch;
+}
+
+function gemmPeak(): number {
+  const n = 1024;
+  const a = Float32Array.from({ length: n * n }, (_, i) => ((i * 7919) % 1000) / 1000 - 0.5);
+  const out = new Float32Array(n * n);
+  native.matMul(a, a, out, 1, n, n, n, false, false);
+  let best = 0;
+  for (let round = 0; round < 5; round++) {
+    const start = performance.now();
+    native.matMul(a, a, out, 1, n, n, n, false, false);
+    best = Math.max(best, (2 * n * n * n) / ((performance.now() - start) / 1000) / 1e9);
+  }
+  return best;
+}
+
+async function measure(preset: 'seed' | 'small', threads: number, fused: boolean, steps: number): Promise<EngineStepResult> {
+  await selectBackend('native', { threads });
+  const sizes = MODEL_PRESETS[preset];
+  const model = buildModel({ frames: FRAMES, coeffs: COEFFS, classes: 8, sizes, seed: 1 });
+  const fusedForward = fused ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
+  if (fused && !fusedForward) throw new Error(`the ${preset} preset did not fuse`);
+  const forward = fusedForward ? fusedForward.forward : (x: tf.Tensor) => model.apply(x, { training: true }) as tf.Tensor;
+  const x = tf.randomNormal([BATCH, FRAMES, COEFFS, 1], 0, 1, 'float32', 3);
+  const y = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 8), 'int32'), 8).asType('float32');
+  const optimizer = fused ? createAdam(1e-3) : tf.train.adam(1e-3);
+  const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  let stepIndex = 0;
+  const step = () => {
+    setDropoutStep(stepIndex++);
+    const loss = optimizer.minimize(() => {
+      const p = tf.clipByValue(forward(x), 1e-7, 1 - 1e-7);
+      return tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(p)), -1))) as tf.Scalar;
+    }, true, trainable) as tf.Scalar;
+    loss.dataSync();
+    loss.dispose();
+  };
+  step();
+  step();
+  const profile = await tf.profile(() => step());
+  native.resetEngineCounters();
+  const start = performance.now();
+  for (let i = 0; i < steps; i++) step();
+  const wall = (performance.now() - start) / 1000;
+  const counters = native.engineCounters();
+  const stepSeconds = wall / steps;
+  const gemmWall = counters.gemmThreadSeconds / threads;
+  const flopsPerStep = trainingFlops(sizes, FRAMES, COEFFS, BATCH);
+  const result: EngineStepResult = {
+    preset, threads, fused, params: model.countParams(), stepSeconds, samplesPerSecond: BATCH / stepSeconds,
+    kernelsPerStep: profile.kernels.length,
+    gemmShare: gemmWall / wall,
+    otherKernelShare: Math.max(0, counters.kernelSeconds - gemmWall) / wall,
+    jsShare: Math.max(0, wall - counters.kernelSeconds) / wall,
+    flopsPerStep, gflops: flopsPerStep / stepSeconds / 1e9, gemmPeakGflops: gemmPeak(),
+  };
+  optimizer.dispose();
+  model.dispose();
+  tf.dispose([x, y]);
+  return result;
+}
+
+if (require.main === module) {
+  const [preset, threads, mode, steps] = process.argv.slice(2);
+  if ((preset !== 'seed' && preset !== 'small') || !(Number(threads) >= 1) || (mode !== 'fused' && mode !== 'layers') || !(Number(steps) >= 1)) {
+    process.stderr.write('usage: node dist/bench/engine-step.js seed|small <threads> fused|layers <steps>\n');
+    process.exit(2);
+  }
+  measure(preset, Number(threads), mode === 'fused', Number(steps)).then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (error: unknown) => {
+      process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exit(1);
+    },
+  );
+}

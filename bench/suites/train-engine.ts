@@ -1,0 +1,125 @@
+// train-engine: one training step of the seed model (batch 32, 301 x 40) on the native engine, at 1 and
+// 2 threads, against the same model written in Keras 3 / TensorFlow and in PyTorch (bench/peers/), each
+// in its own process pinned with taskset to as many cores as it has threads. Also: tfjs kernel calls per
+// step, where the step's time goes (GEMM, other kernels, JS and tfjs bookkeeping), and the achieved
+// GFLOP/s against this run's GEMM rate on a 1024-square product. The small preset is reported too.
+import { spawnSync } from 'child_process';
+import * as path from 'path';
+
+import type { EngineStepResult } from '../engine-step';
+import type { Scenario } from '../framework';
+import { packageRoot } from '../framework';
+import { runPeer, type PeerResult } from '../peers/run-peer';
+
+const THREADS = [1, 2] as const;
+
+function cpuList(threads: number): string {
+  return threads === 1 ? '0' : `0-${threads - 1}`;
+}
+
+function hasTaskset(): boolean {
+  const probe = spawnSync('taskset', ['--version'], { stdio: 'ignore' });
+  return probe.error === undefined && probe.status === 0;
+}
+
+function engineStep(preset: 'seed' | 'small', threads: number, mode: 'fused' | 'layers', steps: number, pin: boolean): EngineStepResult {
+  const script = path.join(packageRoot(), 'dist', 'bench', 'engine-step.js');
+  const args = [script, preset, String(threads), mode, String(steps)];
+  const run = pin
+    ? spawnSync('taskset', ['-c', cpuList(threads), process.execPath, ...args], { encoding: 'utf8' })
+    : spawnSync(process.execPath, args, { encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`engine-step ${args.slice(1).join(' ')} failed (${run.status}): ${run.stderr}`);
+  return JSON.parse(run.stdout.trim().split('\n').pop() ?? '') as EngineStepResult;
+}
+
+const pct = (share: number) => `${(100 * share).toFixed(0)}%`;
+
+interface PeerRow {
+  label: string;
+  threads: number;
+  result: PeerResult;
+}
+
+export const trainEngineScenario: Scenario = {
+  name: 'train-engine',
+  title: 'training engine: seed model, batch 32, 301 x 40, native (fused ops) against its Keras/TensorFlow and PyTorch twins',
+  async run({ quick, log }) {
+    const pin = hasTaskset();
+    const seedSteps = quick ? 3 : 10;
+    const native: EngineStepResult[] = [];
+    for (const threads of THREADS) {
+      for (const preset of ['seed', 'small'] as const) {
+        const r = engineStep(preset, threads, 'fused', preset === 'seed' ? seedSteps : 3 * seedSteps, pin);
+        log(`train-engine / native ${preset} ${threads} thread(s): ${r.samplesPerSecond.toFixed(1)} samples/s, ${r.kernelsPerStep} kernels/step`);
+        native.push(r);
+      }
+    }
+    // The layer-by-layer path of the same backend (every tfjs-layers op a kernel call): the before picture.
+    const layers = engineStep('seed', 1, 'layers', quick ? 1 : 3, pin);
+    log(`train-engine / native seed layer by layer: ${layers.samplesPerSecond.toFixed(1)} samples/s, ${layers.kernelsPerStep} kernels/step`);
+
+    const peers: PeerRow[] = [];
+    for (const threads of THREADS) {
+      const options = { threads, batch: 32, steps: quick ? 3 : 15, warmup: 3, pinCpus: pin ? cpuList(threads) : undefined, timeoutMs: 20 * 60_000 };
+      for (const [label, peer, extraArgs] of [
+        ['Keras 3 / TensorFlow, tfjs hard-sigmoid gates', 'keras-tensorflow', []],
+        ['Keras 3 / TensorFlow, sigmoid gates (Keras default)', 'keras-tensorflow', ['--recurrent-activation', 'sigmoid']],
+        ['PyTorch, sigmoid gates (fused nn.LSTM)', 'pytorch', []],
+      ] as const) {
+        const result = await runPeer(peer, { ...options, extraArgs });
+        log(`train-engine / ${label} ${threads} thread(s): ${result.ok ? `${result.samplesPerSecond.toFixed(1)} samples/s` : result.reason}`);
+        peers.push({ label, threads, result });
+      }
+    }
+
+    const seedAt = (threads: number) => native.find((r) => r.preset === 'seed' && r.threads === threads) as EngineStepResult;
+    const smallAt = (threads: number) => native.find((r) => r.preset === 'small' && r.threads === threads) as EngineStepResult;
+    const tensorflowBest = (threads: number): number | null => {
+      const rates = peers.filter((p) => p.threads === threads && p.result.ok && p.result.peer === 'keras-tensorflow')
+        .map((p) => (p.result.ok ? p.result.samplesPerSecond : 0));
+      return rates.length > 0 ? Math.max(...rates) : null;
+    };
+    const ratio = (rate: number, threads: number) => {
+      const tf = tensorflowBest(threads);
+      return tf === null ? 'n/a (TensorFlow missing)' : `${(rate / tf).toFixed(2)}x`;
+    };
+    const rows = THREADS.flatMap((threads) => [
+      `| ser-native, native engine (fused ops) | ${threads} | ${seedAt(threads).samplesPerSecond.toFixed(1)} | ${ratio(seedAt(threads).samplesPerSecond, threads)} |`,
+      ...peers.filter((p) => p.threads === threads).map((p) => (p.result.ok
+        ? `| ${p.label} (${p.result.peer === 'pytorch' ? 'torch' : 'tf'} ${p.result.version}) | ${threads} | ${p.result.samplesPerSecond.toFixed(1)} | ${ratio(p.result.samplesPerSecond, threads)} |`
+        : `| ${p.label} | ${threads} | not measured: ${p.result.reason.replace(/\|/g, '/')} | |`)),
+    ]);
+    rows.push(`| ser-native, native backend layer by layer (tfjs-layers ops, before fusion) | 1 | ${layers.samplesPerSecond.toFixed(1)} | ${ratio(layers.samplesPerSecond, 1)} |`);
+    const detail = [...native, layers].map((r) => `| ${r.preset}${r.fused ? '' : ' (layer by layer)'} | ${r.threads} | ${(1000 * r.stepSeconds).toFixed(0)} | ${r.kernelsPerStep} | ` +
+      `${pct(r.gemmShare)} | ${pct(r.otherKernelShare)} | ${pct(r.jsShare)} | ${r.gflops.toFixed(1)} | ${r.gemmPeakGflops.toFixed(0)} | ${pct(r.gflops / r.gemmPeakGflops)} |`);
+    const scaling = seedAt(2).samplesPerSecond / seedAt(1).samplesPerSecond;
+    const targets = THREADS.map((threads) => {
+      const tf = tensorflowBest(threads);
+      if (tf === null) return `native / TensorFlow at ${threads} thread(s): not measured (TensorFlow missing)`;
+      const r = seedAt(threads).samplesPerSecond / tf;
+      return `native / TensorFlow at ${threads} thread(s): ${r.toFixed(2)}x (target >= 1.0: ${r >= 1 ? 'met' : 'NOT met'}; aim 1.5: ${r >= 1.5 ? 'met' : 'not met'})`;
+    });
+    return [
+      `Each trainer in its own process${pin ? ', pinned with taskset to as many cores as threads' : ' (taskset missing: not pinned)'}; same model (798,760 parameters), random data, Adam, categorical cross-entropy.`,
+      '',
+      '| trainer | threads | samples/s | vs TensorFlow (faster Keras variant, same threads) |',
+      '| --- | ---: | ---: | ---: |',
+      ...rows,
+      '',
+      'Where a native step goes (shares of its wall time; GEMM is thread time inside matrix products divided by threads):',
+      '',
+      '| preset | threads | ms/step | tfjs kernel calls/step | GEMM | other kernels | JS + tfjs bookkeeping | GFLOP/s | GEMM 1024^2 GFLOP/s | of GEMM rate |',
+      '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+      ...detail,
+      '',
+      `- small preset: ${smallAt(1).samplesPerSecond.toFixed(0)} samples/s at 1 thread, ${smallAt(2).samplesPerSecond.toFixed(0)} at 2.`,
+      `- FLOPs per seed step: ${(seedAt(1).flopsPerStep / 1e9).toFixed(1)} GFLOP (convolutions and LSTM, forward and both gradients).`,
+      '- Peers: bench/peers/keras_seed.py and torch_seed.py (set up with bash bench/peers/setup.sh); a missing one gets a row saying so.',
+      '  PyTorch\'s fused LSTM has sigmoid gates only; Keras 3 on CPU runs its LSTM as a generic loop either way.',
+      '',
+      ...targets.map((t) => `Target: ${t}.`),
+      `Target: 1 -> 2 threads >= 1.8x for native: ${scaling.toFixed(2)}x (${scaling >= 1.8 ? 'met' : 'NOT met'}).`,
+      `Target: tfjs kernel calls per seed step < 500: ${seedAt(1).kernelsPerStep} (${seedAt(1).kernelsPerStep < 500 ? 'met' : 'NOT met'}; layer by layer: ${layers.kernelsPerStep}).`,
+    ];
+  },
+};
