@@ -301,7 +301,7 @@ ser::LstmShape parseLstmShape(const Napi::Value& value) {
   if (gates == "hardSigmoid") s.gates = ser::GateActivation::HardSigmoid;
   else if (gates == "sigmoid") s.gates = ser::GateActivation::Sigmoid;
   else throw InputError("shape.gates must be 'hardSigmoid' or 'sigmoid', got '" + gates + "'");
-  checkedProduct({s.batch, s.steps, s.inputSize + 6 * s.units, 2}, "LSTM workspace");
+  checkedProduct({s.batch, s.steps, s.inputSize + 11 * s.units, 2}, "LSTM workspace");
   checkedProduct({s.inputSize, 4 * s.units}, "LSTM kernel");
   ser::validateLstmShape(s);
   return s;

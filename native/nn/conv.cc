@@ -8,6 +8,7 @@
 
 #include "common/errors.h"
 #include "nn/conv_direct.h"
+#include "nn/conv_shifted.h"
 #include "nn/gemm.h"
 #include "nn/threadpool.h"
 
@@ -148,7 +149,15 @@ void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float*
 
 void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx) {
   const std::size_t imageInput = g.inHeight * g.inWidth * g.inChannels;
+  const bool shifted = shiftedConvApplies(g);
   forEachImageTask(g, [&](std::size_t, std::size_t firstImage, std::size_t endImage) {
+    if (shifted) {
+      const std::size_t imageOut = g.outHeight * g.outWidth * g.outChannels;
+      for (std::size_t b = firstImage; b < endImage; ++b) {
+        conv2dBackpropInputShiftedImage(g, dy + b * imageOut, filter, dx + b * imageInput);
+      }
+      return;
+    }
     std::fill(dx + firstImage * imageInput, dx + endImage * imageInput, 0.0f);
     forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
       // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].

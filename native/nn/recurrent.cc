@@ -1,5 +1,6 @@
 #include "nn/recurrent.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <string>
@@ -19,19 +20,23 @@ struct Direction {
   float* gates;   // [steps, batch, 4 units] pre-activations (bias included); after backward, their gradient
   float* hidden;  // [steps, batch, units]
   float* cells;   // [steps, batch, units]
+  float* activations;  // [steps, batch, 4 units]: i, f, g, o after their activations
+  float* cellTanh;     // [steps, batch, units]: tanh of the cells
   bool reversed;
   std::size_t outputOffset;  // units column where this direction's h goes in y
 };
 
 Direction direction(const LstmShape& s, float* workspace, int which) {
   const std::size_t rows = s.steps * s.batch;
-  const std::size_t per = rows * (s.inputSize + 6 * s.units);
+  const std::size_t per = rows * (s.inputSize + 11 * s.units);
   float* base = workspace + static_cast<std::size_t>(which) * per;
   Direction d;
   d.inputs = base;
   d.gates = d.inputs + rows * s.inputSize;
   d.hidden = d.gates + rows * 4 * s.units;
   d.cells = d.hidden + rows * s.units;
+  d.activations = d.cells + rows * s.units;
+  d.cellTanh = d.activations + rows * 4 * s.units;
   d.reversed = which == 1;
   d.outputOffset = which == 1 ? s.units : 0;
   return d;
@@ -79,6 +84,8 @@ void runForward(const LstmShape& s, const LstmWeights& w, const Direction& d, fl
       const float* cPrev = step > 0 ? d.cells + ((step - 1) * s.batch + b) * u : nullptr;
       float* c = d.cells + (step * s.batch + b) * u;
       float* h = d.hidden + (step * s.batch + b) * u;
+      float* act = d.activations + (step * s.batch + b) * g4;
+      float* tc = d.cellTanh + (step * s.batch + b) * u;
       float* out = y + (b * s.steps + t) * 2 * u + d.outputOffset;
       for (std::size_t j = 0; j < u; ++j) {
         if (w.bias != nullptr) {
@@ -93,8 +100,13 @@ void runForward(const LstmShape& s, const LstmWeights& w, const Direction& d, fl
         const float o = gate(s.gates, zr[3 * u + j]);
         const float cell = (cPrev ? f * cPrev[j] : 0.0f) + i * g;
         c[j] = cell;
-        h[j] = o * std::tanh(cell);
+        tc[j] = std::tanh(cell);
+        h[j] = o * tc[j];
         out[j] = h[j];
+        act[j] = i;
+        act[u + j] = f;
+        act[2 * u + j] = g;
+        act[3 * u + j] = o;
       }
     }
   }
@@ -111,14 +123,15 @@ void runBackward(const LstmShape& s, const LstmWeights& w, const Direction& d, c
     for (std::size_t b = 0; b < s.batch; ++b) {
       float* zr = z + b * g4;
       const float* cPrev = step > 0 ? d.cells + ((step - 1) * s.batch + b) * u : nullptr;
-      const float* c = d.cells + (step * s.batch + b) * u;
+      const float* act = d.activations + (step * s.batch + b) * g4;
+      const float* cellTanh = d.cellTanh + (step * s.batch + b) * u;
       const float* dOut = dy + (b * s.steps + t) * 2 * u + d.outputOffset;
       float* dh = dhNext.data() + b * u;
       float* dcCarry = dcNext.data() + b * u;
       for (std::size_t j = 0; j < u; ++j) {
-        const float zi = zr[j], zf = zr[u + j], zg = zr[2 * u + j], zo = zr[3 * u + j];
-        const float i = gate(s.gates, zi), f = gate(s.gates, zf), g = std::tanh(zg), o = gate(s.gates, zo);
-        const float tc = std::tanh(c[j]);
+        const float zi = zr[j], zf = zr[u + j], zo = zr[3 * u + j];
+        const float i = act[j], f = act[u + j], g = act[2 * u + j], o = act[3 * u + j];
+        const float tc = cellTanh[j];
         const float dhj = dOut[j] + dh[j];
         const float dc = dcCarry[j] + dhj * o * (1.0f - tc * tc);
         zr[j] = dc * g * gateSlope(s.gates, zi, i);
@@ -147,12 +160,17 @@ void weightGradients(const LstmShape& s, const LstmWeights& w, const Direction& 
     std::fill(grads.recurrent, grads.recurrent + u * g4, 0.0f);
   }
   if (grads.bias != nullptr) {
-    std::vector<double> sums(g4, 0.0);
-    for (std::size_t r = 0; r < rows; ++r) {
-      const float* dz = d.gates + r * g4;
-      for (std::size_t j = 0; j < g4; ++j) sums[j] += dz[j];
-    }
-    for (std::size_t j = 0; j < g4; ++j) grads.bias[j] = static_cast<float>(sums[j]);
+    // Column sums in column blocks over the pool: each column added in row order whatever the threads.
+    constexpr std::size_t kColumns = 64;
+    parallelFor((g4 + kColumns - 1) / kColumns, [&](std::size_t block) {
+      const std::size_t first = block * kColumns, end = std::min(g4, first + kColumns);
+      double sums[kColumns] = {};
+      for (std::size_t r = 0; r < rows; ++r) {
+        const float* dz = d.gates + r * g4;
+        for (std::size_t j = first; j < end; ++j) sums[j - first] += dz[j];
+      }
+      for (std::size_t j = first; j < end; ++j) grads.bias[j] = static_cast<float>(sums[j - first]);
+    });
   }
   // The inputs are no longer needed: their gradient dz W^T takes their place.
   if (wantInputs) gemm(GemmShape{rows, s.inputSize, g4, false, true}, d.gates, w.kernel, d.inputs, false);
@@ -166,7 +184,7 @@ void validateLstmShape(const LstmShape& s) {
                      std::to_string(s.steps) + ", input " + std::to_string(s.inputSize) + ", units " +
                      std::to_string(s.units) + ")");
   }
-  const double floats = 2.0 * s.steps * s.batch * (s.inputSize + 6.0 * s.units);
+  const double floats = 2.0 * s.steps * s.batch * (s.inputSize + 11.0 * s.units);
   if (floats > static_cast<double>(std::numeric_limits<std::ptrdiff_t>::max() / 8)) {
     throw InputError("LSTM sizes are too large");
   }
@@ -199,14 +217,14 @@ void bilstmBackward(const LstmShape& s, const LstmWeights& forward, const LstmWe
   if (dx == nullptr) return;
   // dx[b, t] = forward's gradient at step t + backward's at step steps - 1 - t.
   const std::size_t in = s.inputSize;
-  for (std::size_t b = 0; b < s.batch; ++b) {
+  parallelFor(s.batch, [&](std::size_t b) {
     for (std::size_t t = 0; t < s.steps; ++t) {
       const float* f = dirs[0].inputs + (t * s.batch + b) * in;
       const float* r = dirs[1].inputs + ((s.steps - 1 - t) * s.batch + b) * in;
       float* out = dx + (b * s.steps + t) * in;
       for (std::size_t j = 0; j < in; ++j) out[j] = f[j] + r[j];
     }
-  }
+  });
 }
 
 }  // namespace ser

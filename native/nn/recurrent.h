@@ -1,7 +1,7 @@
 // A bidirectional LSTM over whole sequences in one call each way, with the gate order, activations and
 // zero initial state of tfjs-layers' LSTM (i, f, c, o; z = x W + h U + b). The forward pass keeps the
-// time-major inputs, pre-activations, hidden and cell states in a workspace; backpropagation through
-// time reads them back. Input projections and weight gradients are whole-sequence GEMMs on the pool;
+// time-major inputs, pre-activations, hidden and cell states, gate activations and the cells' tanh in a
+// workspace; backpropagation through time reads them back and computes no transcendental function. Input projections and weight gradients are whole-sequence GEMMs on the pool;
 // the two directions' recurrences run side by side.
 #pragma once
 #include <cstddef>
@@ -20,7 +20,7 @@ struct LstmShape {
   std::size_t recurrentFloats() const { return units * 4 * units; }
   std::size_t biasFloats() const { return 4 * units; }
   // What the forward pass leaves for the backward pass (both directions).
-  std::size_t workspaceFloats() const { return 2 * steps * batch * (inputSize + 6 * units); }
+  std::size_t workspaceFloats() const { return 2 * steps * batch * (inputSize + 11 * units); }
 };
 
 // One direction's weights: kernel [inputSize, 4 units], recurrent kernel [units, 4 units], bias [4 units]
