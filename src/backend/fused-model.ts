@@ -1,9 +1,9 @@
 // The training forward pass of a layers model on the `native` backend: runs of Conv2D ->
-// BatchNormalization -> ReLU -> MaxPooling2D and Bidirectional(LSTM) layers go through the fused ops,
-// every other layer through its own apply(). The model stays a plain tfjs LayersModel (its variables
-// are the ones trained, and it saves and loads as before); only the training step's arithmetic is
-// reorganised. A model whose layers do not form one chain, or a layer setting the fused ops do not
-// reproduce exactly, keeps the layer-by-layer path.
+// BatchNormalization -> ReLU -> MaxPooling2D [-> dropout] and Bidirectional(LSTM) layers go through the
+// fused ops, every other layer through its own apply(), in the model's order. The model stays a plain
+// tfjs LayersModel (its variables are the ones trained, and it saves and loads as before); only the
+// training step's arithmetic is reorganised. Layer settings the fused ops do not reproduce exactly keep
+// those layers on the layer-by-layer path; a model with shared layers keeps it altogether.
 import * as tf from '@tensorflow/tfjs';
 
 import type { LstmGateActivation } from '../native';
