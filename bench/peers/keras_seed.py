@@ -30,49 +30,23 @@ Measured here (2-core VM, --threads 1, 5 steps, rough): tf.function step ~57 sam
 tf.function step is the default. jit_compile (XLA) is off unless --jit: on this CPU XLA was ~6x slower
 (~9 samples/s; not investigated further).
 """
-import argparse
-import json
 import os
 import sys
 import time
 
+from peer_common import (ATTENTION_UNITS, CLASSES, COEFFS, DROPOUT, EXPECTED_PARAMS, FILTERS, FRAMES, LSTM_UNITS,
+                         argument_parser, emit, parse_checked, redirect_stdout_to_stderr)
+
 PEER = "keras-tensorflow"
-EXPECTED_PARAMS = 798_760
-FRAMES, COEFFS, CLASSES = 301, 40, 8
-FILTERS = (32, 64, 128)
-LSTM_UNITS = 112
-ATTENTION_UNITS = 128
-DROPOUT = 0.3
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (inter-op is 1)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=20, help="timed training steps")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first (tracing, allocation)")
+    p = argument_parser(__doc__.split("\n")[0], "untimed steps first (tracing, allocation)")
     p.add_argument("--step-mode", choices=("tf_function", "train_on_batch"), default="tf_function")
     p.add_argument("--jit", action="store_true", help="XLA jit_compile the train step")
-    p.add_argument("--seed", type=int, default=1234)
     p.add_argument("--recurrent-activation", choices=("tfjs_hard_sigmoid", "sigmoid"), default="tfjs_hard_sigmoid",
                    help="the LSTM gates: tfjs's hardSigmoid (as the tfjs model) or Keras's default sigmoid")
-    a = p.parse_args(argv)
-    if a.threads < 1 or a.batch < 1 or a.steps < 1 or a.warmup < 0:
-        p.error("--threads, --batch and --steps must be >= 1, --warmup >= 0")
-    return a
-
-
-def redirect_stdout_to_stderr():
-    """Keep fd 1 for the JSON line only: libraries that print (from Python or C) land on stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return saved
-
-
-def emit(fd, obj):
-    os.write(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+    return parse_checked(p, argv)
 
 
 def main(argv):

@@ -30,48 +30,22 @@ Parameter count, made comparable to Keras's count_params():
     buffers (running_mean/running_var), which are counted here (num_batches_tracked, a counter, is not).
   Total = trainable parameters + BN running statistics = 798,760.
 """
-import argparse
-import json
 import math
 import os
 import sys
 import time
 
+from peer_common import (ATTENTION_UNITS, CLASSES, COEFFS, DROPOUT, EXPECTED_PARAMS, FILTERS, FRAMES, LSTM_UNITS,
+                         argument_parser, emit, parse_checked, redirect_stdout_to_stderr)
+
 PEER = "pytorch"
-EXPECTED_PARAMS = 798_760
-FRAMES, COEFFS, CLASSES = 301, 40, 8
-FILTERS = (32, 64, 128)
-LSTM_UNITS = 112
-ATTENTION_UNITS = 128
-DROPOUT = 0.3
 
 
 def parse_args(argv):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--threads", type=int, default=1, help="intra-op threads (inter-op is 1)")
-    p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--steps", type=int, default=20, help="timed training steps")
-    p.add_argument("--warmup", type=int, default=3, help="untimed steps first")
+    p = argument_parser(__doc__.split("\n")[0], "untimed steps first")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="run the conv stack in contiguous NCHW instead of channels_last")
-    p.add_argument("--seed", type=int, default=1234)
-    a = p.parse_args(argv)
-    if a.threads < 1 or a.batch < 1 or a.steps < 1 or a.warmup < 0:
-        p.error("--threads, --batch and --steps must be >= 1, --warmup >= 0")
-    return a
-
-
-def redirect_stdout_to_stderr():
-    """Keep fd 1 for the JSON line only: libraries that print (from Python or C) land on stderr."""
-    sys.stdout.flush()
-    saved = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return saved
-
-
-def emit(fd, obj):
-    os.write(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+    return parse_checked(p, argv)
 
 
 def main(argv):
