@@ -225,6 +225,11 @@ export function convBlockForward(
   block: ConvBlockShape, x: Float32Array, filter: Float32Array, gamma: Float32Array, beta: Float32Array,
   y: Float32Array, batchMean: Float32Array, batchVariance: Float32Array, workspace: Float32Array,
 ): void;
+/** Inference: batch norm with the given (moving) statistics, no dropout; the workspace is scratch. */
+export function convBlockInfer(
+  block: ConvBlockShape, x: Float32Array, filter: Float32Array, gamma: Float32Array, beta: Float32Array,
+  mean: Float32Array, variance: Float32Array, y: Float32Array, workspace: Float32Array,
+): void;
 /** dx may be null; the workspace is the forward pass's and is clobbered. */
 export function convBlockBackward(
   block: ConvBlockShape, x: Float32Array, filter: Float32Array, gamma: Float32Array, batchMean: Float32Array, batchVariance: Float32Array, workspace: Float32Array, dy: Float32Array,

@@ -398,6 +398,28 @@ Napi::Value ConvBlockForward(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// convBlockInfer(block, x, filter, gamma, beta, mean, variance, y, workspace)
+Napi::Value ConvBlockInfer(const Napi::CallbackInfo& info) {
+  const ser::ConvBlockShape s = parseConvBlock(info[0]);
+  const std::size_t channels = s.channels();
+  const ser::Span<const float> x = requireFloat32(info, 1, "x");
+  const ser::Span<const float> filter = requireFloat32(info, 2, "filter");
+  requireLength(x, s.conv.inputSize(), "x");
+  requireLength(filter, s.conv.filterSize(), "filter");
+  const char* names[] = {"gamma", "beta", "mean", "variance"};
+  const float* perChannel[4];
+  for (std::size_t i = 0; i < 4; ++i) {
+    const ser::Span<const float> values = requireFloat32(info, 3 + i, names[i]);
+    requireLength(values, channels, names[i]);
+    perChannel[i] = values.data();
+  }
+  const ser::Span<float> y = requireOutputFloat32(info, 7, "y", s.outputSize());
+  const ser::Span<float> workspace = requireOutputFloat32(info, 8, "workspace", s.workspaceFloats());
+  ser::convBlockInfer(s, x.data(), filter.data(), perChannel[0], perChannel[1], perChannel[2], perChannel[3], y.data(),
+                      workspace.data());
+  return info.Env().Undefined();
+}
+
 // convBlockBackward(block, x, filter, gamma, batchMean, batchVariance, workspace, dy, dx | null, dFilter,
 //                   dGamma, dBeta)
 Napi::Value ConvBlockBackward(const Napi::CallbackInfo& info) {
@@ -521,6 +543,7 @@ void registerNnExports(Napi::Env env, Napi::Object exports) {
   exports.Set("bilstmBackward", Napi::Function::New<guarded<timed<BilstmBackward>>>(env, "bilstmBackward"));
   exports.Set("convBlockWorkspaceFloats", Napi::Function::New<guarded<ConvBlockWorkspaceFloats>>(env, "convBlockWorkspaceFloats"));
   exports.Set("convBlockForward", Napi::Function::New<guarded<timed<ConvBlockForward>>>(env, "convBlockForward"));
+  exports.Set("convBlockInfer", Napi::Function::New<guarded<timed<ConvBlockInfer>>>(env, "convBlockInfer"));
   exports.Set("convBlockBackward", Napi::Function::New<guarded<timed<ConvBlockBackward>>>(env, "convBlockBackward"));
   exports.Set("engineCounters", Napi::Function::New<guarded<EngineCounters>>(env, "engineCounters"));
   exports.Set("resetEngineCounters", Napi::Function::New<guarded<ResetEngineCounters>>(env, "resetEngineCounters"));

@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { native } from '../src/native';
-import { createAdam, FusedAdam, selectBackend } from '../src/backend';
+import { createAdam, fusedInferenceForward, FusedAdam, selectBackend } from '../src/backend';
 import { fusedTrainingForward } from '../src/backend/fused-model';
 import { bidirectionalLstm, convBlock, Workspace } from '../src/backend/fused-ops';
 import { setDropoutStep, stepDropoutMaskOf } from '../src/train/dropout';
@@ -297,6 +297,31 @@ describe('fused training forward pass of whole models', () => {
     const input = tf.input({ shape: [4] });
     const plain = tf.model({ inputs: input, outputs: tf.layers.dense({ units: 2 }).apply(input) as tf.SymbolicTensor });
     expect(fusedTrainingForward(plain)).toBeNull();
+  });
+
+  test('inference: the fused forward pass equals model.predict (moving statistics, dropout off) after training steps', async () => {
+    await selectBackend('native', { threads: 2 });
+    const model = buildModel({ frames: 40, coeffs: 40, classes: 8, sizes: MODEL_PRESETS.seed, seed: 4 });
+    const training = fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf });
+    const x = input([3, 40, 40, 1], 41);
+    const y = tf.tensor2d([[1, 0, 0, 0, 0, 0, 0, 0], [0, 1, 0, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0, 0, 1]]);
+    const optimizer = createAdam(1e-2);
+    for (let step = 0; step < 3; step++) {
+      setDropoutStep(step);
+      optimizer.minimize(() => tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(training?.forward(x) as tf.Tensor, 1e-7, 1))), -1))) as tf.Scalar);
+    }
+    const inference = fusedInferenceForward(model);
+    expect(inference?.convBlocks).toBe(3);
+    const spy = jest.spyOn(native, 'convBlockInfer');
+    try {
+      const fused = tf.tidy(() => Float32Array.from((inference?.forward(x) as tf.Tensor).dataSync()));
+      const layered = tf.tidy(() => Float32Array.from((model.predict(x) as tf.Tensor).dataSync()));
+      expect(spy).toHaveBeenCalledTimes(3);
+      expect(worstRelative(fused, layered)).toBeLessThan(1e-4);
+    } finally {
+      spy.mockRestore();
+      optimizer.dispose();
+    }
   });
 
   interface Trained { losses: number[]; grads: Float32Array[]; initial: Float32Array[]; weights: Float32Array[] }

@@ -249,6 +249,20 @@ void convBlockForward(const ConvBlockShape& s, const float* x, const float* filt
   });
 }
 
+void convBlockInfer(const ConvBlockShape& s, const float* x, const float* filter, const float* gamma,
+                    const float* beta, const float* mean, const float* variance, float* y, float* workspace) {
+  validateConvBlockShape(s);
+  float* conv = workspace;
+  const ImageDims d = dimsOf(s);
+  const ChannelScale scale = channelScale(s, mean, variance);
+  const std::size_t pooled = d.pooledHeight * d.pooledWidth * d.channels;
+  parallelFor(s.conv.batch, [&](std::size_t b) {
+    conv2dImages(s.conv, b, b + 1, x, filter, conv);
+    normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta,
+                      y + b * pooled, winnerXhats(s, workspace) + b * pooled, winners(s, workspace) + b * pooled);
+  });
+}
+
 void convBlockBackward(const ConvBlockShape& s, const float* x, const float* filter, const float* gamma,
                        const float* batchMean, const float* batchVariance, float* workspace,
                        const float* dy, float* dx, float* dFilter, float* dGamma, float* dBeta) {

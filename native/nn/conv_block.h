@@ -35,6 +35,11 @@ void validateConvBlockShape(const ConvBlockShape& shape);
 void convBlockForward(const ConvBlockShape& shape, const float* x, const float* filter, const float* gamma,
                       const float* beta, float* y, float* batchMean, float* batchVariance, float* workspace);
 
+// Inference: batch norm with the given (moving) statistics, no dropout, nothing kept for a backward
+// pass (the workspace is scratch of workspaceFloats()).
+void convBlockInfer(const ConvBlockShape& shape, const float* x, const float* filter, const float* gamma,
+                    const float* beta, const float* mean, const float* variance, float* y, float* workspace);
+
 // dy is the gradient of y. dx may be null (the block's input needs no gradient). The workspace is the
 // forward pass's and is clobbered; batchMean and batchVariance are the forward pass's outputs.
 void convBlockBackward(const ConvBlockShape& shape, const float* x, const float* filter, const float* gamma,

@@ -7,7 +7,9 @@
 import * as tf from '@tensorflow/tfjs';
 
 import type { LstmGateActivation } from '../native';
-import { bidirectionalLstm, convBlock, Workspace, type LstmDirectionTensors } from './fused-ops';
+import {
+  bidirectionalLstm, bidirectionalLstmInference, convBlock, convBlockInference, Workspace, type LstmDirectionTensors,
+} from './fused-ops';
 
 type Layer = tf.layers.Layer;
 type Config = tf.serialization.ConfigDict;
@@ -59,7 +61,10 @@ function fusableConvBlock(layers: readonly Layer[]): boolean {
     p.padding === 'valid' && p.dataFormat === 'channelsLast' && same(p.poolSize, p.strides);
 }
 
-function convBlockStage(layers: readonly Layer[], dropoutMaskOf: DropoutMaskOf | null): Stage {
+/** Training (batch statistics, dropout, gradients) or inference (moving statistics, no gradients). */
+type Mode = 'training' | 'inference';
+
+function convBlockStage(layers: readonly Layer[], dropoutMaskOf: DropoutMaskOf | null, mode: Mode): Stage {
   const [conv, bn] = layers;
   const dropoutLayer = dropoutMaskOf ? layers[4] : undefined;
   const c = conv.getConfig();
@@ -76,6 +81,13 @@ function convBlockStage(layers: readonly Layer[], dropoutMaskOf: DropoutMaskOf |
   return {
     layers: dropoutLayer ? 5 : 4,
     run([x], isModelInput) {
+      if (mode === 'inference') {
+        return convBlockInference(
+          x as tf.Tensor4D, kernel.read() as tf.Tensor4D, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D,
+          movingMean.read() as tf.Tensor1D, movingVariance.read() as tf.Tensor1D,
+          { padding: c.padding as 'same' | 'valid', poolSize, epsilon: b.epsilon as number }, workspace,
+        );
+      }
       const dropout = dropoutLayer && dropoutMaskOf ? dropoutMaskOf(dropoutLayer) ?? undefined : undefined;
       const result = convBlock(
         x as tf.Tensor4D, kernel.read() as tf.Tensor4D, gamma.read() as tf.Tensor1D, beta.read() as tf.Tensor1D,
@@ -114,7 +126,7 @@ function fusableBidirectional(layer: Layer): boolean {
     l.returnSequences === true && !l.returnState && !l.goBackwards && !l.stateful;
 }
 
-function bidirectionalStage(layer: Layer): Stage {
+function bidirectionalStage(layer: Layer, mode: Mode): Stage {
   const inner = (layer.getConfig().layer as { config: Config }).config;
   const gates = lstmGates(inner) as LstmGateActivation;
   const direction = (which: 'forward' | 'backward') => {
@@ -131,11 +143,13 @@ function bidirectionalStage(layer: Layer): Stage {
     kernel: d.kernel.read() as tf.Tensor2D, recurrent: d.recurrent.read() as tf.Tensor2D, bias: d.bias ? (d.bias.read() as tf.Tensor1D) : null,
   });
   const workspace = new Workspace();
-  return { layers: 1, run: ([x]) => bidirectionalLstm(x as tf.Tensor3D, read(forward), read(backward), gates, workspace) };
+  const op = mode === 'training' ? bidirectionalLstm : bidirectionalLstmInference;
+  return { layers: 1, run: ([x]) => op(x as tf.Tensor3D, read(forward), read(backward), gates, workspace) };
 }
 
-function plainStage(layer: Layer): Stage {
-  return { layers: 1, run: (inputs) => layer.apply(inputs.length === 1 ? inputs[0] : inputs, { training: true }) as tf.Tensor };
+function plainStage(layer: Layer, mode: Mode): Stage {
+  const training = mode === 'training';
+  return { layers: 1, run: (inputs) => layer.apply(inputs.length === 1 ? inputs[0] : inputs, { training }) as tf.Tensor };
 }
 
 /** The layers whose outputs a layer takes, when it is called once on whole outputs; else null. */
@@ -161,14 +175,28 @@ interface PlannedStage {
   output: Layer;
 }
 
+/** A forward pass with the fused ops, and how many of each it uses. */
+export interface FusedForward {
+  forward: TrainingForward;
+  convBlocks: number;
+  recurrent: number;
+}
+
 /**
  * A training forward pass that runs the model's convolution blocks and bidirectional LSTMs as fused
  * ops, with the count of each; null when the model has nothing to fuse or a layer is shared or called
  * more than once (the layer-by-layer path handles those).
  */
-export function fusedTrainingForward(
-  model: tf.LayersModel, options: FusionOptions = {},
-): { forward: TrainingForward; convBlocks: number; recurrent: number } | null {
+export function fusedTrainingForward(model: tf.LayersModel, options: FusionOptions = {}): FusedForward | null {
+  return planForward(model, 'training', options);
+}
+
+/** The same at inference (model.predict's result): moving statistics, dropout off, no gradients. */
+export function fusedInferenceForward(model: tf.LayersModel): FusedForward | null {
+  return planForward(model, 'inference', {});
+}
+
+function planForward(model: tf.LayersModel, mode: Mode, options: FusionOptions): FusedForward | null {
   const layers = model.layers;
   if (model.inputs.length !== 1 || model.outputs.length !== 1 || layers[0]?.getClassName() !== 'InputLayer') return null;
   const inputLayer = layers[0];
@@ -181,14 +209,15 @@ export function fusedTrainingForward(
     let stage: Stage;
     if (fusableConvBlock(layers.slice(i, i + 4)) && isRun(layers, i, 4)) {
       const next = layers[i + 4];
-      const foldDropout = next !== undefined && options.dropoutMaskOf !== undefined && options.dropoutMaskOf(next) !== null && isRun(layers, i, 5);
-      stage = convBlockStage(layers.slice(i, i + (foldDropout ? 5 : 4)), foldDropout ? options.dropoutMaskOf ?? null : null);
+      const foldDropout = mode === 'training' && next !== undefined && options.dropoutMaskOf !== undefined &&
+        options.dropoutMaskOf(next) !== null && isRun(layers, i, 5);
+      stage = convBlockStage(layers.slice(i, i + (foldDropout ? 5 : 4)), foldDropout ? options.dropoutMaskOf ?? null : null, mode);
       convBlocks++;
     } else if (fusableBidirectional(layers[i])) {
-      stage = bidirectionalStage(layers[i]);
+      stage = bidirectionalStage(layers[i], mode);
       recurrent++;
     } else {
-      stage = plainStage(layers[i]);
+      stage = plainStage(layers[i], mode);
     }
     plan.push({ stage, inputs, output: layers[i + stage.layers - 1] });
     i += stage.layers;

@@ -105,6 +105,23 @@ export function convBlock(
   return { y: y as tf.Tensor4D, batchMean, batchVariance };
 }
 
+/** The same block at inference: batch norm with the moving statistics, no dropout, no gradient. */
+export function convBlockInference(
+  x: tf.Tensor4D, filter: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, movingMean: tf.Tensor1D, movingVariance: tf.Tensor1D,
+  options: Pick<ConvBlockOptions, 'padding' | 'poolSize' | 'epsilon'>, workspace: Workspace,
+): tf.Tensor4D {
+  const block = convBlockShape(x.shape, filter.shape, { ...options, inputGradient: false });
+  const outShape: [number, number, number, number] = [
+    block.conv.batch, Math.floor(block.conv.outHeight / block.poolHeight), Math.floor(block.conv.outWidth / block.poolWidth), block.conv.outChannels,
+  ];
+  const y = newOutput(outShape.reduce((a, b) => a * b, 1));
+  native.convBlockInfer(
+    block, valuesOf(x, 'x'), valuesOf(filter, 'filter'), valuesOf(gamma, 'gamma'), valuesOf(beta, 'beta'),
+    valuesOf(movingMean, 'moving mean'), valuesOf(movingVariance, 'moving variance'), y, workspace.get(native.convBlockWorkspaceFloats(block)),
+  );
+  return tf.tensor(y, outShape) as tf.Tensor4D;
+}
+
 export interface LstmDirectionTensors {
   kernel: tf.Tensor2D;
   recurrent: tf.Tensor2D;
@@ -156,4 +173,19 @@ export function bidirectionalLstm(
     return { value: tf.tensor(y, [batch, steps, 2 * units]), gradFunc };
   });
   return op(x, ...weightTensors) as tf.Tensor3D;
+}
+
+/** The bidirectional LSTM's forward pass alone (inference: nothing kept, no gradient). */
+export function bidirectionalLstmInference(
+  x: tf.Tensor3D, forward: LstmDirectionTensors, backward: LstmDirectionTensors, gates: LstmGateActivation, workspace: Workspace,
+): tf.Tensor3D {
+  const [batch, steps, inputSize] = x.shape;
+  const units = forward.recurrent.shape[0];
+  const shape: LstmShape = { batch, steps, inputSize, units, gates };
+  const weights = (d: LstmDirectionTensors): LstmWeights => ({
+    kernel: valuesOf(d.kernel, 'kernel'), recurrent: valuesOf(d.recurrent, 'recurrent kernel'), bias: d.bias ? valuesOf(d.bias, 'bias') : null,
+  });
+  const y = newOutput(batch * steps * 2 * units);
+  native.bilstmForward(shape, valuesOf(x, 'x'), weights(forward), weights(backward), y, workspace.get(native.bilstmWorkspaceFloats(shape)));
+  return tf.tensor(y, [batch, steps, 2 * units]) as tf.Tensor3D;
 }

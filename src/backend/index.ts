@@ -15,4 +15,6 @@ export {
 } from './select';
 export { NATIVE_BACKEND_NAME, nativeKernelNames, registerNativeBackend } from './native-backend';
 export { createAdam, FusedAdam } from './fused-adam';
-export { fusedTrainingForward, type DropoutMaskOf, type FusionOptions, type TrainingForward } from './fused-model';
+export {
+  fusedInferenceForward, fusedTrainingForward, type DropoutMaskOf, type FusedForward, type FusionOptions, type TrainingForward,
+} from './fused-model';

@@ -4,19 +4,35 @@ import * as fs from 'fs';
 
 import * as tf from '@tensorflow/tfjs';
 
+import { fusedInferenceForward, NATIVE_BACKEND_NAME } from '../backend';
 import { batchTensors, type CacheReader, type Normalisation } from '../train/dataset';
 import type { Preprocessing } from '../train/checkpoint';
 import { clipFeatures } from '../workers/feature-task';
+
+const fusedInference = new WeakMap<tf.LayersModel, (x: tf.Tensor) => tf.Tensor>();
+
+/** model.predict, through the fused ops on the native backend (the plan is made once per model). */
+function predictor(model: tf.LayersModel): (x: tf.Tensor) => tf.Tensor {
+  const layered = (x: tf.Tensor) => model.predict(x) as tf.Tensor;
+  if (tf.getBackend() !== NATIVE_BACKEND_NAME) return layered;
+  let forward = fusedInference.get(model);
+  if (!forward) {
+    forward = fusedInferenceForward(model)?.forward ?? layered;
+    fusedInference.set(model, forward);
+  }
+  return forward;
+}
 
 /** Probabilities [rows, classes] of features [rows, frames, coeffs], predicted in batches. */
 export function predictFeatures(model: tf.LayersModel, features: Float32Array, rows: number, norm: Normalisation, frames: number, coeffs: number, batchSize = 64): Float32Array {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(rows * classes);
   const rowSize = frames * coeffs;
+  const predict = predictor(model);
   for (let first = 0; first < rows; first += batchSize) {
     const size = Math.min(batchSize, rows - first);
     const batch = { features: features.subarray(first * rowSize, (first + size) * rowSize), labels: new Float32Array(size), size, mixup: null };
-    const probabilities = tf.tidy(() => model.predict(batchTensors(batch, norm, frames, coeffs).x) as tf.Tensor);
+    const probabilities = tf.tidy(() => predict(batchTensors(batch, norm, frames, coeffs).x));
     out.set(probabilities.dataSync(), first * classes);
     probabilities.dispose();
   }
