@@ -5,7 +5,7 @@
 // Run by bench/suites/train-engine.ts under `taskset`, so one thread really is one core.
 import * as tf from '@tensorflow/tfjs';
 
-import { createAdam, fusedTrainingForward, selectBackend } from '../src/backend';
+import { createAdam, fusedInferenceForward, fusedTrainingForward, selectBackend } from '../src/backend';
 import { native } from '../src/native';
 import { setDropoutStep, stepDropoutMaskOf } from '../src/train/dropout';
 import { buildModel, MODEL_PRESETS, type ModelSizes } from '../src/train/model';
@@ -25,6 +25,17 @@ export interface EngineStepResult {
   flopsPerStep: number;
   gflops: number;
   gemmPeakGflops: number;
+  /** Prediction of a batch (model.predict's result): through the fused ops, and layer by layer. */
+  inferenceSamplesPerSecond: number | null;
+  layeredInferenceSamplesPerSecond: number | null;
+}
+
+/** Samples per second of repeated forward passes of x. */
+function inferenceRate(forward: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, repeats: number): number {
+  tf.tidy(() => forward(x).dataSync());
+  const start = performance.now();
+  for (let i = 0; i < repeats; i++) tf.tidy(() => forward(x).dataSync());
+  return (repeats * x.shape[0]) / ((performance.now() - start) / 1000);
 }
 
 export const BATCH = 32;
@@ -101,7 +112,13 @@ async function measure(preset: 'seed' | 'small', threads: number, fused: boolean
     otherKernelShare: Math.max(0, counters.kernelSeconds - gemmWall) / wall,
     jsShare: Math.max(0, wall - counters.kernelSeconds) / wall,
     flopsPerStep, gflops: flopsPerStep / stepSeconds / 1e9, gemmPeakGflops: gemmPeak(),
+    inferenceSamplesPerSecond: null, layeredInferenceSamplesPerSecond: null,
   };
+  const inference = fused ? fusedInferenceForward(model) : null;
+  if (inference) {
+    result.inferenceSamplesPerSecond = inferenceRate(inference.forward, x, 3);
+    result.layeredInferenceSamplesPerSecond = inferenceRate((v) => model.predict(v) as tf.Tensor, x, 3);
+  }
   optimizer.dispose();
   model.dispose();
   tf.dispose([x, y]);

@@ -113,6 +113,10 @@ export const trainEngineScenario: Scenario = {
       ...detail,
       '',
       `- small preset: ${smallAt(1).samplesPerSecond.toFixed(0)} samples/s at 1 thread, ${smallAt(2).samplesPerSecond.toFixed(0)} at 2.`,
+      ...THREADS.map((threads) => `- prediction (eval, predict, validation), seed model, batch 32, ${threads} thread(s): ` +
+        `${seedAt(threads).inferenceSamplesPerSecond?.toFixed(0)} samples/s through the fused ops, ` +
+        `${seedAt(threads).layeredInferenceSamplesPerSecond?.toFixed(0)} layer by layer ` +
+        `(${((seedAt(threads).inferenceSamplesPerSecond ?? NaN) / (seedAt(threads).layeredInferenceSamplesPerSecond ?? NaN)).toFixed(1)}x).`),
       `- FLOPs per seed step: ${(seedAt(1).flopsPerStep / 1e9).toFixed(1)} GFLOP (convolutions and LSTM, forward and both gradients).`,
       '- Peers: bench/peers/keras_seed.py and torch_seed.py (set up with bash bench/peers/setup.sh); a missing one gets a row saying so.',
       '  PyTorch\'s fused LSTM has sigmoid gates only; Keras 3 on CPU runs its LSTM as a generic loop either way.',
