@@ -98,6 +98,14 @@ async function activate(name: BackendName, threads: number): Promise<string> {
   return 'cpu';
 }
 
+/** The threads a backend really uses: one for wasm and cpu; libtensorflow's setting for the node packages. */
+function threadsOf(name: BackendName, requested: number): number {
+  if (name === 'wasm' || name === 'cpu') return 1;
+  if (name === 'native') return requested;
+  const configured = Number(process.env.TF_NUM_INTRAOP_THREADS);
+  return Number.isInteger(configured) && configured > 0 ? configured : requested;
+}
+
 export interface BackendOptions {
   /** Threads to train on; default every core. wasm and cpu run on one whatever this says. */
   threads?: number;
@@ -111,7 +119,7 @@ export async function selectBackend(choice: BackendChoice, options: BackendOptio
     try {
       const tfBackend = await activate(name, threads);
       await tf.ready();
-      return { name, tfBackend, threads: name === 'wasm' || name === 'cpu' ? 1 : threads, skipped };
+      return { name, tfBackend, threads: threadsOf(name, threads), skipped };
     } catch (error) {
       const reason = (error as Error).message;
       if (choice !== 'auto') {
