@@ -128,13 +128,17 @@ export interface LstmDirectionTensors {
   bias: tf.Tensor1D | null;
 }
 
+function lstmShapeOf(x: tf.Tensor3D, forward: LstmDirectionTensors, gates: LstmGateActivation): LstmShape {
+  const [batch, steps, inputSize] = x.shape;
+  return { batch, steps, inputSize, units: forward.recurrent.shape[0], gates };
+}
+
 /** A bidirectional LSTM (concat merge, sequences returned, zero initial state) over x [batch, steps, features]. */
 export function bidirectionalLstm(
   x: tf.Tensor3D, forward: LstmDirectionTensors, backward: LstmDirectionTensors, gates: LstmGateActivation, workspace: Workspace,
 ): tf.Tensor3D {
-  const [batch, steps, inputSize] = x.shape;
-  const units = forward.recurrent.shape[0];
-  const shape: LstmShape = { batch, steps, inputSize, units, gates };
+  const shape = lstmShapeOf(x, forward, gates);
+  const { batch, steps, units } = shape;
   const hasBias = forward.bias !== null;
   if ((backward.bias !== null) !== hasBias) throw new Error('fused LSTM: both directions must have a bias, or neither');
   const weightTensors = [forward.kernel, forward.recurrent, ...(hasBias ? [forward.bias as tf.Tensor] : []),
@@ -179,9 +183,8 @@ export function bidirectionalLstm(
 export function bidirectionalLstmInference(
   x: tf.Tensor3D, forward: LstmDirectionTensors, backward: LstmDirectionTensors, gates: LstmGateActivation, workspace: Workspace,
 ): tf.Tensor3D {
-  const [batch, steps, inputSize] = x.shape;
-  const units = forward.recurrent.shape[0];
-  const shape: LstmShape = { batch, steps, inputSize, units, gates };
+  const shape = lstmShapeOf(x, forward, gates);
+  const { batch, steps, units } = shape;
   const weights = (d: LstmDirectionTensors): LstmWeights => ({
     kernel: valuesOf(d.kernel, 'kernel'), recurrent: valuesOf(d.recurrent, 'recurrent kernel'), bias: d.bias ? valuesOf(d.bias, 'bias') : null,
   });
