@@ -41,3 +41,14 @@ def redirect_stdout_to_stderr():
 
 def emit(fd, obj):
     os.write(fd, (json.dumps(obj, separators=(",", ":")) + "\n").encode())
+
+
+def run_peer(peer, main):
+    """Runs main(argv) as the script's entry point: any failure is one line on stderr and exit code 1."""
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except SystemExit:
+        raise
+    except BaseException as e:  # noqa: BLE001 - any failure is reported as one line, nonzero exit
+        print(f"{peer}: {type(e).__name__}: {e}".replace("\n", " "), file=sys.stderr)
+        sys.exit(1)

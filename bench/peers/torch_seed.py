@@ -36,7 +36,7 @@ import sys
 import time
 
 from peer_common import (ATTENTION_UNITS, CLASSES, COEFFS, DROPOUT, EXPECTED_PARAMS, FILTERS, FRAMES, LSTM_UNITS,
-                         argument_parser, emit, parse_checked, redirect_stdout_to_stderr)
+                         argument_parser, emit, parse_checked, redirect_stdout_to_stderr, run_peer)
 
 PEER = "pytorch"
 
@@ -199,10 +199,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        sys.exit(main(sys.argv[1:]))
-    except SystemExit:
-        raise
-    except BaseException as e:  # noqa: BLE001 - any failure is reported as one line, nonzero exit
-        print(f"{PEER}: {type(e).__name__}: {e}".replace("\n", " "), file=sys.stderr)
-        sys.exit(1)
+    run_peer(PEER, main)
