@@ -1,6 +1,6 @@
 // Native augmentations: pitch, stretch, noise, shift, speed, the seeded AugmentSpec, and bad input.
 import { augment, drawAugmentPlan, specFromNames, AugmentSpecError } from '../src/augment/spec';
-import { extractFeatures } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/features/extract';
 import { native } from '../src/native';
 import { speechLike } from '../bench/signals';
 import { estimateF0, harmonicTone, snrDb } from './helpers/signals';
@@ -35,7 +35,7 @@ describe('stretch then inverse stretch keeps the log-mel spectrum of speech-like
   // and the same on the clip's average spectrum. Measured for WSOLA round trips: 0.5-1.8 dB frame-wise,
   // 0.3-0.9 dB on average. For scale: a 10 ms shift alone gives 2.9 dB, a 1-semitone pitch error 5 dB.
   const x = speechLike(3, SR, 11);
-  const logmel = (s: Float32Array) => extractFeatures({ samples: s }, { kind: 'logmel' });
+  const logmel = (s: Float32Array) => extractFeaturesSync({ samples: s }, { kind: 'logmel' });
   function distances(a: Float32Array, b: Float32Array): { frames: number; average: number } {
     const A = logmel(a);
     const B = logmel(b);

@@ -2,7 +2,8 @@
 // forcing a missing node backend fails with the install hint; native, cpu and wasm can be forced.
 import * as tf from '@tensorflow/tfjs';
 
-import { BackendUnavailableError, selectBackend } from '../src/backend';
+import { selectBackend } from '../src/backend';
+import { BackendUnavailableError } from '../src/errors';
 
 function nodePackageInstalled(name: string): boolean {
   try {

@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { extractFeatures } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/features/extract';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, FIXTURES, maxAbsDiff, tempDir } from './helpers/paths';
 import { writeWav } from './helpers/wav-writer';
@@ -23,7 +23,7 @@ test('writes float32 NPY [frames, coeffs] equal to the library API and prints --
   expect(run.code).toBe(0);
   expect(JSON.parse(run.stdout)).toEqual({ frames: 151, coeffs: 40, sampleRate: 16000, sourceSampleRate: 48000, seconds: 1.5 });
   const written = loadNpy(out);
-  const expected = extractFeatures(fs.readFileSync(source));
+  const expected = extractFeaturesSync(fs.readFileSync(source));
   expect(written.shape).toEqual([151, 40]);
   expect(maxAbsDiff(written.data, expected.data)).toBe(0);
 });
@@ -35,7 +35,7 @@ test('feature options reach the pipeline', () => {
     '--fmin', '50', '--fmax', '7600', '--no-center', '--sample-rate', '16000');
   expect(run.code).toBe(0);
   const written = loadNpy(out);
-  const expected = extractFeatures(fs.readFileSync(source), {
+  const expected = extractFeaturesSync(fs.readFileSync(source), {
     kind: 'logmel', nMels: 80, hopLength: 320, nFft: 1024, winLength: 800, melScale: 'htk', melNorm: 'none',
     topDb: null, fmin: 50, fmax: 7600, center: false,
   });

@@ -1,6 +1,6 @@
 // FeatureConfig defaults and validation, and the feature options of non-default configs.
 import { DEFAULT_FEATURE_CONFIG, FeatureConfigError, resolveFeatureConfig } from '../src/features/config';
-import { extractFeatures } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/features/extract';
 import { native } from '../src/native';
 
 describe('resolveFeatureConfig', () => {
@@ -31,16 +31,16 @@ describe('options change the features as librosa would', () => {
   const samples = Float32Array.from({ length: 8000 }, (_, i) => Math.sin(i * 0.3) * 0.4 + Math.sin(i * 0.05) * 0.2);
 
   test('frame counts: centred 1 + n // hop, uncentred 1 + (n - nFft) // hop', () => {
-    expect(extractFeatures({ samples }).frames).toBe(1 + Math.floor(8000 / 160));
-    expect(extractFeatures({ samples }, { center: false }).frames).toBe(1 + Math.floor((8000 - 512) / 160));
-    expect(extractFeatures({ samples }, { hopLength: 256, nFft: 1024, winLength: 1024 }).frames).toBe(1 + Math.floor(8000 / 256));
+    expect(extractFeaturesSync({ samples }).frames).toBe(1 + Math.floor(8000 / 160));
+    expect(extractFeaturesSync({ samples }, { center: false }).frames).toBe(1 + Math.floor((8000 - 512) / 160));
+    expect(extractFeaturesSync({ samples }, { hopLength: 256, nFft: 1024, winLength: 1024 }).frames).toBe(1 + Math.floor(8000 / 256));
   });
 
   test('topDb none keeps values more than 80 dB below the maximum; the default floors them', () => {
     const quiet = new Float32Array(8000);
     quiet[4000] = 0.9;
-    const floored = extractFeatures({ samples: quiet }, { kind: 'logmel' });
-    const open = extractFeatures({ samples: quiet }, { kind: 'logmel', topDb: null });
+    const floored = extractFeaturesSync({ samples: quiet }, { kind: 'logmel' });
+    const open = extractFeaturesSync({ samples: quiet }, { kind: 'logmel', topDb: null });
     const min = (a: Float32Array) => a.reduce((m, v) => Math.min(m, v), Infinity);
     const max = (a: Float32Array) => a.reduce((m, v) => Math.max(m, v), -Infinity);
     expect(min(floored.data)).toBeCloseTo(max(floored.data) - 80, 4);
@@ -55,7 +55,7 @@ describe('options change the features as librosa would', () => {
   });
 
   test('samples at another rate are resampled to config.sampleRate first', () => {
-    const at8k = extractFeatures({ samples, sampleRate: 8000 });
+    const at8k = extractFeaturesSync({ samples, sampleRate: 8000 });
     expect(at8k.sourceSampleRate).toBe(8000);
     expect(at8k.frames).toBe(1 + Math.floor(16000 / 160));
   });

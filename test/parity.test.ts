@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { extractFeatures } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/features/extract';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
 import { FIXTURES, maxAbs, maxAbsDiff } from './helpers/paths';
@@ -16,7 +16,7 @@ describe('MFCC parity with librosa (max |delta| < 1e-3)', () => {
   test.each(SIGNALS)('%s', (signal) => {
     const input = fixture(`${signal}_input16k_f32.npy`);
     const expected = fixture(`${signal}_mfcc_f32.npy`);
-    const result = extractFeatures({ samples: input.data, sampleRate: 16000 });
+    const result = extractFeaturesSync({ samples: input.data, sampleRate: 16000 });
     expect([result.frames, result.coeffs]).toEqual(expected.shape);
     expect(maxAbsDiff(result.data, expected.data)).toBeLessThan(1e-3);
   });
@@ -27,14 +27,14 @@ describe('intermediate stages of speech_a', () => {
 
   test('log-mel within 1e-3 dB', () => {
     const expected = fixture('speech_a_logmel_f32.npy');
-    const result = extractFeatures({ samples: input.data }, { kind: 'logmel' });
+    const result = extractFeaturesSync({ samples: input.data }, { kind: 'logmel' });
     expect([result.frames, result.coeffs]).toEqual(expected.shape);
     expect(maxAbsDiff(result.data, expected.data)).toBeLessThan(1e-3);
   });
 
   test('power spectrum within 1e-4 of the largest bin', () => {
     const expected = fixture('speech_a_power_f32.npy');
-    const result = extractFeatures({ samples: input.data }, { kind: 'power' });
+    const result = extractFeaturesSync({ samples: input.data }, { kind: 'power' });
     expect([result.frames, result.coeffs]).toEqual(expected.shape);
     expect(maxAbsDiff(result.data, expected.data) / maxAbs(expected.data)).toBeLessThan(1e-4);
   });
@@ -63,10 +63,10 @@ describe('decode + resample 48 kHz -> 16 kHz against scipy.signal.resample_poly'
   });
 
   test('the one-call WAV path equals decode, resample, then features', () => {
-    const fromWav = extractFeatures(wavBytes);
+    const fromWav = extractFeaturesSync(wavBytes);
     expect(fromWav.sourceSampleRate).toBe(48000);
     expect(fromWav.seconds).toBeCloseTo(1.5, 10);
-    const fromSamples = extractFeatures({ samples: expected.data });
+    const fromSamples = extractFeaturesSync({ samples: expected.data });
     // Same pipeline on inputs within 1e-5 of each other: MFCC moves by far less than the parity bound.
     expect(maxAbsDiff(fromWav.data, fromSamples.data)).toBeLessThan(1e-2);
     expect(maxAbsDiff(fromWav.data, fixture('speech_a_mfcc_f32.npy').data)).toBeLessThan(1e-2);

@@ -6,8 +6,8 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { Manifest } from '../src/data/cache';
-import { resolveSlice } from '../src/cli/prepare';
-import { planCorpus } from '../src/data/synth';
+import { resolveSlice } from '../src/data/prepare-api';
+import { planCorpus } from '../src/synth/corpus';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, tempDir } from './helpers/paths';

@@ -6,9 +6,9 @@ import * as path from 'path';
 import { Command } from 'commander';
 
 import { synthCommand } from '../src/cli/synth';
-import { UsageError } from '../src/cli/errors';
+import { OptionsError } from '../src/errors';
 import { parseClipPath } from '../src/data/corpora';
-import { EMOTIONS, planCorpus, synthesizeClip, synthesizeCorpus, type Emotion, type SynthClip, type SynthOptions } from '../src/data/synth';
+import { EMOTIONS, planCorpus, synthesizeClip, synthesizeCorpus, type Emotion, type SynthClip, type SynthOptions } from '../src/synth/corpus';
 import { native } from '../src/native';
 import { tempDir } from './helpers/paths';
 
@@ -422,7 +422,7 @@ describe('ser synth (command object, in-process)', () => {
   });
 
   test('bad values are usage errors naming the flag', async () => {
-    await expect(run([newDir('cli3'), '--speakers', '0'])).rejects.toThrow(UsageError);
+    await expect(run([newDir('cli3'), '--speakers', '0'])).rejects.toThrow(OptionsError);
     await expect(run([newDir('cli3'), '--corpus', 'tess', '--speakers', '3'])).rejects.toThrow(/--speakers must be at most 2/);
     await expect(run([newDir('cli3'), '--clips-per-class', '500'])).rejects.toThrow(/--clips-per-class must be at most 200/);
     await expect(run([newDir('cli3'), '--seconds', '20'])).rejects.toThrow(/--seconds must be a number from 0.5 to 10/);

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { synthesizeCorpus, type SynthOptions } from '../../src/data/synth';
+import { synthesizeCorpus, type SynthOptions } from '../../src/synth/corpus';
 import type { Scenario } from '../framework';
 import { formatNumber, packageRoot } from '../framework';
 

@@ -1,5 +1,6 @@
 // AugmentSpec: which augmentations, their ranges and probabilities; drawn with a seed into a concrete
 // plan (recorded in manifests), then applied by the native effects in a fixed order.
+import { OptionsError } from '../errors';
 import { native, type NoiseColor, type ShiftMode } from '../native';
 
 export type AugmentKind = 'speed' | 'pitch' | 'stretch' | 'shift' | 'noise';
@@ -40,7 +41,8 @@ export interface AugmentPlan {
   steps: AugmentStep[];
 }
 
-export class AugmentSpecError extends Error {
+/** A bad augmentation setting: an options error the message of which names the setting. */
+export class AugmentSpecError extends OptionsError {
   override name = 'AugmentSpecError';
 }
 

@@ -2,7 +2,6 @@
 // backend (our C++ kernels) and the wasm training kernels. Imports nothing from src/train.
 export {
   BACKENDS,
-  BackendUnavailableError,
   checkThreadCount,
   defaultThreadCount,
   MAX_THREADS,

@@ -5,6 +5,7 @@ import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
+import { BackendUnavailableError, OptionsError } from '../errors';
 import { native } from '../native';
 import { NATIVE_BACKEND_NAME, registerNativeBackend } from './native-backend';
 import { registerWasmTrainingKernels } from './wasm-kernels';
@@ -14,10 +15,6 @@ export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = BackendName | 'auto';
 
-/** A forced backend is not available here; the message says what is missing and how to install it. */
-export class BackendUnavailableError extends Error {
-  override name = 'BackendUnavailableError';
-}
 
 export interface SelectedBackend {
   name: BackendName;
@@ -53,7 +50,7 @@ export const MAX_THREADS = 256;
 /** Checks a --threads value; the message names the option. */
 export function checkThreadCount(threads: number): number {
   if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new RangeError(`--threads must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
+    throw new OptionsError(`threads (--threads) must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
   }
   return threads;
 }

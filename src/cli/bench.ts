@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 
 import { defaultWorkerCount } from '../workers/pool';
-import { UsageError } from './errors';
+import { OptionsError } from '../errors';
 import { parseInteger } from './options';
 
 export function benchCommand(): Command {
@@ -17,7 +17,7 @@ export function benchCommand(): Command {
     .action(async (opts: { data?: string; workers?: number; only?: string; quick?: boolean; json?: boolean }) => {
       const log = (line: string) => process.stderr.write(`${line}\n`);
       const workers = opts.workers ?? defaultWorkerCount();
-      if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
+      if (!Number.isInteger(workers) || workers < 1) throw new OptionsError(`--workers must be a positive integer, got ${workers}`);
       if (opts.data) {
         const { benchUserData, renderUserData } = await import('../../bench/user-data');
         const report = await benchUserData(opts.data, workers, log);
@@ -26,7 +26,7 @@ export function benchCommand(): Command {
       }
       const suites = await import('../../bench/suites');
       const only = opts.only ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : [];
-      for (const name of only) if (!suites.suiteNames().includes(name)) throw new UsageError(`--only: unknown suite ${name} (suites: ${suites.suiteNames().join(', ')})`);
+      for (const name of only) if (!suites.suiteNames().includes(name)) throw new OptionsError(`--only: unknown suite ${name} (suites: ${suites.suiteNames().join(', ')})`);
       const report = await suites.runBenchSuites({ quick: Boolean(opts.quick), only, log });
       process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${suites.renderMarkdown(report)}\n`);
     });

@@ -3,9 +3,7 @@ import { Command, Option } from 'commander';
 
 import { runDemo, type DemoSummary } from '../demo/pipeline';
 import { BACKENDS, type BackendChoice } from '../backend';
-import { defaultWorkerCount } from '../workers/pool';
-import { UsageError } from './errors';
-import { checkedThreads, parseInteger, threadsOption } from './options';
+import { parseInteger, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
@@ -41,18 +39,13 @@ export function demoCommand(): Command {
     .addOption(threadsOption())
     .option('--json', 'print the summary as JSON')
     .action(async (opts: { output: string; speakers: number; clipsPerClass: number; epochs: number; seed: number; workers?: number; backend: BackendChoice; threads?: number; json?: boolean }) => {
-      for (const [flag, v, min] of [['--speakers', opts.speakers, 4], ['--clips-per-class', opts.clipsPerClass, 1], ['--epochs', opts.epochs, 1]] as const) {
-        if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag} must be an integer >= ${min}, got ${v}`);
-      }
-      const workers = opts.workers ?? defaultWorkerCount();
       const tty = Boolean(process.stderr.isTTY);
       let bar: ProgressReporter | null = null;
       const summary = await runDemo({
         out: opts.output, speakers: opts.speakers, clipsPerClass: opts.clipsPerClass, epochs: opts.epochs, backend: opts.backend,
-        threads: checkedThreads(opts.threads),
-        workers, seed: opts.seed,
+        threads: opts.threads, workers: opts.workers, seed: opts.seed,
         log: (line) => process.stderr.write(`${line}\n`),
-        onTrainStep: (_fold, _folds, p) => {
+        onTrainStep: ({ progress: p }) => {
           if (p.batch === 1) bar = new ProgressReporter(`epoch ${p.epoch}/${p.epochs}`, 'batches', process.stderr, tty ? 2 : 1e9);
           bar?.update({ done: p.batch, total: p.batches, elapsedSeconds: p.elapsedSeconds, detail: `loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)}` }, tty && p.batch === p.batches);
         },

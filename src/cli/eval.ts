@@ -3,11 +3,11 @@ import * as path from 'path';
 
 import { Command, Option } from 'commander';
 
-import { evaluateRun } from '../eval/evaluate';
-import { predictFiles } from '../eval/predict-files';
 import { BACKENDS, type BackendChoice } from '../backend';
+import { loadModel, predictFiles } from '../eval/model';
+import { evaluate } from '../report/write';
 import { PartialFailure } from './errors';
-import { checkedThreads, threadsOption } from './options';
+import { threadsOption } from './options';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
@@ -20,7 +20,7 @@ export function evalCommand(): Command {
     .addOption(threadsOption())
     .option('--json', 'print metrics as JSON')
     .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean }) => {
-      const evaluation = await evaluateRun(run, { cache: opts.cache, backend: opts.backend, threads: checkedThreads(opts.threads) });
+      const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads });
       const { summary, pooled } = evaluation;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({
@@ -55,10 +55,16 @@ export function predictCommand(): Command {
     .addOption(threadsOption())
     .option('--json', 'print one JSON array instead of JSON lines')
     .action(async (run: string, files: string[], opts: { backend: BackendChoice; threads?: number; json?: boolean }) => {
-      const results = await predictFiles(run, files, { backend: opts.backend, threads: checkedThreads(opts.threads) }, (result) => {
-        if ('error' in result) process.stderr.write(`ser predict: ${result.file}: ${result.error}\n`);
-        if (!opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-      });
+      const model = await loadModel(run, { backend: opts.backend, threads: opts.threads });
+      let results;
+      try {
+        results = await predictFiles(model, files, (result) => {
+          if ('error' in result) process.stderr.write(`ser predict: ${result.file}: ${result.error}\n`);
+          if (!opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
+        });
+      } finally {
+        model.dispose();
+      }
       if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
       const failed = results.filter((r) => 'error' in r).length;
       if (failed > 0) throw new PartialFailure(`${failed} of ${results.length} files could not be predicted`);

@@ -1,10 +1,10 @@
 // `ser features <input.wav> -o <out.npy>`: one clip to a float32 NPY [frames, coeffs].
 import { Command } from 'commander';
 
-import { extractFeaturesFromFile } from '../features/extract';
 import { writeNpy } from '../data/npy';
-import { UsageError } from './errors';
-import { addFeatureOptions, featureConfigFrom } from './options';
+import { OptionsError } from '../errors';
+import { extractFeatures } from '../features/extract';
+import { addFeatureOptions, featureOptionsFrom } from './options';
 
 export function featuresCommand(): Command {
   const command = new Command('features')
@@ -13,17 +13,16 @@ export function featuresCommand(): Command {
     .option('-o, --output <out.npy>', 'write float32 NPY [frames, coeffs] here')
     .option('--json', 'print {frames, coeffs, sampleRate, seconds} as JSON');
   addFeatureOptions(command);
-  return command.action((input: string, opts: Record<string, unknown>) => {
+  return command.action(async (input: string, opts: Record<string, unknown>) => {
     const output = opts.output as string | undefined;
-    if (!output && !opts.json) throw new UsageError('give -o <out.npy>, --json, or both');
-    const config = featureConfigFrom(opts);
-    const features = extractFeaturesFromFile(input, config);
+    if (!output && !opts.json) throw new OptionsError('give -o <out.npy>, --json, or both');
+    const features = await extractFeatures(input, featureOptionsFrom(opts));
     if (output) writeNpy(output, features.data, [features.frames, features.coeffs]);
     if (opts.json) {
       const summary = {
         frames: features.frames,
         coeffs: features.coeffs,
-        sampleRate: config.sampleRate,
+        sampleRate: features.config.sampleRate,
         sourceSampleRate: features.sourceSampleRate,
         seconds: features.seconds,
       };

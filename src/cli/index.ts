@@ -6,8 +6,8 @@ import { augmentCommand } from './augment';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { evalCommand, predictCommand } from './eval';
-import { BackendUnavailableError } from '../backend';
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError } from './errors';
+import { shutdown } from '../shutdown';
+import { EXIT_OK, EXIT_USAGE, exitCodeOf } from './errors';
 import { featuresCommand } from './features';
 import { mergeCommand, prepareCommand } from './prepare';
 import { synthCommand } from './synth';
@@ -51,8 +51,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     const message = error instanceof Error ? error.message : String(error);
     const command = program.args[0] ?? '';
     process.stderr.write(`ser${command ? ` ${command}` : ''}: ${message.split('\n')[0]}\n`);
-    // A forced backend that is not installed is a usage problem: the message says what to install.
-    return error instanceof UsageError || error instanceof BackendUnavailableError ? EXIT_USAGE : EXIT_FAILURE;
+    return exitCodeOf(error);
+  } finally {
+    // The library's worker threads would otherwise linger until their idle timeout.
+    await shutdown();
   }
 }
 
@@ -63,7 +65,7 @@ if (require.main === module) {
     },
     (error: unknown) => {
       process.stderr.write(`ser: ${String(error)}\n`);
-      process.exitCode = EXIT_FAILURE;
+      process.exitCode = 1;
     },
   );
 }

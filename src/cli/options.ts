@@ -1,23 +1,11 @@
 // Option parsing shared by commands: typed value parsers and the feature options of DESIGN section 3.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { FEATURE_OPTION_SPECS, FeatureConfigError, resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
-import { checkThreadCount } from '../backend';
-import { UsageError } from './errors';
+import { FEATURE_OPTION_SPECS, type FeatureOptions } from '../features/config';
 
 /** --threads <n>: the backend's threads, every core by default (checked where the backend starts). */
 export function threadsOption(): Option {
   return new Option('--threads <n>', 'threads to train or infer on (default: every core)').argParser(parseInteger);
-}
-
-/** A --threads value checked (a bad one is a usage error), or undefined for the default. */
-export function checkedThreads(threads: number | undefined): number | undefined {
-  if (threads === undefined) return undefined;
-  try {
-    return checkThreadCount(threads);
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
 }
 
 export function parseInteger(value: string): number {
@@ -67,14 +55,4 @@ export function featureOptionsFrom(opts: Record<string, unknown>): FeatureOption
     picked[spec.key] = spec.valueKind === 'dbOrNone' && value === NONE ? null : value;
   }
   return picked as FeatureOptions;
-}
-
-/** The resolved feature config of a command's options; a bad value is a usage error (exit 2). */
-export function featureConfigFrom(opts: Record<string, unknown>): FeatureConfig {
-  try {
-    return resolveFeatureConfig(featureOptionsFrom(opts));
-  } catch (error) {
-    if (error instanceof FeatureConfigError) throw new UsageError(error.message);
-    throw error;
-  }
 }

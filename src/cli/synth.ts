@@ -1,8 +1,9 @@
-// `ser synth <dir>`: write a synthetic emotional-speech corpus in the real corpora's layouts (src/data/synth.ts).
+// `ser synth <dir>`: write a synthetic emotional-speech corpus in the real corpora's layouts (src/synth/).
 import { Command, Option } from 'commander';
 
-import { planCorpus, synthesizeCorpus, type SynthCorpus, type SynthOptions } from '../data/synth';
-import { UsageError } from './errors';
+import { OptionsError } from '../errors';
+import type { SynthCorpus } from '../synth/corpus';
+import { synthesize } from '../synth/synthesize';
 import { parseInteger, parseNumber } from './options';
 import { ProgressReporter } from './progress';
 
@@ -17,6 +18,13 @@ interface SynthCliOptions {
   json?: boolean;
 }
 
+/** The library names options in camelCase; the command line user typed flags. */
+function flagNames(message: string): string {
+  return message
+    .replace(/^clipsPerClass\b/, '--clips-per-class')
+    .replace(/^(speakers|seconds|seed|corpus)\b/, '--$1');
+}
+
 export function synthCommand(): Command {
   return new Command('synth')
     .description('write a synthetic emotional-speech corpus (RAVDESS, CREMA-D, TESS, SAVEE or the Kaggle bundle layout)')
@@ -27,43 +35,26 @@ export function synthCommand(): Command {
     .option('--seconds <s>', 'nominal clip length, 0.5..10 (default 2; each clip varies +-25% with speaking rate)', parseNumber)
     .option('--seed <n>', 'seed (default 1): the same options give byte-identical files', parseInteger)
     .option('--json', 'print {dir, clips, seconds, corpora} as JSON')
-    .action((dir: string, opts: SynthCliOptions) => {
-      const options: SynthOptions = {
-        corpus: opts.corpus,
-        speakers: opts.speakers,
-        clipsPerClass: opts.clipsPerClass,
-        seconds: opts.seconds,
-        seed: opts.seed,
-      };
-      // Validate (and count) before touching the disk: a bad value is a usage error, exit 2.
-      let total: number;
-      try {
-        total = planCorpus(options).length;
-      } catch (error) {
-        throw new UsageError(flagNames((error as Error).message));
-      }
+    .action(async (dir: string, opts: SynthCliOptions) => {
       const progress = new ProgressReporter('synth', 'clips');
-      const started = process.hrtime.bigint();
-      const elapsed = (): number => Number(process.hrtime.bigint() - started) / 1e9;
-      const summary = synthesizeCorpus(dir, options, (done) => progress.update({ done, total, elapsedSeconds: elapsed() }));
-      const seconds = elapsed();
-      progress.update({ done: summary.clips, total, elapsedSeconds: seconds }, true);
+      const started = performance.now();
+      let summary;
+      try {
+        summary = await synthesize(dir, {
+          corpus: opts.corpus, speakers: opts.speakers, clipsPerClass: opts.clipsPerClass, seconds: opts.seconds, seed: opts.seed,
+          onProgress: (p) => progress.update(p, p.done === p.total),
+        });
+      } catch (error) {
+        if (error instanceof OptionsError) throw new OptionsError(flagNames(error.message));
+        throw error;
+      }
       const corpora: Record<string, number> = {};
       for (const clip of summary.files) corpora[clip.corpus] = (corpora[clip.corpus] ?? 0) + 1;
       if (opts.json) {
         const { dir: out, clips, seconds: audioSeconds } = summary;
         process.stdout.write(`${JSON.stringify({ dir: out, clips, seconds: audioSeconds, corpora })}\n`);
       } else {
-        process.stdout.write(
-          `wrote ${summary.clips} clips (${summary.seconds.toFixed(1)} s of audio) to ${summary.dir} in ${seconds.toFixed(1)} s\n`,
-        );
+        process.stdout.write(`wrote ${summary.clips} clips (${summary.seconds.toFixed(1)} s of audio) to ${summary.dir} in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
       }
     });
-}
-
-/** The library names options in camelCase; the command line user typed flags. */
-function flagNames(message: string): string {
-  return message
-    .replace(/^clipsPerClass\b/, '--clips-per-class')
-    .replace(/^(speakers|seconds|seed|corpus)\b/, '--$1');
 }

@@ -1,15 +1,10 @@
-// `ser train <cache> -o <run>`: parses the options and hands them to trainRun.
-import * as path from 'path';
-
+// `ser train <cache> -o <run>`: parses the options and hands them to train().
 import { Command, Option } from 'commander';
 
-import { AugmentSpecError, specFromNames, validateAugmentSpec, type AugmentSpec } from '../augment/spec';
+import type { AugmentKind } from '../augment/spec';
 import { BACKENDS, type BackendChoice } from '../backend';
-import { MODEL_PRESETS, type ModelSizes } from '../train/model';
-import { trainRun, type TrainSettings } from '../train/run';
-import { defaultWorkerCount } from '../workers/pool';
-import { UsageError } from './errors';
-import { checkedThreads, parseInteger, parseNumber, threadsOption } from './options';
+import { DEFAULT_ONLINE_AUGMENT, train } from '../train/train-api';
+import { parseInteger, parseNumber, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
 interface TrainCliOptions {
@@ -43,69 +38,7 @@ interface TrainCliOptions {
   json?: boolean;
 }
 
-export const DEFAULT_ONLINE_AUGMENT = ['noise', 'shift', 'pitch', 'stretch'];
-
-function list(value: string | undefined): string[] | null {
-  if (value === undefined) return null;
-  const items = value.split(',').map((s) => s.trim()).filter(Boolean);
-  return items.length > 0 ? items : null;
-}
-
-function modelSizes(opts: TrainCliOptions): ModelSizes {
-  const sizes: ModelSizes = { ...MODEL_PRESETS[opts.model], convFilters: [...MODEL_PRESETS[opts.model].convFilters] };
-  if (opts.convFilters !== undefined) {
-    const filters = (list(opts.convFilters) ?? []).map(Number);
-    if (filters.length === 0 || filters.some((f) => !Number.isInteger(f) || f < 1)) {
-      throw new UsageError(`--conv-filters must be positive integers like 8,16, got '${opts.convFilters}'`);
-    }
-    sizes.convFilters = filters;
-  }
-  for (const [flag, key] of [['--lstm-units', 'lstmUnits'], ['--attention-units', 'attentionUnits']] as const) {
-    const value = opts[key];
-    if (value === undefined) continue;
-    if (!Number.isInteger(value) || value < 1) throw new UsageError(`${flag} must be a positive integer, got ${value}`);
-    sizes[key] = value;
-  }
-  if (opts.dropout !== undefined) {
-    if (!(opts.dropout >= 0 && opts.dropout < 1)) throw new UsageError(`--dropout must be in [0, 1), got ${opts.dropout}`);
-    sizes.dropout = opts.dropout;
-  }
-  return sizes;
-}
-
-function onlineAugmentSpec(value: string | boolean | undefined): AugmentSpec | null {
-  if (value === undefined || value === false) return null;
-  const names = value === true ? DEFAULT_ONLINE_AUGMENT : list(value) ?? DEFAULT_ONLINE_AUGMENT;
-  try {
-    const spec = specFromNames(names);
-    validateAugmentSpec(spec);
-    return spec;
-  } catch (error) {
-    if (error instanceof AugmentSpecError) throw new UsageError(`--online-augment: ${error.message}`);
-    throw error;
-  }
-}
-
-function checkSettings(s: TrainSettings): void {
-  const positiveInteger = (flag: string, v: number) => {
-    if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} must be a positive integer, got ${v}`);
-  };
-  positiveInteger('--epochs', s.epochs);
-  positiveInteger('--batch-size', s.batchSize);
-  positiveInteger('--patience', s.patience);
-  positiveInteger('--lr-patience', s.lrPatience);
-  if (!(s.lr > 0)) throw new UsageError(`--lr must be > 0, got ${s.lr}`);
-  if (!(s.minLr >= 0)) throw new UsageError(`--min-lr must be >= 0, got ${s.minLr}`);
-  if (!(s.lrFactor > 0 && s.lrFactor < 1)) throw new UsageError(`--lr-factor must be in (0, 1), got ${s.lrFactor}`);
-  if (!(s.mixupAlpha >= 0)) throw new UsageError(`--mixup must be >= 0 (0 disables it), got ${s.mixupAlpha}`);
-  if (!Number.isSafeInteger(s.seed) || s.seed < 0) throw new UsageError(`--seed must be a non-negative integer, got ${s.seed}`);
-  for (const [flag, v] of [['--val-fraction', s.valFraction], ['--test-fraction', s.testFraction]] as const) {
-    if (!(v >= 0 && v < 1)) throw new UsageError(`${flag} must be in [0, 1), got ${v}`);
-  }
-  if (s.folds !== null && (!Number.isInteger(s.folds) || s.folds < 3)) throw new UsageError(`--folds must be an integer >= 3, got ${s.folds}`);
-  if (s.folds !== null && (s.valSpeakers || s.testSpeakers)) throw new UsageError('--folds assigns every speaker itself; drop --val-speakers / --test-speakers');
-  if (s.folds !== null && s.split === 'random') throw new UsageError('--folds is speaker-disjoint; it cannot be combined with --split random');
-}
+const list = (value: string | undefined): string[] | undefined => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean));
 
 export function trainCommand(): Command {
   return new Command('train')
@@ -140,33 +73,27 @@ export function trainCommand(): Command {
     .option('--resume', 'continue the run in -o from its last checkpoint (its stored settings apply)')
     .option('--json', 'print the result as JSON')
     .action(async (cache: string | undefined, opts: TrainCliOptions) => {
-      const workers = opts.workers ?? defaultWorkerCount();
-      if (!Number.isInteger(workers) || workers < 1) throw new UsageError(`--workers must be a positive integer, got ${workers}`);
-      let settings: TrainSettings | null = null;
-      if (!opts.resume) {
-        if (!cache) throw new UsageError('train needs a cache folder (or --resume)');
-        settings = {
-          cache: path.resolve(cache), modelPreset: opts.model, sizes: modelSizes(opts),
-          epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, mixupAlpha: opts.mixup,
-          patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr,
-          classWeights: Boolean(opts.classWeights), seed: opts.seed, split: opts.split,
-          valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
-          valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds ?? null,
-          onlineAugment: onlineAugmentSpec(opts.onlineAugment),
-        };
-        checkSettings(settings);
-      }
       const tty = Boolean(process.stderr.isTTY);
       let bar: ProgressReporter | null = null;
-      const result = await trainRun({
-        runDir: opts.output, backend: opts.backend, threads: checkedThreads(opts.threads), workers, resume: Boolean(opts.resume), settings,
+      const onlineAugment = typeof opts.onlineAugment === 'string' ? (list(opts.onlineAugment) as AugmentKind[]) : opts.onlineAugment;
+      const result = await train({
+        cache, output: opts.output, resume: opts.resume,
+        model: opts.model, convFilters: opts.convFilters === undefined ? undefined : (list(opts.convFilters) ?? []).map(Number),
+        lstmUnits: opts.lstmUnits, attentionUnits: opts.attentionUnits, dropout: opts.dropout,
+        epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, mixup: opts.mixup,
+        patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr,
+        classWeights: opts.classWeights, seed: opts.seed, split: opts.split,
+        valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
+        valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds,
+        onlineAugment: Array.isArray(onlineAugment) && onlineAugment.length === 0 ? true : onlineAugment,
+        workers: opts.workers, backend: opts.backend, threads: opts.threads,
         log: (line) => process.stderr.write(`${line}\n`),
-        onStep: (fold, folds, p) => {
+        onStep: ({ fold, folds, progress: p }) => {
           if (!tty) return;
           if (p.batch === 1) bar = new ProgressReporter(`${folds > 1 ? `fold ${fold} ` : ''}epoch ${p.epoch}/${p.epochs}`, 'batches');
           bar?.update({ done: p.batch, total: p.batches, elapsedSeconds: p.elapsedSeconds, detail: `loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.samplesPerSecond.toFixed(1)} samples/s` }, p.batch === p.batches);
         },
-        onEpoch: (fold, folds, r) => {
+        onEpoch: ({ fold, folds, record: r }) => {
           process.stderr.write(
             `${folds > 1 ? `fold ${fold} ` : ''}epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
               `val_loss ${r.valLoss.toFixed(4)} val_acc ${r.valAccuracy.toFixed(3)} val_uar ${r.valUar.toFixed(3)} lr ${r.lr.toExponential(2)} ` +

@@ -3,6 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { OptionsError } from '../errors';
 import { CREATED_BY } from '../version';
 import {
   CACHE_VERSION, MANIFEST_FILE, STATE_FILE, audioShardFile, readManifest, sha256File, shardFile, writeJsonAtomic, type Manifest,
@@ -75,7 +76,7 @@ function validateInputs(inputs: readonly string[], manifests: readonly Manifest[
 }
 
 export function mergeCaches(inputs: readonly string[], out: string, overwrite = false): MergeSummary {
-  if (inputs.length === 0) throw new Error('merge needs at least one cache');
+  if (inputs.length === 0) throw new OptionsError('merge needs at least one cache');
   const manifests = inputs.map((dir) => readManifest(dir));
   validateInputs(inputs, manifests);
   const target = realpath(out);
@@ -121,4 +122,16 @@ export function mergeCaches(inputs: readonly string[], out: string, overwrite = 
   });
   writeJsonAtomic(path.join(target, MANIFEST_FILE), merged);
   return { out: target, inputs: inputs.length, rows: merged.items.length, shards: merged.shards.length, failures: merged.failures.length };
+}
+
+export interface MergeOptions {
+  /** The merged cache folder. */
+  output: string;
+  /** Replace an existing cache in the output folder. */
+  overwrite?: boolean;
+}
+
+/** Joins caches made as slices (prepare with shard K/N) into one cache; shard files are copied and checked. */
+export async function merge(caches: readonly string[], options: MergeOptions): Promise<MergeSummary> {
+  return mergeCaches(caches, options.output, Boolean(options.overwrite));
 }

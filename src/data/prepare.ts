@@ -5,6 +5,7 @@ import * as path from 'path';
 
 import { drawAugmentPlan, type AugmentPlan, type AugmentSpec } from '../augment/spec';
 import { coeffsPerFrame, type FeatureConfig } from '../features/config';
+import { AbortError, CacheConflictError, throwIfAborted } from '../errors';
 import { native } from '../native';
 import { CREATED_BY } from '../version';
 import { cropSamples, type ClipOutcome, type CropSpec, type FeatureTask } from '../workers/feature-task';
@@ -17,7 +18,8 @@ import {
 import type { CorpusChoice } from './corpora';
 import { scanDataset, type ScannedClip } from './scan';
 
-export interface PrepareOptions {
+/** A resolved prepare: every option checked and filled (see prepare-api.ts for the caller's form). */
+export interface PrepareJob {
   dataset: string;
   out: string;
   corpus: CorpusChoice;
@@ -33,6 +35,7 @@ export interface PrepareOptions {
   clipsPerTask: number;
   keepAudio: boolean;
   overwrite: boolean;
+  signal?: AbortSignal;
   onProgress?: (progress: PrepareProgress) => void;
 }
 
@@ -58,10 +61,6 @@ export interface PrepareSummary {
   workers: number;
 }
 
-/** The cache folder holds a different configuration or is not a prepare cache. */
-export class CacheConflictError extends Error {
-  override name = 'CacheConflictError';
-}
 
 interface WorkUnit {
   clip: ScannedClip;
@@ -83,7 +82,7 @@ export function sliceOf<T>(items: readonly T[], slice: SliceSpec | null): T[] {
   return items.slice(start, end);
 }
 
-function fingerprintParts(options: PrepareOptions, root: string, clips: ScannedClip[]): Record<string, unknown> {
+function fingerprintParts(options: PrepareJob, root: string, clips: ScannedClip[]): Record<string, unknown> {
   const augment: AugmentConfig | null = options.augment && options.copies > 0
     ? { spec: options.augment, copies: options.copies, seed: options.seed }
     : null;
@@ -190,8 +189,9 @@ class SharedBufferPool {
   }
 }
 
-export async function prepareCache(options: PrepareOptions): Promise<PrepareSummary> {
+export async function prepareCache(options: PrepareJob): Promise<PrepareSummary> {
   const started = process.hrtime.bigint();
+  throwIfAborted(options.signal, 'prepare');
   const scan = scanDataset(options.dataset, options.corpus);
   const clips = sliceOf(scan.clips, options.slice);
   const out = path.resolve(options.out);
@@ -206,7 +206,7 @@ export async function prepareCache(options: PrepareOptions): Promise<PrepareSumm
 }
 
 async function prepareLocked(
-  options: PrepareOptions,
+  options: PrepareJob,
   out: string,
   scan: ReturnType<typeof scanDataset>,
   clips: ScannedClip[],
@@ -280,7 +280,7 @@ async function prepareLocked(
   };
   try {
     for (const s of pendingShards) {
-      if (failure) break;
+      if (failure || options.signal?.aborted) break;
       // At most two finished shards waiting for the disk: their buffers are the memory bound.
       while (shardWrites.size >= 2) await Promise.race(shardWrites);
       const shardUnits = units.slice(s * options.shardRows, (s + 1) * options.shardRows);
@@ -291,7 +291,8 @@ async function prepareLocked(
       const audio = sharedAudio ? new Float32Array(sharedAudio) : null;
       const outcomes: ClipOutcome[] = [];
       const taskDone: Promise<void>[] = [];
-      for (let first = 0; first < shardUnits.length && !failure; first += options.clipsPerTask) {
+      // An abort stops dispatch between tasks; this shard's remaining rows are then never written.
+      for (let first = 0; first < shardUnits.length && !failure && !options.signal?.aborted; first += options.clipsPerTask) {
         const batch = shardUnits.slice(first, first + options.clipsPerTask);
         while (inFlight.size >= maxInFlight) await Promise.race(inFlight);
         const task: FeatureTask = {
@@ -311,6 +312,8 @@ async function prepareLocked(
         taskDone.push(track(running, inFlight));
       }
       const write = Promise.all(taskDone).then(async () => {
+        // A shard cut short by an abort is not written: only whole shards count as finished.
+        if (outcomes.filter(Boolean).length < shardUnits.length) return;
         await writeShard(out, s, shardUnits, outcomes, features, audio, { rowSize, rowFrames, coeffs, audioLength });
         buffers.give(sharedFeatures);
         if (sharedAudio) buffers.give(sharedAudio);
@@ -323,6 +326,9 @@ async function prepareLocked(
     await pool.destroy();
   }
   if (failure) throw failure;
+  if (options.signal?.aborted) {
+    throw new AbortError(`prepare of ${out} was aborted after ${done} of ${units.length} clips; run it again to resume`);
+  }
 
   const manifest = writeManifest(out, options, scan.root, scan.skipped, shardCount, rowFrames, coeffs);
   const seconds = elapsed();
@@ -398,7 +404,7 @@ async function writeShard(
 
 function writeManifest(
   out: string,
-  options: PrepareOptions,
+  options: PrepareJob,
   root: string,
   skipped: Manifest['skipped'],
   shardCount: number,

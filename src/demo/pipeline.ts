@@ -5,15 +5,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { specFromNames } from '../augment/spec';
+import { checkThreadCount, type BackendChoice } from '../backend';
 import { readManifest } from '../data/cache';
-import { prepareCache, type PrepareSummary } from '../data/prepare';
-import { synthesizeCorpus } from '../data/synth';
-import { evaluateRun } from '../eval/evaluate';
-import { predictFiles, type Prediction } from '../eval/predict-files';
-import { resolveFeatureConfig } from '../features/config';
-import type { BackendChoice } from '../backend';
-import { MODEL_PRESETS } from '../train/model';
-import { trainRun, type TrainRunResult } from '../train/run';
+import type { PrepareSummary } from '../data/prepare';
+import { prepare } from '../data/prepare-api';
+import { CacheConflictError, OptionsError } from '../errors';
+import { loadModel, predictFiles, type Prediction } from '../eval/model';
+import { evaluate } from '../report/write';
+import type { TrainRunResult } from '../train/run';
+import { train, type TrainOptions } from '../train/train-api';
+import { synthesize } from '../synth/synthesize';
 
 export interface DemoOptions {
   out: string;
@@ -23,10 +24,12 @@ export interface DemoOptions {
   backend: BackendChoice;
   /** Threads to train and infer on (default: every core). */
   threads?: number;
-  workers: number;
+  /** Worker threads for features (default: one per core). */
+  workers?: number;
   seed: number;
-  log: (line: string) => void;
-  onTrainStep?: Parameters<typeof trainRun>[0]['onStep'];
+  /** Lines worth showing a person (default: none). */
+  log?: (line: string) => void;
+  onTrainStep?: TrainOptions['onStep'];
 }
 
 export interface DemoSummary {
@@ -50,48 +53,57 @@ export interface DemoSummary {
 
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const started = performance.now();
+  const log = options.log ?? (() => undefined);
   const out = path.resolve(options.out);
   const corpus = path.join(out, 'corpus');
   const cache = path.join(out, 'cache');
   const run = path.join(out, 'run');
   for (const dir of [corpus, cache, run]) {
-    if (fs.existsSync(dir)) throw new Error(`${dir} exists: give ser demo a new or empty folder (-o)`);
+    if (fs.existsSync(dir)) throw new CacheConflictError(`${dir} exists: give ser demo a new or empty folder (-o)`);
   }
-  if (options.speakers < 4) throw new Error(`the demo needs at least 4 speakers (training, validation and two test speakers), got ${options.speakers}`);
+  if (!Number.isSafeInteger(options.speakers) || options.speakers < 4) {
+    throw new OptionsError(`speakers (--speakers) must be an integer >= 4 (training, validation and two test speakers), got ${options.speakers}`);
+  }
+  for (const [name, v] of [['clipsPerClass (--clips-per-class)', options.clipsPerClass], ['epochs (--epochs)', options.epochs]] as const) {
+    if (!Number.isSafeInteger(v) || v < 1) throw new OptionsError(`${name} must be an integer >= 1, got ${v}`);
+  }
+  if (options.threads !== undefined) checkThreadCount(options.threads);
 
-  options.log(`1/5 synth: ${options.speakers} speakers in the RAVDESS layout`);
-  const synth = synthesizeCorpus(corpus, { corpus: 'ravdess', speakers: options.speakers, clipsPerClass: options.clipsPerClass, seconds: 2, seed: options.seed });
+  log(`1/5 synth: ${options.speakers} speakers in the RAVDESS layout`);
+  const synth = await synthesize(corpus, { corpus: 'ravdess', speakers: options.speakers, clipsPerClass: options.clipsPerClass, seconds: 2, seed: options.seed });
 
-  options.log(`2/5 prepare: MFCC of ${synth.clips} clips and one augmented copy each (noise, pitch)`);
-  const prepared: PrepareSummary = await prepareCache({
-    dataset: corpus, out: cache, corpus: 'ravdess', features: resolveFeatureConfig({ nMfcc: 20 }),
-    crop: { offsetSeconds: 0.1, durationSeconds: 1.5 }, augment: specFromNames(['noise', 'pitch']), copies: 1, seed: options.seed,
-    workers: options.workers, slice: null, shardRows: 512, clipsPerTask: 8, keepAudio: false, overwrite: false,
+  log(`2/5 prepare: MFCC of ${synth.clips} clips and one augmented copy each (noise, pitch)`);
+  const prepared: PrepareSummary = await prepare({
+    dataset: corpus, output: cache, corpus: 'ravdess', features: { nMfcc: 20 },
+    offsetSeconds: 0.1, durationSeconds: 1.5, augment: specFromNames(['noise', 'pitch']), copies: 1, seed: options.seed,
+    workers: options.workers,
   });
 
   const speakers = [...new Set(readManifest(cache).items.map((i) => i.speaker))].sort();
   const testSpeakers = speakers.slice(-2);
   const valSpeakers = speakers.slice(-3, -2);
-  options.log(`3/5 train: the small model, ${options.epochs} epochs at most; validation ${valSpeakers.join(', ')}, test ${testSpeakers.join(', ')}`);
-  const trained: TrainRunResult = await trainRun({
-    runDir: run, backend: options.backend, threads: options.threads, workers: options.workers, resume: false, log: options.log, onStep: options.onTrainStep,
-    settings: {
-      cache, modelPreset: 'small', sizes: { ...MODEL_PRESETS.small, convFilters: [...MODEL_PRESETS.small.convFilters] },
-      epochs: options.epochs, batchSize: 16, lr: 3e-3, mixupAlpha: 0.2, patience: 8, lrPatience: 3, lrFactor: 0.5, minLr: 1e-5,
-      classWeights: false, seed: options.seed, split: 'speaker', valSpeakers, testSpeakers, valFraction: 0, testFraction: 0,
-      folds: null, onlineAugment: null,
-    },
+  log(`3/5 train: the small model, ${options.epochs} epochs at most; validation ${valSpeakers.join(', ')}, test ${testSpeakers.join(', ')}`);
+  const trained: TrainRunResult = await train({
+    cache, output: run, backend: options.backend, threads: options.threads, workers: options.workers, log, onStep: options.onTrainStep,
+    model: 'small', epochs: options.epochs, batchSize: 16, lr: 3e-3, mixup: 0.2, patience: 8, lrPatience: 3, lrFactor: 0.5, minLr: 1e-5,
+    seed: options.seed, split: 'speaker', valSpeakers, testSpeakers, valFraction: 0, testFraction: 0,
   });
 
-  options.log('4/5 eval: the best model on the test speakers');
-  const evaluation = await evaluateRun(run, { backend: options.backend, threads: options.threads });
+  log('4/5 eval: the best model on the test speakers');
+  const evaluation = await evaluate(run, { backend: options.backend, threads: options.threads });
 
   const heldOut = testSpeakers.map((speaker) => {
     const folder = path.join(corpus, `Actor_${speaker.split(':')[1]}`);
     return path.join(folder, fs.readdirSync(folder).sort()[0]);
   });
-  options.log('5/5 predict: one clip of each test speaker');
-  const predictions = await predictFiles(run, heldOut, { backend: options.backend, threads: options.threads });
+  log('5/5 predict: one clip of each test speaker');
+  const model = await loadModel(run, { backend: options.backend, threads: options.threads });
+  let predictions: Prediction[];
+  try {
+    predictions = await predictFiles(model, heldOut);
+  } finally {
+    model.dispose();
+  }
 
   return {
     out,

@@ -1,14 +1,12 @@
-// `ser eval`: every fold's best model on its held-out test rows; metrics per fold, mean +- std across
-// folds and the pooled confusion matrix, written as metrics.json with the pictures and report.html.
+// `ser eval`, the numbers: every fold's best model on its held-out test rows; metrics per fold, mean
+// +- std across folds and the pooled confusion matrix. src/report writes them out.
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { writeFileAtomic } from '../data/atomic';
+import { InputFileError } from '../errors';
 import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
-import { renderReport } from '../report/html';
-import { confusionSvg, curvesSvg } from '../report/svg';
-import { selectBackend, type BackendChoice } from '../backend';
+import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
 import { CacheReader } from '../train/dataset';
 import { readFolds, readRunConfig, type FoldRecord, type RunConfig } from '../train/run';
@@ -39,7 +37,6 @@ export interface Evaluation {
   folds: FoldEvaluation[];
   summary: { accuracy: Summary; uar: Summary; macroF1: Summary };
   pooled: Metrics;
-  files: { metrics: string; confusion: string; curves: string; report: string };
 }
 
 export function readHistory(file: string): EpochRecord[] {
@@ -51,12 +48,23 @@ function sameFeatures(a: unknown, b: unknown): boolean {
   return JSON.stringify(a) === JSON.stringify(b);
 }
 
-export async function evaluateRun(runDir: string, options: { cache?: string; backend: BackendChoice; threads?: number }): Promise<Evaluation> {
+/** Evaluates a run on its held-out test rows (or every original row of another cache). */
+export interface EvaluateOptions {
+  /** Evaluate on this cache instead of the run's (same feature settings): every original row when no test speaker is in it. */
+  cache?: string;
+  /** TensorFlow.js backend; default 'auto'. */
+  backend?: BackendChoice;
+  /** Threads of the backend; default every core. */
+  threads?: number;
+}
+
+export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<Evaluation> {
+  if (options.threads !== undefined) checkThreadCount(options.threads);
   const config = readRunConfig(runDir);
   const folds = readFolds(runDir);
   const cache = options.cache ? path.resolve(options.cache) : config.settings.cache;
   const reader = new CacheReader(cache);
-  const backend = await selectBackend(options.backend, { threads: options.threads });
+  const backend = await selectBackend(options.backend ?? 'auto', { threads: options.threads });
   const originals = reader.manifest.items.map((item, i) => ({ item, i })).filter(({ item }) => !item.augmented);
   let testSet: Evaluation['testSet'] = 'held-out';
   const evaluations: FoldEvaluation[] = [];
@@ -65,7 +73,7 @@ export async function evaluateRun(runDir: string, options: { cache?: string; bac
     const { model, preprocessing } = await loadModelFolder(path.join(foldDir, 'model'));
     try {
       if (!sameFeatures(preprocessing.featureConfig, reader.manifest.featureConfig) || preprocessing.frames !== reader.manifest.frames || preprocessing.coeffs !== reader.manifest.coeffs) {
-        throw new Error(`${cache}: its features (${reader.manifest.frames}x${reader.manifest.coeffs}) were not computed as the model's were (${preprocessing.frames}x${preprocessing.coeffs}, feature config in ${path.join(foldDir, 'model', 'preprocessing.json')})`);
+        throw new InputFileError(cache, `its features (${reader.manifest.frames}x${reader.manifest.coeffs}) were not computed as the model's were (${preprocessing.frames}x${preprocessing.coeffs}, feature config in ${path.join(foldDir, 'model', 'preprocessing.json')})`);
       }
       const testIds = new Set(fold.testIds);
       let items = originals.filter(({ item }) => testIds.has(item.id)).map(({ i }) => i);
@@ -84,25 +92,9 @@ export async function evaluateRun(runDir: string, options: { cache?: string; bac
     }
   }
   const { pooled, ...summary } = summariseFolds(evaluations.map((e) => e.metrics));
-  const files = {
-    metrics: path.join(runDir, 'metrics.json'),
-    confusion: path.join(runDir, 'confusion.svg'),
-    curves: path.join(runDir, 'curves.svg'),
-    report: path.join(runDir, 'report.html'),
-  };
-  const evaluation: Evaluation = {
+  return {
     runDir, cache, testSet, splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
     featureConfig: reader.manifest.featureConfig, crop: reader.manifest.crop, evalBackend: backend.name,
-    folds: evaluations, summary, pooled, files,
+    folds: evaluations, summary, pooled,
   };
-  const title = `${evaluations.length > 1 ? `${evaluations.length} folds pooled` : 'test speakers'}: UAR ${(100 * pooled.uar).toFixed(1)}%${evaluation.optimistic ? ' (random split, optimistic)' : ''}`;
-  const confusion = confusionSvg(pooled, `Confusion matrix, ${title}`);
-  const curves = curvesSvg(evaluations.map((e) => ({ name: evaluations.length > 1 ? `fold ${e.fold}` : '', history: e.history })), 'Training curves');
-  const write = (file: string, text: string) => writeFileAtomic(file, Buffer.from(text, 'utf8'));
-  const { config: _config, files: _files, ...forJson } = evaluation;
-  write(files.metrics, `${JSON.stringify({ ...forJson, folds: evaluations.map(({ history: _h, ...rest }) => rest), settings: config.settings, trainedOn: config.backends }, null, 1)}\n`);
-  write(files.confusion, confusion);
-  write(files.curves, curves);
-  write(files.report, renderReport(evaluation, confusion, curves));
-  return evaluation;
 }

@@ -1,13 +1,9 @@
-// Class probabilities from a trained model: for cache rows (validation, evaluation) and for WAV files
-// (ser predict), the latter through the same decode -> resample -> crop -> features path as prepare.
-import * as fs from 'fs';
-
+// Class probabilities from a trained model for rows of features: cache rows (validation, evaluation)
+// and the rows of files that EmotionModel.predict computes as prepare did.
 import * as tf from '@tensorflow/tfjs';
 
 import { fusedInferenceForward, NATIVE_BACKEND_NAME } from '../backend';
 import { batchTensors, type CacheReader, type Normalisation } from '../train/dataset';
-import type { Preprocessing } from '../train/checkpoint';
-import { clipFeatures } from '../workers/feature-task';
 
 const fusedInference = new WeakMap<tf.LayersModel, (x: tf.Tensor) => tf.Tensor>();
 
@@ -60,12 +56,4 @@ export function argmaxRows(probabilities: Float32Array, classes: number): number
     for (let c = 1; c < classes; c++) if (probabilities[r * classes + c] > probabilities[r * classes + best]) best = c;
     return best;
   });
-}
-
-/** The features of one WAV file exactly as prepare computed them for the model's training cache. */
-export function fileFeatures(file: string, preprocessing: Preprocessing): Float32Array {
-  const bytes = fs.readFileSync(file);
-  const out = new Float32Array(preprocessing.frames * preprocessing.coeffs);
-  clipFeatures(bytes, null, { config: preprocessing.featureConfig, crop: preprocessing.crop, frames: preprocessing.frames, coeffs: preprocessing.coeffs }, out, null);
-  return out;
 }

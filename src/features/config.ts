@@ -1,12 +1,14 @@
 // FeatureConfig: DESIGN section 3 defaults, validation with messages that name the option, and the
 // option table that CLI commands (features, prepare, ...) register from, so names stay in one place.
+import { OptionsError } from '../errors';
 import type { FeatureKind, MelNorm, MelScale, NativeFeatureConfig } from '../native';
 
 export type FeatureConfig = NativeFeatureConfig;
 /** What a caller may pass: any subset; the rest comes from the defaults. fmax defaults to sampleRate / 2. */
 export type FeatureOptions = Partial<FeatureConfig>;
 
-export class FeatureConfigError extends Error {
+/** A bad feature option: an options error the message of which names the option and its flag. */
+export class FeatureConfigError extends OptionsError {
   override name = 'FeatureConfigError';
 }
 

@@ -1,7 +1,10 @@
-// Single-clip feature API: WAV bytes or samples in, a time-major Float32 matrix out.
-import * as fs from 'fs';
-
+// Features of one clip: a file, WAV bytes or samples in, a time-major Float32 matrix out. The async
+// form runs in the library's worker pool; the sync form runs on the calling thread (for small clips
+// and inside workers).
+import { AbortError, InputFileError, throwIfAborted } from '../errors';
 import { native, type FeatureMatrix } from '../native';
+import { apiPool } from '../workers/pool';
+import type { ApiResult, AudioSource } from '../workers/api-task';
 import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from './config';
 
 export interface ClipFeatures extends FeatureMatrix {
@@ -12,13 +15,67 @@ export interface ClipFeatures extends FeatureMatrix {
 }
 
 export interface SamplesInput {
+  /** Mono samples, nominally in [-1, 1]. */
   samples: Float32Array;
   /** Rate of `samples`; resampled to config.sampleRate when different. Defaults to config.sampleRate. */
   sampleRate?: number;
 }
 
-/** WAV bytes (decoded, mixed to mono, resampled) or raw samples to features. */
-export function extractFeatures(input: Uint8Array | SamplesInput, options: FeatureOptions = {}): ClipFeatures {
+/** Audio the library accepts: a WAV file path, WAV file bytes, or mono samples. */
+export type AudioInput = string | Uint8Array | SamplesInput;
+
+/** Options every long-running library call takes. */
+export interface CallOptions {
+  /** Stops the work; the promise rejects with an AbortError. */
+  signal?: AbortSignal;
+}
+
+/** How an input is named in errors: the file, or what kind of in-memory input it was. */
+export function inputName(input: AudioInput): string {
+  return typeof input === 'string' ? input : input instanceof Uint8Array ? '<wav buffer>' : '<samples>';
+}
+
+/** The input as a worker task's source (a path is read in the worker, not here). */
+export function audioSource(input: AudioInput, defaultRate: number): AudioSource {
+  if (typeof input === 'string') return { file: input };
+  if (input instanceof Uint8Array) return { wav: input };
+  if (!(input?.samples instanceof Float32Array)) {
+    throw new InputFileError('<samples>', 'expected a file path, a Uint8Array of WAV bytes, or { samples: Float32Array, sampleRate }');
+  }
+  return { samples: input.samples, sampleRate: input.sampleRate ?? defaultRate };
+}
+
+/** A worker result, or the typed error its failure stands for. */
+export async function runClipTask(input: AudioInput, task: Promise<ApiResult>, signal?: AbortSignal): Promise<ApiResult & { ok: true }> {
+  let result: ApiResult;
+  try {
+    result = await task;
+  } catch (error) {
+    if (signal?.aborted || (error as Error).name === 'AbortError') throw new AbortError(`${inputName(input)}: aborted`);
+    throw error;
+  }
+  if (!result.ok) throw new InputFileError(inputName(input), result.reason);
+  return result;
+}
+
+/**
+ * Features of a WAV file, WAV bytes or samples, computed in the worker pool (the caller's thread
+ * stays free). Options are those of `ser features`; a bad option throws an OptionsError, a bad input
+ * an InputFileError naming the file.
+ */
+export async function extractFeatures(input: AudioInput, options: FeatureOptions & CallOptions = {}): Promise<ClipFeatures> {
+  const { signal, ...featureOptions } = options;
+  const config = resolveFeatureConfig(featureOptions);
+  throwIfAborted(signal, 'extractFeatures');
+  const source = audioSource(input, config.sampleRate);
+  const result = await runClipTask(input, apiPool.run({ kind: 'features', source, config }, signal), signal);
+  if (!('data' in result)) throw new Error('features task returned no matrix');
+  const { data, frames, coeffs, sourceSampleRate, seconds } = result;
+  return { data, frames, coeffs, sourceSampleRate, seconds, config };
+}
+
+/** extractFeatures on the calling thread, for WAV bytes or samples. */
+export function extractFeaturesSync(input: Uint8Array | SamplesInput, options: FeatureOptions = {}): ClipFeatures {
   const config = resolveFeatureConfig(options);
   if (input instanceof Uint8Array) {
     const result = native.wavToFeatures(input, config);
@@ -29,30 +86,4 @@ export function extractFeatures(input: Uint8Array | SamplesInput, options: Featu
     sourceRate === config.sampleRate ? input.samples : native.resample(input.samples, sourceRate, config.sampleRate);
   const matrix = native.computeFeatures(samples, config);
   return { ...matrix, config, sourceSampleRate: sourceRate, seconds: input.samples.length / sourceRate };
-}
-
-/** A file that cannot be read or decoded: the message names the file and the problem. */
-export class ClipError extends Error {
-  override name = 'ClipError';
-  constructor(
-    readonly file: string,
-    readonly reason: string,
-  ) {
-    super(`${file}: ${reason}`);
-  }
-}
-
-export function extractFeaturesFromFile(file: string, options: FeatureOptions = {}): ClipFeatures {
-  const config = resolveFeatureConfig(options);
-  let bytes: Buffer;
-  try {
-    bytes = fs.readFileSync(file);
-  } catch (error) {
-    throw new ClipError(file, (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message);
-  }
-  try {
-    return extractFeatures(bytes, config);
-  } catch (error) {
-    throw new ClipError(file, (error as Error).message);
-  }
 }

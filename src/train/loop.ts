@@ -8,6 +8,7 @@ import * as tf from '@tensorflow/tfjs';
 
 import { createAdam, type TrainingForward } from '../backend';
 import { writeFileAtomic } from '../data/atomic';
+import { throwIfAborted } from '../errors';
 import { computeMetrics } from '../eval/metrics';
 import { argmaxRows, predictItems } from '../eval/predict';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks';
@@ -67,6 +68,8 @@ export interface FoldInput {
   preprocessing: Preprocessing;
   options: LoopOptions;
   /** Called after each step (for progress bars) and after each epoch. */
+  /** Checked after every step: an abort ends the fold with an AbortError, the last epoch's checkpoint kept. */
+  signal?: AbortSignal;
   onStep?: (progress: EpochProgress) => void;
   onEpoch?: (record: EpochRecord, state: LoopState) => void;
 }
@@ -165,6 +168,9 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
           epoch: epoch + 1, epochs: options.epochs, batch: batchIndex, batches: source.batchesPerEpoch,
           loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / elapsedSeconds, elapsedSeconds,
         });
+        // A step is one synchronous run of kernels: between steps, timers and I/O of the caller get their turn.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        throwIfAborted(input.signal, `training (epoch ${epoch + 1}, step ${batchIndex})`);
       }
       const trainSeconds = (performance.now() - started) / 1000;
       const validation = validate(input);

@@ -6,6 +6,7 @@ import * as path from 'path';
 
 import type { AugmentSpec } from '../augment/spec';
 import { writeFileAtomic } from '../data/atomic';
+import { CacheConflictError, OptionsError, throwIfAborted } from '../errors';
 import { EMOTIONS } from '../data/labels';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
@@ -76,6 +77,8 @@ export interface TrainRunOptions {
   resume: boolean;
   /** Required unless resuming. */
   settings: TrainSettings | null;
+  /** Stops training after the running step (the last finished epoch's checkpoint is what resumes). */
+  signal?: AbortSignal;
   log: (line: string) => void;
   onStep?: (fold: number, folds: number, progress: EpochProgress) => void;
   onEpoch?: (fold: number, folds: number, record: EpochRecord) => void;
@@ -146,17 +149,18 @@ function foldRecords(reader: CacheReader, splits: Split[]): FoldRecord[] {
 function openRun(options: TrainRunOptions): RunConfig {
   const configFile = path.join(options.runDir, CONFIG_JSON);
   if (options.resume) {
-    if (!fs.existsSync(configFile)) throw new Error(`${options.runDir}: nothing to resume (no ${CONFIG_JSON})`);
+    if (!fs.existsSync(configFile)) throw new OptionsError(`${options.runDir}: nothing to resume (no ${CONFIG_JSON})`);
     return readRunConfig(options.runDir);
   }
-  if (fs.existsSync(configFile)) throw new Error(`${options.runDir} already holds a run; resume it with --resume or train into a new folder`);
-  if (!options.settings) throw new Error('training needs a cache and settings');
+  if (fs.existsSync(configFile)) throw new CacheConflictError(`${options.runDir} already holds a run; resume it with --resume or train into a new folder`);
+  if (!options.settings) throw new OptionsError('training needs a cache and settings');
   fs.mkdirSync(options.runDir, { recursive: true });
   return { version: RUN_VERSION, createdBy: CREATED_BY, created: new Date().toISOString(), settings: options.settings, backends: [] };
 }
 
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
   const started = performance.now();
+  throwIfAborted(options.signal, 'train');
   // First, so a forced backend that is missing fails before anything is written.
   const backend = await selectBackend(options.backend, { threads: options.threads });
   const config = openRun(options);
@@ -215,6 +219,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
           classWeights: settings.classWeights ? inverseFrequencyWeights(split.train.map((i) => reader.label(i)), labels.length) : null,
           prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2,
         },
+        signal: options.signal,
         onStep: (progress) => options.onStep?.(record.fold, splits.length, progress),
         onEpoch: (epochRecord) => options.onEpoch?.(record.fold, splits.length, epochRecord),
       });

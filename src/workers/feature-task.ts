@@ -36,18 +36,32 @@ export function cropSamples(crop: CropSpec, sampleRate: number): { start: number
   return { start: Math.round(crop.offsetSeconds * sampleRate), length: Math.round(crop.durationSeconds * sampleRate) };
 }
 
-/** One clip, start to finish; throws with a readable reason. */
+export type RowGeometry = Pick<FeatureTask, 'config' | 'crop' | 'frames' | 'coeffs'>;
+
+/** One clip, start to finish; throws with a readable reason. Returns the clip's length in seconds. */
 export function clipFeatures(
   bytes: Uint8Array,
   plan: AugmentPlan | null,
-  task: Pick<FeatureTask, 'config' | 'crop' | 'frames' | 'coeffs'>,
+  task: RowGeometry,
+  featuresOut: Float32Array,
+  audioOut: Float32Array | null,
+): number {
+  const wav = native.decodeWav(bytes);
+  return clipFeaturesFromSamples(wav.samples, wav.sampleRate, plan, task, featuresOut, audioOut);
+}
+
+/** clipFeatures for decoded mono samples at their own rate. */
+export function clipFeaturesFromSamples(
+  samples: Float32Array,
+  sampleRate: number,
+  plan: AugmentPlan | null,
+  task: RowGeometry,
   featuresOut: Float32Array,
   audioOut: Float32Array | null,
 ): number {
   const { config } = task;
-  const wav = native.decodeWav(bytes);
-  const seconds = wav.samples.length / wav.sampleRate;
-  let audio = wav.sampleRate === config.sampleRate ? wav.samples : native.resample(wav.samples, wav.sampleRate, config.sampleRate);
+  const seconds = samples.length / sampleRate;
+  let audio = sampleRate === config.sampleRate ? samples : native.resample(samples, sampleRate, config.sampleRate);
   if (plan) audio = applyAugmentPlan(audio, config.sampleRate, plan);
   const { start, length } = cropSamples(task.crop, config.sampleRate);
   if (audio.length <= start) {

@@ -5,6 +5,7 @@ import * as path from 'path';
 
 import { Piscina } from 'piscina';
 
+import type { ApiResult, ApiTask } from './api-task';
 import type { AugmentFeatureTask } from './augment-task';
 import type { ClipOutcome, FeatureTask } from './feature-task';
 
@@ -63,3 +64,31 @@ export class AugmentPool {
     return this.piscina.destroy();
   }
 }
+
+/**
+ * The library's worker pool: made on first use, one thread per core, shared by every async call of
+ * the process. Idle threads end after a few seconds, so an idle pool does not keep the process alive.
+ */
+class ApiPool {
+  private piscina: Piscina | null = null;
+
+  run(task: ApiTask, signal?: AbortSignal): Promise<ApiResult> {
+    // The caller's arrays are copied (structured clone, not JSON), so theirs stay usable; results move back.
+    this.piscina ??= new Piscina({
+      filename: workerEntry('api-task'), minThreads: 0, maxThreads: defaultWorkerCount(), idleTimeout: 2000,
+    });
+    return this.piscina.run(task, { signal }) as Promise<ApiResult>;
+  }
+
+  get threads(): number {
+    return defaultWorkerCount();
+  }
+
+  async close(): Promise<void> {
+    const piscina = this.piscina;
+    this.piscina = null;
+    await piscina?.destroy();
+  }
+}
+
+export const apiPool = new ApiPool();

@@ -10,9 +10,10 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { OptionsError } from '../errors';
 import { native } from '../native';
-import { writeFileAtomic } from './atomic';
-import { EMOTIONS, type Emotion } from './labels';
+import { writeFileAtomic } from '../data/atomic';
+import { EMOTIONS, type Emotion } from '../data/labels';
 import { drawClipVoice, drawSpeaker, mixSeed, renderUtterance, Rng, type Age, type ClipVoice, type UtteranceContent } from './voice';
 
 export { EMOTIONS };
@@ -230,15 +231,15 @@ interface ResolvedOptions {
 
 function positiveInteger(name: string, value: number): void {
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new Error(`${name} must be a positive integer, got ${String(value)}`);
+    throw new OptionsError(`${name} must be a positive integer, got ${String(value)}`);
   }
 }
 
 function resolveOptions(options: SynthOptions): ResolvedOptions {
-  if (typeof options !== 'object' || options === null) throw new Error('synth options must be an object');
+  if (typeof options !== 'object' || options === null) throw new OptionsError('synth options must be an object');
   const { corpus } = options;
   if (!ALL_CORPORA.includes(corpus)) {
-    throw new Error(`corpus must be one of ${ALL_CORPORA.join(', ')}, got ${JSON.stringify(corpus)}`);
+    throw new OptionsError(`corpus must be one of ${ALL_CORPORA.join(', ')}, got ${JSON.stringify(corpus)}`);
   }
   const specs = corpus === 'bundle' ? CORPUS_NAMES.map((n) => SPECS[n]) : [SPECS[corpus]];
   const maxSpeakers = Math.max(...specs.map((s) => s.maxSpeakers));
@@ -250,7 +251,7 @@ function resolveOptions(options: SynthOptions): ResolvedOptions {
   positiveInteger('speakers', speakers);
   positiveInteger('clipsPerClass', clipsPerClass);
   if (speakers > maxSpeakers) {
-    throw new Error(
+    throw new OptionsError(
       corpus === 'bundle'
         ? `speakers must be at most ${maxSpeakers} for the bundle (its largest corpus, CREMA-D, has ${maxSpeakers}; smaller corpora are capped), got ${speakers}`
         : `speakers must be at most ${maxSpeakers} for ${corpus} (${specs[0].speakerNote}), got ${speakers}`,
@@ -258,17 +259,17 @@ function resolveOptions(options: SynthOptions): ResolvedOptions {
   }
   const maxClips = Math.max(...specs.map(maxCapacity));
   if (clipsPerClass > maxClips) {
-    throw new Error(
+    throw new OptionsError(
       corpus === 'bundle'
         ? `clipsPerClass must be at most ${maxClips} for the bundle (TESS has ${maxClips} words; other corpora are capped), got ${clipsPerClass}`
         : `clipsPerClass must be at most ${maxClips} for ${corpus} (the most distinct file names its convention gives one speaker and emotion), got ${clipsPerClass}`,
     );
   }
   if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds < MIN_SECONDS || seconds > MAX_SECONDS) {
-    throw new Error(`seconds must be a number from ${MIN_SECONDS} to ${MAX_SECONDS}, got ${String(seconds)}`);
+    throw new OptionsError(`seconds must be a number from ${MIN_SECONDS} to ${MAX_SECONDS}, got ${String(seconds)}`);
   }
   if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) {
-    throw new Error(`seed must be a non-negative integer, got ${String(seed)}`);
+    throw new OptionsError(`seed must be a non-negative integer, got ${String(seed)}`);
   }
   return { corpus, speakers, clipsPerClass, seconds, seed };
 }
@@ -376,21 +377,26 @@ export function synthesizeClip(clip: SynthClip, seed: number): Float32Array {
   return renderUtterance(voice, content, clip.sampleRate, samples, mixSeed(seed, 'render', clip.corpus, path.posix.basename(clip.path)));
 }
 
-/** Writes every planned clip as 16-bit PCM mono WAV under `dir` (atomically, creating folders). */
+/** The corpus seed the options stand for (their seed or the default). */
+export function corpusSeed(options: SynthOptions): number {
+  return options.seed ?? DEFAULTS.seed;
+}
+
+/** Writes one planned clip as 16-bit PCM mono WAV under `root` (atomically, creating its folder). */
+export function writeSynthClip(root: string, clip: SynthClip, seed: number): void {
+  const file = path.join(root, ...clip.path.split('/'));
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  writeFileAtomic(file, native.encodeWav16(synthesizeClip(clip, seed), clip.sampleRate));
+}
+
+/** Writes every planned clip under `dir` on the calling thread (the library's synthesize() uses every core). */
 export function synthesizeCorpus(dir: string, options: SynthOptions, onProgress?: (done: number, total: number) => void): SynthSummary {
   const files = planCorpus(options);
-  const seed = options.seed ?? DEFAULTS.seed;
+  const seed = corpusSeed(options);
   const root = path.resolve(dir);
-  const made = new Set<string>();
   let seconds = 0;
   files.forEach((clip, index) => {
-    const file = path.join(root, ...clip.path.split('/'));
-    const folder = path.dirname(file);
-    if (!made.has(folder)) {
-      fs.mkdirSync(folder, { recursive: true });
-      made.add(folder);
-    }
-    writeFileAtomic(file, native.encodeWav16(synthesizeClip(clip, seed), clip.sampleRate));
+    writeSynthClip(root, clip, seed);
     seconds += clip.seconds;
     onProgress?.(index + 1, files.length);
   });

@@ -8,8 +8,8 @@
 // vocal-tract-length factor. Consonants: plosive closures, bursts and aspiration, fricatives (band-passed noise
 // in parallel), nasals and approximants (weak voiced murmurs with their own formants).
 // Everything is drawn from seeded integer PRNGs; no Math.random.
-import type { Gender } from './corpora';
-import type { Emotion } from './labels';
+import type { Gender } from '../data/corpora';
+import type { Emotion } from '../data/labels';
 
 // ---------------------------------------------------------------------------------------------- random numbers
 

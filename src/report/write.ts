@@ -1,0 +1,45 @@
+// The files of `ser eval`: metrics.json, confusion.svg, curves.svg and report.html, written atomically
+// from what evaluation produced; and evaluate(), the library call that computes and writes them.
+import * as path from 'path';
+
+import { writeFileAtomic } from '../data/atomic';
+import { evaluateRun, type Evaluation, type EvaluateOptions } from '../eval/evaluate';
+import { renderReport } from './html';
+import { confusionSvg, curvesSvg } from './svg';
+
+export interface EvaluationFiles {
+  metrics: string;
+  confusion: string;
+  curves: string;
+  report: string;
+}
+
+/** Writes the evaluation's files into its run folder. */
+export function writeEvaluationFiles(evaluation: Evaluation): EvaluationFiles {
+  const { runDir, folds, pooled, config } = evaluation;
+  const files: EvaluationFiles = {
+    metrics: path.join(runDir, 'metrics.json'),
+    confusion: path.join(runDir, 'confusion.svg'),
+    curves: path.join(runDir, 'curves.svg'),
+    report: path.join(runDir, 'report.html'),
+  };
+  const title = `${folds.length > 1 ? `${folds.length} folds pooled` : 'test speakers'}: UAR ${(100 * pooled.uar).toFixed(1)}%${evaluation.optimistic ? ' (random split, optimistic)' : ''}`;
+  const confusion = confusionSvg(pooled, `Confusion matrix, ${title}`);
+  const curves = curvesSvg(folds.map((e) => ({ name: folds.length > 1 ? `fold ${e.fold}` : '', history: e.history })), 'Training curves');
+  const write = (file: string, text: string) => writeFileAtomic(file, Buffer.from(text, 'utf8'));
+  const { config: _config, ...forJson } = evaluation;
+  write(files.metrics, `${JSON.stringify({ ...forJson, folds: folds.map(({ history: _h, ...rest }) => rest), settings: config.settings, trainedOn: config.backends }, null, 1)}\n`);
+  write(files.confusion, confusion);
+  write(files.curves, curves);
+  write(files.report, renderReport(evaluation, confusion, curves));
+  return files;
+}
+
+/**
+ * Evaluates a trained run on its held-out test speakers (every fold) and writes metrics.json,
+ * confusion.svg, curves.svg and report.html into the run folder, as `ser eval` does.
+ */
+export async function evaluate(runDir: string, options: EvaluateOptions = {}): Promise<Evaluation & { files: EvaluationFiles }> {
+  const evaluation = await evaluateRun(runDir, options);
+  return { ...evaluation, files: writeEvaluationFiles(evaluation) };
+}

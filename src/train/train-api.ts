@@ -1,0 +1,176 @@
+// train(): the options of `ser train` as a caller gives them, checked and resolved into the settings
+// a run records, then handed to trainRun. Every bad value is an OptionsError naming the option.
+import * as path from 'path';
+
+import { specFromNames, validateAugmentSpec, type AugmentKind, type AugmentSpec } from '../augment/spec';
+import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend';
+import { OptionsError } from '../errors';
+import type { CallOptions } from '../features/extract';
+import { defaultWorkerCount } from '../workers/pool';
+import type { EpochRecord } from './checkpoint';
+import type { EpochProgress } from './loop';
+import { MODEL_PRESETS, type ModelSizes } from './model';
+import { trainRun, type TrainRunResult, type TrainSettings } from './run';
+
+export const DEFAULT_ONLINE_AUGMENT: readonly AugmentKind[] = ['noise', 'shift', 'pitch', 'stretch'];
+export type ModelPreset = keyof typeof MODEL_PRESETS;
+
+export interface TrainOptions extends CallOptions {
+  /** Cache folder from prepare (not needed with resume). */
+  cache?: string;
+  /** Run folder: config, metrics, checkpoints, best model. */
+  output: string;
+  /** Continue the run in `output` from its last checkpoint (its stored settings apply). */
+  resume?: boolean;
+  /** Model sizes; default 'seed'. */
+  model?: ModelPreset;
+  /** Filters of each Conv2D block, overriding the preset. */
+  convFilters?: number[];
+  lstmUnits?: number;
+  attentionUnits?: number;
+  dropout?: number;
+  /** Most epochs; default 50. */
+  epochs?: number;
+  /** Rows per step; default 32. */
+  batchSize?: number;
+  /** Adam learning rate; default 1e-3. */
+  lr?: number;
+  /** Mixup Beta(alpha, alpha); 0 disables it; default 0.2. */
+  mixup?: number;
+  /** Early stopping: epochs without validation-loss improvement; default 8. */
+  patience?: number;
+  /** Epochs without improvement before the learning rate is cut; default 3. */
+  lrPatience?: number;
+  /** Learning-rate cut factor; default 0.5. */
+  lrFactor?: number;
+  /** Lowest learning rate; default 1e-5. */
+  minLr?: number;
+  /** Weight the loss by inverse class frequency of the training rows. */
+  classWeights?: boolean;
+  /** Seed of the split, initial weights, batch order, mixup and dropout; default 1. */
+  seed?: number;
+  /** 'speaker' (default): no speaker in two partitions; 'random': by clip (optimistic). */
+  split?: 'speaker' | 'random';
+  /** Validation speakers, e.g. ['ravdess:05', 'crema:1001']. */
+  valSpeakers?: string[];
+  testSpeakers?: string[];
+  /** Share of speakers (or clips with a random split) for validation; default 0.15. */
+  valFraction?: number;
+  testFraction?: number;
+  /** Speaker-disjoint k-fold cross-validation (k >= 3). */
+  folds?: number;
+  /** Augment every training clip afresh each epoch (needs a cache with kept audio): true for the default effects. */
+  onlineAugment?: boolean | readonly AugmentKind[] | AugmentSpec;
+  /** Worker threads for online augmentation; default one per core. */
+  workers?: number;
+  /** TensorFlow.js backend; default 'auto'. */
+  backend?: BackendChoice;
+  /** Threads to train on; default every core. */
+  threads?: number;
+  /** Lines worth showing a person (backend chosen, split sizes); default: none. */
+  log?: (line: string) => void;
+  /** After every step. */
+  onStep?: (event: { fold: number; folds: number; progress: EpochProgress }) => void;
+  /** After every epoch, with the record appended to metrics.jsonl. */
+  onEpoch?: (event: { fold: number; folds: number; record: EpochRecord }) => void;
+}
+
+const positiveInteger = (name: string, v: number): void => {
+  if (!Number.isSafeInteger(v) || v < 1) throw new OptionsError(`${name} must be a positive integer, got ${v}`);
+};
+
+function modelSizes(options: TrainOptions): { preset: ModelPreset; sizes: ModelSizes } {
+  const preset = options.model ?? 'seed';
+  if (!(preset in MODEL_PRESETS)) throw new OptionsError(`model (--model) must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${preset}'`);
+  const sizes: ModelSizes = { ...MODEL_PRESETS[preset], convFilters: [...MODEL_PRESETS[preset].convFilters] };
+  if (options.convFilters !== undefined) {
+    const filters = options.convFilters;
+    if (!Array.isArray(filters) || filters.length === 0 || filters.some((f) => !Number.isSafeInteger(f) || f < 1)) {
+      throw new OptionsError(`convFilters (--conv-filters) must be positive integers like 8,16, got '${String(filters)}'`);
+    }
+    sizes.convFilters = [...filters];
+  }
+  if (options.lstmUnits !== undefined) positiveInteger('lstmUnits (--lstm-units)', options.lstmUnits);
+  if (options.attentionUnits !== undefined) positiveInteger('attentionUnits (--attention-units)', options.attentionUnits);
+  sizes.lstmUnits = options.lstmUnits ?? sizes.lstmUnits;
+  sizes.attentionUnits = options.attentionUnits ?? sizes.attentionUnits;
+  if (options.dropout !== undefined) {
+    if (!(options.dropout >= 0 && options.dropout < 1)) throw new OptionsError(`dropout (--dropout) must be in [0, 1), got ${options.dropout}`);
+    sizes.dropout = options.dropout;
+  }
+  return { preset, sizes };
+}
+
+function onlineAugmentSpec(value: TrainOptions['onlineAugment']): AugmentSpec | null {
+  if (value === undefined || value === false) return null;
+  const spec = value === true ? specFromNames(DEFAULT_ONLINE_AUGMENT) : Array.isArray(value) ? specFromNames(value as readonly string[]) : (value as AugmentSpec);
+  try {
+    validateAugmentSpec(spec);
+  } catch (error) {
+    throw new OptionsError(`onlineAugment (--online-augment): ${(error as Error).message}`);
+  }
+  return spec;
+}
+
+function checkSettings(s: TrainSettings): void {
+  positiveInteger('epochs (--epochs)', s.epochs);
+  positiveInteger('batchSize (--batch-size)', s.batchSize);
+  positiveInteger('patience (--patience)', s.patience);
+  positiveInteger('lrPatience (--lr-patience)', s.lrPatience);
+  if (!(s.lr > 0)) throw new OptionsError(`lr (--lr) must be > 0, got ${s.lr}`);
+  if (!(s.minLr >= 0)) throw new OptionsError(`minLr (--min-lr) must be >= 0, got ${s.minLr}`);
+  if (!(s.lrFactor > 0 && s.lrFactor < 1)) throw new OptionsError(`lrFactor (--lr-factor) must be in (0, 1), got ${s.lrFactor}`);
+  if (!(s.mixupAlpha >= 0)) throw new OptionsError(`mixup (--mixup) must be >= 0 (0 disables it), got ${s.mixupAlpha}`);
+  if (!Number.isSafeInteger(s.seed) || s.seed < 0) throw new OptionsError(`seed (--seed) must be a non-negative integer, got ${s.seed}`);
+  if (s.split !== 'speaker' && s.split !== 'random') throw new OptionsError(`split (--split) must be speaker or random, got '${String(s.split)}'`);
+  for (const [name, v] of [['valFraction (--val-fraction)', s.valFraction], ['testFraction (--test-fraction)', s.testFraction]] as const) {
+    if (!(v >= 0 && v < 1)) throw new OptionsError(`${name} must be in [0, 1), got ${v}`);
+  }
+  if (s.folds !== null && (!Number.isSafeInteger(s.folds) || s.folds < 3)) throw new OptionsError(`folds (--folds) must be an integer >= 3, got ${s.folds}`);
+  if (s.folds !== null && (s.valSpeakers || s.testSpeakers)) throw new OptionsError('folds (--folds) assigns every speaker itself; drop valSpeakers / testSpeakers');
+  if (s.folds !== null && s.split === 'random') throw new OptionsError('folds (--folds) is speaker-disjoint; it cannot be combined with a random split');
+}
+
+const speakerList = (value: string[] | undefined): string[] | null => {
+  const items = (value ?? []).map((s) => s.trim()).filter(Boolean);
+  return items.length > 0 ? items : null;
+};
+
+/** The settings a new run records, from the caller's options (defaults filled, every value checked). */
+export function resolveTrainSettings(options: TrainOptions): TrainSettings {
+  if (!options.cache) throw new OptionsError('train needs a cache folder (or resume)');
+  const { preset, sizes } = modelSizes(options);
+  const settings: TrainSettings = {
+    cache: path.resolve(options.cache), modelPreset: preset, sizes,
+    epochs: options.epochs ?? 50, batchSize: options.batchSize ?? 32, lr: options.lr ?? 1e-3, mixupAlpha: options.mixup ?? 0.2,
+    patience: options.patience ?? 8, lrPatience: options.lrPatience ?? 3, lrFactor: options.lrFactor ?? 0.5, minLr: options.minLr ?? 1e-5,
+    classWeights: Boolean(options.classWeights), seed: options.seed ?? 1, split: options.split ?? 'speaker',
+    valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
+    valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
+    onlineAugment: onlineAugmentSpec(options.onlineAugment),
+  };
+  checkSettings(settings);
+  return settings;
+}
+
+/**
+ * Trains the CNN-BiLSTM-attention model on a prepare cache into a run folder (speaker-independent by
+ * default), with mixup, early stopping and learning-rate cuts. Aborting (options.signal) rejects with
+ * an AbortError after the running step; `resume: true` then continues from the last finished epoch and
+ * ends with the same weights as an uninterrupted run.
+ */
+export async function train(options: TrainOptions): Promise<TrainRunResult> {
+  if (typeof options?.output !== 'string' || options.output === '') throw new OptionsError('output (-o) must be a folder path');
+  const backend = options.backend ?? 'auto';
+  if (backend !== 'auto' && !BACKENDS.includes(backend)) throw new OptionsError(`backend (--backend) must be auto or one of ${BACKENDS.join(', ')}, got '${backend}'`);
+  const workers = options.workers ?? defaultWorkerCount();
+  positiveInteger('workers (--workers)', workers);
+  if (options.threads !== undefined) checkThreadCount(options.threads);
+  const settings = options.resume ? null : resolveTrainSettings(options);
+  return trainRun({
+    runDir: options.output, backend, threads: options.threads, workers, resume: Boolean(options.resume), settings,
+    signal: options.signal, log: options.log ?? (() => undefined),
+    onStep: options.onStep && ((fold, folds, progress) => options.onStep?.({ fold, folds, progress })),
+    onEpoch: options.onEpoch && ((fold, folds, record) => options.onEpoch?.({ fold, folds, record })),
+  });
+}

@@ -1,0 +1,86 @@
+// Piscina worker behind the library's async functions: one clip (or one batch of synthetic clips) per
+// task, so the caller's thread only posts the task and receives the result. Results come back as
+// transferred ArrayBuffers; a failure comes back as a reason, and the caller turns it into a typed error.
+import * as fs from 'fs';
+
+import { move, transferableSymbol, valueSymbol } from 'piscina';
+
+import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
+import type { FeatureConfig } from '../features/config';
+import { native } from '../native';
+import { writeSynthClip, type SynthClip } from '../synth/corpus';
+import { clipFeaturesFromSamples, type RowGeometry } from './feature-task';
+
+/** Audio to work on: a file path (read in the worker), WAV bytes, or mono samples at their rate. */
+export type AudioSource =
+  | { file: string }
+  | { wav: Uint8Array }
+  | { samples: Float32Array; sampleRate: number };
+
+export type ApiTask =
+  | { kind: 'features'; source: AudioSource; config: FeatureConfig }
+  | { kind: 'row'; source: AudioSource; geometry: RowGeometry }
+  /** The source at its own rate, or resampled to `sampleRate` first. */
+  | { kind: 'augment'; source: AudioSource; sampleRate: number | null; plan: AugmentPlan }
+  | { kind: 'synth'; root: string; clips: SynthClip[]; seed: number };
+
+export type ApiResult =
+  | { ok: true; data: Float32Array; frames: number; coeffs: number; sourceSampleRate: number; seconds: number }
+  | { ok: true; audio: Float32Array; sampleRate: number; inputSeconds: number }
+  | { ok: true; written: number }
+  | { ok: false; reason: string };
+
+function decoded(source: AudioSource): { samples: Float32Array; sampleRate: number } {
+  if ('samples' in source) return source;
+  const bytes = 'wav' in source ? source.wav : fs.readFileSync(source.file);
+  return native.decodeWav(bytes);
+}
+
+function run(task: ApiTask): ApiResult {
+  switch (task.kind) {
+    case 'features': {
+      const { source } = task;
+      if (!('samples' in source)) return { ok: true, ...native.wavToFeatures('wav' in source ? source.wav : fs.readFileSync(source.file), task.config) };
+      const { samples, sampleRate } = source;
+      const resampled = sampleRate === task.config.sampleRate ? samples : native.resample(samples, sampleRate, task.config.sampleRate);
+      const matrix = native.computeFeatures(resampled, task.config);
+      return { ok: true, ...matrix, sourceSampleRate: sampleRate, seconds: samples.length / sampleRate };
+    }
+    case 'row': {
+      const { samples, sampleRate } = decoded(task.source);
+      const { frames, coeffs } = task.geometry;
+      const data = new Float32Array(frames * coeffs);
+      const seconds = clipFeaturesFromSamples(samples, sampleRate, null, task.geometry, data, null);
+      return { ok: true, data, frames, coeffs, sourceSampleRate: sampleRate, seconds };
+    }
+    case 'augment': {
+      const { samples, sampleRate } = decoded(task.source);
+      const rate = task.sampleRate ?? sampleRate;
+      const audio = rate === sampleRate ? samples : native.resample(samples, sampleRate, rate);
+      return { ok: true, audio: applyAugmentPlan(audio, rate, task.plan), sampleRate: rate, inputSeconds: samples.length / sampleRate };
+    }
+    case 'synth':
+      for (const clip of task.clips) writeSynthClip(task.root, clip, task.seed);
+      return { ok: true, written: task.clips.length };
+  }
+}
+
+function reasonOf(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException).code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'is a directory';
+  return error instanceof Error ? error.message : String(error);
+}
+
+export default function apiTask(task: ApiTask): ApiResult {
+  try {
+    const result = run(task);
+    const buffers: ArrayBufferLike[] = [];
+    if ('data' in result) buffers.push(result.data.buffer);
+    if ('audio' in result) buffers.push(result.audio.buffer);
+    // Piscina moves what a returned wrapper lists: the result arrives whole, its buffers transferred.
+    return move({ [transferableSymbol]: buffers, [valueSymbol]: result }) as unknown as ApiResult;
+  } catch (error) {
+    return { ok: false, reason: reasonOf(error) };
+  }
+}
