@@ -10,5 +10,6 @@ function findPackageJson(): string {
   throw new Error('ser-native: package.json not found above ' + __dirname);
 }
 
+/** The version of this package. */
 export const PACKAGE_VERSION: string = (JSON.parse(fs.readFileSync(findPackageJson(), 'utf8')) as { version: string }).version;
 export const CREATED_BY = `ser-native ${PACKAGE_VERSION}`;

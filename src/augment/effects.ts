@@ -6,6 +6,7 @@ import { native, type NoiseColor, type ShiftMode } from '../native';
 import { apiPool } from '../workers/pool';
 import type { AugmentPlan, AugmentStep } from './spec';
 
+/** The effects of `ser augment`; each given one is applied, in the order speed, pitch, stretch, shift, noise. */
 export interface AugmentEffects {
   /** Add noise at this SNR (dB) against the clip's RMS. */
   noiseSnrDb?: number;
@@ -25,11 +26,13 @@ export interface AugmentEffects {
   seed?: number;
 }
 
+/** augment() options: the effects, an optional resampling first, and an AbortSignal. */
 export interface AugmentOptions extends AugmentEffects, CallOptions {
   /** Resample to this rate (Hz) before the effects; default: keep the input's rate. */
   sampleRate?: number;
 }
 
+/** The result of augment(): the new samples at their rate, and the effects applied. */
 export interface AugmentedAudio {
   samples: Float32Array;
   sampleRate: number;

@@ -3,12 +3,14 @@
 import { OptionsError } from '../errors';
 import { native, type NoiseColor, type ShiftMode } from '../native';
 
+/** The names of the augmentations: speed, pitch, stretch, shift, noise. */
 export type AugmentKind = 'speed' | 'pitch' | 'stretch' | 'shift' | 'noise';
 /** Application order: resampling effects first, noise last so its SNR holds on the final signal. */
 export const AUGMENT_KINDS: readonly AugmentKind[] = ['speed', 'pitch', 'stretch', 'shift', 'noise'];
 
 export type Range = readonly [number, number];
 
+/** Which augmentations a prepare or an online-augmenting train draws, with their ranges and probability. */
 export interface AugmentSpec {
   /** Probability that each listed augmentation is applied to a copy (default 0.5). */
   probability?: number;
@@ -36,6 +38,7 @@ export type AugmentStep =
   | { kind: 'shift'; seconds: number; mode: ShiftMode }
   | { kind: 'noise'; snrDb: number; color: NoiseColor; seed: number };
 
+/** Concrete augmentation steps with their values, as drawn for one copy and recorded in the manifest. */
 export interface AugmentPlan {
   seed: number;
   steps: AugmentStep[];

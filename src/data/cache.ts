@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { AugmentPlan, AugmentSpec } from '../augment/spec';
+import { InputFileError } from '../errors';
 import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
 import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
@@ -147,8 +148,8 @@ export function finishedShard(dir: string, index: number): ShardSidecar | null {
 
 export function readManifest(dir: string): Manifest {
   const file = path.join(dir, MANIFEST_FILE);
-  if (!fs.existsSync(file)) throw new Error(`${dir}: no ${MANIFEST_FILE} (not a finished ser prepare cache)`);
+  if (!fs.existsSync(file)) throw new InputFileError(dir, `no ${MANIFEST_FILE} (not a finished ser prepare cache)`);
   const manifest = readJson<Manifest>(file);
-  if (manifest.version !== CACHE_VERSION) throw new Error(`${file}: cache version ${manifest.version}, this ser reads ${CACHE_VERSION}`);
+  if (manifest.version !== CACHE_VERSION) throw new InputFileError(file, `cache version ${manifest.version}, this ser reads ${CACHE_VERSION}`);
   return manifest;
 }

@@ -4,8 +4,10 @@ import * as path from 'path';
 
 import type { Emotion } from './labels';
 
+/** The corpora whose file names ser reads labels from. */
 export type CorpusName = 'ravdess' | 'crema' | 'tess' | 'savee';
 export const CORPORA: readonly CorpusName[] = ['ravdess', 'crema', 'tess', 'savee'];
+/** A corpus naming convention, or auto to recognise each file's. */
 export type CorpusChoice = CorpusName | 'auto';
 
 export type Gender = 'male' | 'female';

@@ -3,12 +3,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { OptionsError } from '../errors';
+import { CacheConflictError, OptionsError } from '../errors';
 import { CREATED_BY } from '../version';
 import {
   CACHE_VERSION, MANIFEST_FILE, STATE_FILE, audioShardFile, readManifest, sha256File, shardFile, writeJsonAtomic, type Manifest,
 } from './cache';
 
+/** What a merge wrote. */
 export interface MergeSummary {
   out: string;
   inputs: number;
@@ -44,7 +45,7 @@ function validateInputs(inputs: readonly string[], manifests: readonly Manifest[
   manifests.forEach((m, i) => {
     for (const key of SAME_IN_EVERY_INPUT) {
       if (JSON.stringify(m[key]) !== JSON.stringify(first[key])) {
-        throw new Error(`${inputs[i]} was made with a different ${key} than ${inputs[0]}; caches must share their configuration`);
+        throw new CacheConflictError(`${inputs[i]} was made with a different ${key} than ${inputs[0]}; caches must share their configuration`);
       }
     }
   });
@@ -52,24 +53,24 @@ function validateInputs(inputs: readonly string[], manifests: readonly Manifest[
   if (sliced.length > 0) {
     const count = sliced[0].slice?.count ?? 0;
     const indices = manifests.map((m, i) => {
-      if (!m.slice || m.slice.count !== count) throw new Error(`${inputs[i]} is not one of ${count} slices like ${inputs[manifests.indexOf(sliced[0])]}`);
+      if (!m.slice || m.slice.count !== count) throw new CacheConflictError(`${inputs[i]} is not one of ${count} slices like ${inputs[manifests.indexOf(sliced[0])]}`);
       return m.slice.index;
     });
     const missing = Array.from({ length: count }, (_, k) => k).filter((k) => !indices.includes(k));
     const repeated = indices.filter((k, i) => indices.indexOf(k) !== i);
     if (missing.length > 0 || repeated.length > 0) {
-      throw new Error(`slices of ${count} must each be given once: missing ${missing.join(', ') || 'none'}, repeated ${repeated.join(', ') || 'none'}`);
+      throw new CacheConflictError(`slices of ${count} must each be given once: missing ${missing.join(', ') || 'none'}, repeated ${repeated.join(', ') || 'none'}`);
     }
   }
   const withAudio = manifests.flatMap((m) => m.shards).filter((s) => s.audioFile).length;
   const shards = manifests.flatMap((m) => m.shards).length;
-  if (withAudio !== 0 && withAudio !== shards) throw new Error('some inputs kept audio (--keep-audio) and some did not');
+  if (withAudio !== 0 && withAudio !== shards) throw new CacheConflictError('some inputs kept audio (--keep-audio) and some did not');
   const seen = new Map<string, string>();
   manifests.forEach((m, i) => {
     for (const item of m.items) {
       const key = `${item.id}#${item.augmentation?.copy ?? 0}`;
       const other = seen.get(key);
-      if (other !== undefined) throw new Error(`${item.id} (copy ${item.augmentation?.copy ?? 0}) is in both ${other} and ${inputs[i]}`);
+      if (other !== undefined) throw new CacheConflictError(`${item.id} (copy ${item.augmentation?.copy ?? 0}) is in both ${other} and ${inputs[i]}`);
       seen.set(key, inputs[i]);
     }
   });
@@ -124,6 +125,7 @@ export function mergeCaches(inputs: readonly string[], out: string, overwrite = 
   return { out: target, inputs: inputs.length, rows: merged.items.length, shards: merged.shards.length, failures: merged.failures.length };
 }
 
+/** merge() options. */
 export interface MergeOptions {
   /** The merged cache folder. */
   output: string;

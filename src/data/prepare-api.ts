@@ -9,6 +9,7 @@ import type { SliceSpec } from './cache';
 import { CORPORA, type CorpusChoice } from './corpora';
 import { prepareCache, type PrepareJob, type PrepareProgress, type PrepareSummary } from './prepare';
 
+/** prepare() options: the `ser prepare` flags in camelCase, with progress and an AbortSignal. */
 export interface PrepareOptions extends CallOptions {
   /** Folder of clips (RAVDESS, CREMA-D, TESS, SAVEE or the Kaggle bundle). */
   dataset: string;

@@ -39,6 +39,7 @@ export interface PrepareJob {
   onProgress?: (progress: PrepareProgress) => void;
 }
 
+/** Clips done so far in a prepare (resumed shards count as done). */
 export interface PrepareProgress {
   done: number;
   total: number;
@@ -47,6 +48,7 @@ export interface PrepareProgress {
   elapsedSeconds: number;
 }
 
+/** What a prepare wrote: rows, failures (reasons in manifest.json), shards and speed. */
 export interface PrepareSummary {
   out: string;
   rows: number;

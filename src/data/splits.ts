@@ -2,6 +2,7 @@
 // speaker is in two partitions, and augmented rows only ever train. A random clip split exists for
 // comparison and is marked optimistic wherever it is reported.
 import { seededUniform } from '../augment/spec';
+import { OptionsError } from '../errors';
 
 export interface SplitRow {
   id: string;
@@ -70,18 +71,18 @@ function assign(rows: readonly SplitRow[], keyOf: (row: SplitRow) => string, val
 const bySpeaker = (row: SplitRow) => row.speaker;
 
 function checkFraction(name: string, value: number): void {
-  if (!(value >= 0 && value < 1)) throw new Error(`${name} must be in [0, 1), got ${value}`);
+  if (!(value >= 0 && value < 1)) throw new OptionsError(`${name} must be in [0, 1), got ${value}`);
 }
 
 export function splitBySpeaker(rows: readonly SplitRow[], options: SpeakerSplitOptions): Split {
   const all = sortedSpeakers(rows);
   const known = new Set(all);
   for (const s of [...(options.valSpeakers ?? []), ...(options.testSpeakers ?? [])]) {
-    if (!known.has(s)) throw new Error(`speaker ${s} is not in the data (speakers: ${all.join(', ')})`);
+    if (!known.has(s)) throw new OptionsError(`speaker ${s} is not in the data (speakers: ${all.join(', ')})`);
   }
   const test = new Set(options.testSpeakers ?? []);
   const val = new Set(options.valSpeakers ?? []);
-  for (const s of val) if (test.has(s)) throw new Error(`speaker ${s} cannot be in both validation and test`);
+  for (const s of val) if (test.has(s)) throw new OptionsError(`speaker ${s} cannot be in both validation and test`);
   const valFraction = options.valFraction ?? 0.15;
   const testFraction = options.testFraction ?? 0.15;
   checkFraction('valFraction', valFraction);
@@ -92,7 +93,7 @@ export function splitBySpeaker(rows: readonly SplitRow[], options: SpeakerSplitO
   if (!options.testSpeakers) for (const s of free.splice(0, take(testFraction))) test.add(s);
   if (!options.valSpeakers) for (const s of free.splice(0, take(valFraction))) val.add(s);
   if (all.every((s) => val.has(s) || test.has(s))) {
-    throw new Error(`${all.length} speakers are too few for a speaker-independent split with training, validation and test speakers`);
+    throw new OptionsError(`${all.length} speakers are too few for a speaker-independent split with training, validation and test speakers`);
   }
   return assign(rows, bySpeaker, val, test, 'speaker');
 }
@@ -103,8 +104,8 @@ export function splitBySpeaker(rows: readonly SplitRow[], options: SpeakerSplitO
  */
 export function speakerFolds(rows: readonly SplitRow[], k: number, seed: number): Split[] {
   const speakers = shuffled(sortedSpeakers(rows), seed);
-  if (!Number.isInteger(k) || k < 3) throw new Error(`folds must be an integer >= 3 (test, validation and training groups), got ${k}`);
-  if (speakers.length < k) throw new Error(`${k} folds need at least ${k} speakers, the data has ${speakers.length}`);
+  if (!Number.isInteger(k) || k < 3) throw new OptionsError(`folds must be an integer >= 3 (test, validation and training groups), got ${k}`);
+  if (speakers.length < k) throw new OptionsError(`${k} folds need at least ${k} speakers, the data has ${speakers.length}`);
   const groups: string[][] = Array.from({ length: k }, () => []);
   speakers.forEach((s, i) => groups[i % k].push(s));
   return groups.map((group, f) => assign(rows, bySpeaker, new Set(groups[(f + 1) % k]), new Set(group), 'speaker'));

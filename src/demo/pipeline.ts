@@ -16,6 +16,7 @@ import type { TrainRunResult } from '../train/run';
 import { train, type TrainOptions } from '../train/train-api';
 import { synthesize } from '../synth/synthesize';
 
+/** demo() options. */
 export interface DemoOptions {
   out: string;
   speakers: number;
@@ -32,6 +33,7 @@ export interface DemoOptions {
   onTrainStep?: TrainOptions['onStep'];
 }
 
+/** The demo's figures, each read back from what its steps wrote. */
 export interface DemoSummary {
   out: string;
   clips: number;
@@ -51,6 +53,7 @@ export interface DemoSummary {
   seconds: number;
 }
 
+/** Runs the whole pipeline on a small synthetic corpus, as `ser demo` (`npm start`) does, under one folder. */
 export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const started = performance.now();
   const log = options.log ?? (() => undefined);

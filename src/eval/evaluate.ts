@@ -13,6 +13,7 @@ import { readFolds, readRunConfig, type FoldRecord, type RunConfig } from '../tr
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
 import { argmaxRows, predictItems } from './predict';
 
+/** One fold's test metrics and training history. */
 export interface FoldEvaluation {
   fold: number;
   /** The split's speakers as trained (folds.json); testSpeakers are those found in the evaluated cache. */
@@ -23,6 +24,7 @@ export interface FoldEvaluation {
   history: EpochRecord[];
 }
 
+/** What evaluation computed: metrics per fold, mean and std over folds, the pooled confusion matrix. */
 export interface Evaluation {
   runDir: string;
   cache: string;

@@ -15,6 +15,7 @@ export interface ClassMetrics {
   f1: number;
 }
 
+/** Accuracy (WA), unweighted average recall (UAR), macro-F1, per-class figures and the confusion matrix. */
 export interface Metrics {
   labels: string[];
   /** confusion[true][predicted], counts. */
@@ -70,6 +71,7 @@ export function computeMetrics(truth: readonly number[], predicted: readonly num
   return metricsFromConfusion(confusionMatrix(truth, predicted, labels.length), labels);
 }
 
+/** Mean and standard deviation of one metric over folds. */
 export interface Summary {
   mean: number;
   /** Sample standard deviation (n - 1); 0 for a single value. */

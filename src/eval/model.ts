@@ -12,6 +12,7 @@ import { readFolds } from '../train/run';
 import { apiPool } from '../workers/pool';
 import { predictFeatures } from './predict';
 
+/** A prediction: the most probable emotion, its probability, and every emotion's probability. */
 export interface EmotionPrediction {
   /** The most probable emotion. */
   emotion: string;
@@ -24,6 +25,7 @@ export interface EmotionPrediction {
 /** One line of `ser predict`: a prediction, or why the file could not be predicted. */
 export type Prediction = ({ file: string } & EmotionPrediction) | { file: string; error: string };
 
+/** loadModel() options. */
 export interface LoadModelOptions {
   /** TensorFlow.js backend; default 'auto'. The backend is process-wide: the last one chosen serves every model. */
   backend?: BackendChoice;

@@ -3,6 +3,7 @@
 import { OptionsError } from '../errors';
 import type { FeatureKind, MelNorm, MelScale, NativeFeatureConfig } from '../native';
 
+/** Every feature setting, resolved (what caches and models record). */
 export type FeatureConfig = NativeFeatureConfig;
 /** What a caller may pass: any subset; the rest comes from the defaults. fmax defaults to sampleRate / 2. */
 export type FeatureOptions = Partial<FeatureConfig>;
@@ -12,6 +13,7 @@ export class FeatureConfigError extends OptionsError {
   override name = 'FeatureConfigError';
 }
 
+/** The feature settings used where an option is not given (DESIGN section 3): 40 MFCC of 64 slaney mel bands, 25 ms windows every 10 ms at 16 kHz. */
 export const DEFAULT_FEATURE_CONFIG: Readonly<Omit<FeatureConfig, 'fmax'>> = Object.freeze({
   kind: 'mfcc',
   sampleRate: 16000,

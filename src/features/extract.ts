@@ -7,6 +7,7 @@ import { apiPool } from '../workers/pool';
 import type { ApiResult, AudioSource } from '../workers/api-task';
 import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from './config';
 
+/** Features of one clip: `data` holds `frames` x `coeffs` float32 values, time-major, with the configuration used. */
 export interface ClipFeatures extends FeatureMatrix {
   config: FeatureConfig;
   /** Rate of the audio that came in (before resampling to config.sampleRate). */
@@ -14,6 +15,7 @@ export interface ClipFeatures extends FeatureMatrix {
   seconds: number;
 }
 
+/** Mono audio in memory, with its sample rate. */
 export interface SamplesInput {
   /** Mono samples, nominally in [-1, 1]. */
   samples: Float32Array;
@@ -30,19 +32,25 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** A typed array of that kind from any realm (vm contexts and test runners have their own constructors). */
+function isTyped(value: unknown, tag: 'Uint8Array' | 'Float32Array'): boolean {
+  return ArrayBuffer.isView(value) && Object.prototype.toString.call(value) === `[object ${tag}]`;
+}
+
 /** How an input is named in errors: the file, or what kind of in-memory input it was. */
 export function inputName(input: AudioInput): string {
-  return typeof input === 'string' ? input : input instanceof Uint8Array ? '<wav buffer>' : '<samples>';
+  return typeof input === 'string' ? input : isTyped(input, 'Uint8Array') ? '<wav buffer>' : '<samples>';
 }
 
 /** The input as a worker task's source (a path is read in the worker, not here). */
 export function audioSource(input: AudioInput, defaultRate: number): AudioSource {
   if (typeof input === 'string') return { file: input };
-  if (input instanceof Uint8Array) return { wav: input };
-  if (!(input?.samples instanceof Float32Array)) {
+  if (isTyped(input, 'Uint8Array')) return { wav: input as Uint8Array };
+  if (!isTyped((input as SamplesInput | undefined)?.samples, 'Float32Array')) {
     throw new InputFileError('<samples>', 'expected a file path, a Uint8Array of WAV bytes, or { samples: Float32Array, sampleRate }');
   }
-  return { samples: input.samples, sampleRate: input.sampleRate ?? defaultRate };
+  const { samples, sampleRate } = input as SamplesInput;
+  return { samples, sampleRate: sampleRate ?? defaultRate };
 }
 
 /** A worker result, or the typed error its failure stands for. */

@@ -7,6 +7,7 @@ import { evaluateRun, type Evaluation, type EvaluateOptions } from '../eval/eval
 import { renderReport } from './html';
 import { confusionSvg, curvesSvg } from './svg';
 
+/** The files evaluate() wrote into the run folder. */
 export interface EvaluationFiles {
   metrics: string;
   confusion: string;

@@ -19,8 +19,10 @@ import { drawClipVoice, drawSpeaker, mixSeed, renderUtterance, Rng, type Age, ty
 export { EMOTIONS };
 export type { Emotion };
 
+/** A corpus layout to imitate, or the Kaggle bundle of all four. */
 export type SynthCorpus = 'ravdess' | 'crema' | 'tess' | 'savee' | 'bundle';
 
+/** What synthetic corpus to write: layout, speakers, clips per class, clip length and seed. */
 export interface SynthOptions {
   corpus: SynthCorpus;
   /** Speakers per corpus (default 4, or 2 for TESS; the bundle caps it at each corpus's real number of speakers). */
@@ -33,6 +35,7 @@ export interface SynthOptions {
   seed?: number;
 }
 
+/** One planned clip of a synthetic corpus: where it goes, who speaks it, in which emotion. */
 export interface SynthClip {
   /** Relative to the output folder, posix separators. */
   path: string;
@@ -46,6 +49,7 @@ export interface SynthClip {
   seconds: number;
 }
 
+/** What synthesize() wrote. */
 export interface SynthSummary {
   dir: string;
   clips: number;

@@ -8,12 +8,14 @@ import type { CallOptions } from '../features/extract';
 import { apiPool } from '../workers/pool';
 import { corpusSeed, planCorpus, type SynthOptions, type SynthSummary } from './corpus';
 
+/** Clips written so far by synthesize(). */
 export interface SynthProgress {
   done: number;
   total: number;
   elapsedSeconds: number;
 }
 
+/** synthesize() options: the corpus to imitate and its size, with progress and an AbortSignal. */
 export interface SynthesizeOptions extends SynthOptions, CallOptions {
   onProgress?: (progress: SynthProgress) => void;
 }

@@ -6,6 +6,7 @@ import * as path from 'path';
 
 import * as tf from '@tensorflow/tfjs';
 
+import { InputFileError } from '../errors';
 import { writeFileAtomic } from '../data/atomic';
 import type { CropSpec } from '../workers/feature-task';
 import type { FeatureConfig } from '../features/config';
@@ -91,7 +92,7 @@ export interface LoadedModel {
 
 export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   const modelJson = path.join(dir, MODEL_JSON);
-  if (!fs.existsSync(modelJson)) throw new Error(`${dir}: no ${MODEL_JSON} (not a trained model folder)`);
+  if (!fs.existsSync(modelJson)) throw new InputFileError(dir, `no ${MODEL_JSON} (not a trained model folder)`);
   const json = JSON.parse(fs.readFileSync(modelJson, 'utf8')) as {
     modelTopology: object;
     weightsManifest: { paths: string[]; weights: tf.io.WeightsManifestEntry[] }[];

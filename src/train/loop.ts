@@ -45,6 +45,7 @@ export function foldPaths(dir: string): FoldPaths {
   return { dir, checkpoints: path.join(dir, 'checkpoints'), model: path.join(dir, 'model'), metrics: path.join(dir, 'metrics.jsonl') };
 }
 
+/** Progress within an epoch, after each step. */
 export interface EpochProgress {
   epoch: number;
   epochs: number;

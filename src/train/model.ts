@@ -55,8 +55,9 @@ export function buildModel(spec: ModelSpec): tf.LayersModel {
   const channels = sizes.convFilters[sizes.convFilters.length - 1];
   x = tf.layers.reshape({ targetShape: [time, freq * channels], name: 'to_time_steps' }).apply(x) as tf.SymbolicTensor;
   x = tf.layers.bidirectional({
+    // Named, so its weights are named the same in every model of the process (checkpoints match by name).
     layer: tf.layers.lstm({
-      units: sizes.lstmUnits, returnSequences: true,
+      units: sizes.lstmUnits, returnSequences: true, name: 'lstm',
       kernelInitializer: tf.initializers.glorotUniform({ seed: nextSeed() }),
       recurrentInitializer: new SeededOrthogonal({ seed: nextSeed() }) as unknown as ReturnType<typeof tf.initializers.orthogonal>,
     }) as tf.RNN,

@@ -6,7 +6,7 @@ import * as path from 'path';
 
 import type { AugmentSpec } from '../augment/spec';
 import { writeFileAtomic } from '../data/atomic';
-import { CacheConflictError, OptionsError, throwIfAborted } from '../errors';
+import { CacheConflictError, InputFileError, OptionsError, throwIfAborted } from '../errors';
 import { EMOTIONS } from '../data/labels';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
@@ -84,6 +84,7 @@ export interface TrainRunOptions {
   onEpoch?: (fold: number, folds: number, record: EpochRecord) => void;
 }
 
+/** How one fold of a training run ended. */
 export interface FoldResult {
   fold: number;
   epochs: number;
@@ -92,6 +93,7 @@ export interface FoldResult {
   bestValUar: number;
 }
 
+/** What train() produced: the run folder, the backend it trained on, each fold's result. */
 export interface TrainRunResult {
   runDir: string;
   backend: SelectedBackend;
@@ -105,9 +107,9 @@ function writeJson(file: string, value: unknown): void {
 
 export function readRunConfig(runDir: string): RunConfig {
   const file = path.join(runDir, CONFIG_JSON);
-  if (!fs.existsSync(file)) throw new Error(`${runDir}: no ${CONFIG_JSON} (not a ser train run folder)`);
+  if (!fs.existsSync(file)) throw new InputFileError(runDir, `no ${CONFIG_JSON} (not a ser train run folder)`);
   const config = JSON.parse(fs.readFileSync(file, 'utf8')) as RunConfig;
-  if (config.version !== RUN_VERSION) throw new Error(`${file}: run version ${config.version}, this ser reads ${RUN_VERSION}`);
+  if (config.version !== RUN_VERSION) throw new InputFileError(file, `run version ${config.version}, this ser reads ${RUN_VERSION}`);
   return config;
 }
 

@@ -13,8 +13,10 @@ import { MODEL_PRESETS, type ModelSizes } from './model';
 import { trainRun, type TrainRunResult, type TrainSettings } from './run';
 
 export const DEFAULT_ONLINE_AUGMENT: readonly AugmentKind[] = ['noise', 'shift', 'pitch', 'stretch'];
+/** Model sizes by name: `seed` (about 800k parameters) or `small` (fast, for tests and the demo). */
 export type ModelPreset = keyof typeof MODEL_PRESETS;
 
+/** train() options: the `ser train` flags in camelCase, with callbacks and an AbortSignal. */
 export interface TrainOptions extends CallOptions {
   /** Cache folder from prepare (not needed with resume). */
   cache?: string;

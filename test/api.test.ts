@@ -1,0 +1,228 @@
+// The library API as code uses it: results equal to the synchronous paths and to the CLI, typed errors
+// that name the file or option, one model kept across predictions, a free event loop while work runs,
+// and abort that leaves prepare and train resumable to the same bytes.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import {
+  AbortError, augment, CacheConflictError, extractFeatures, extractFeaturesSync, InputFileError, loadModel, OptionsError,
+  prepare, shutdown, synthesize, train, type EmotionModel,
+} from '../src/index';
+import { applyAugmentPlan } from '../src/augment/spec';
+import { planFromEffects } from '../src/augment/effects';
+import { native } from '../src/native';
+import { synthesizeCorpus } from '../src/synth/corpus';
+import { CLI, FIXTURES, tempDir } from './helpers/paths';
+
+const work = tempDir('api');
+afterAll(async () => {
+  await shutdown();
+  fs.rmSync(work, { recursive: true, force: true });
+});
+
+const wavFile = path.join(FIXTURES, 'speech_a_source48k_s16.wav');
+
+function listFiles(dir: string): string[] {
+  return fs.readdirSync(dir, { recursive: true, encoding: 'utf8' }).filter((f) => fs.statSync(path.join(dir, f)).isFile()).sort();
+}
+
+function sameFiles(a: string, b: string, pattern: RegExp): void {
+  const names = listFiles(a).filter((f) => pattern.test(f));
+  expect(names.length).toBeGreaterThan(0);
+  expect(listFiles(b).filter((f) => pattern.test(f))).toEqual(names);
+  for (const name of names) expect(fs.readFileSync(path.join(b, name)).equals(fs.readFileSync(path.join(a, name)))).toBe(true);
+}
+
+/** Runs `work` while a 5 ms timer ticks on this thread; returns the longest gap between ticks. */
+async function longestTimerGap<T>(work: () => Promise<T>): Promise<{ result: T; gapMs: number; ticks: number }> {
+  let last = performance.now();
+  let gapMs = 0;
+  let ticks = 0;
+  const timer = setInterval(() => {
+    const now = performance.now();
+    gapMs = Math.max(gapMs, now - last);
+    last = now;
+    ticks++;
+  }, 5);
+  try {
+    const result = await work();
+    return { result, gapMs: Math.max(gapMs, performance.now() - last), ticks };
+  } finally {
+    clearInterval(timer);
+  }
+}
+
+describe('features and augmentation', () => {
+  test('extractFeatures of a file, WAV bytes and samples equals the synchronous path', async () => {
+    const bytes = fs.readFileSync(wavFile);
+    const expected = extractFeaturesSync(bytes, { nMfcc: 20 });
+    for (const input of [wavFile, new Uint8Array(bytes)]) {
+      const got = await extractFeatures(input, { nMfcc: 20 });
+      expect([got.frames, got.coeffs, got.sourceSampleRate]).toEqual([expected.frames, expected.coeffs, 48000]);
+      expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(expected.data.buffer, expected.data.byteOffset, expected.data.byteLength))).toBe(true);
+    }
+    const decoded = native.decodeWav(bytes);
+    const samples = decoded.samples.slice();
+    const fromSamples = await extractFeatures({ samples, sampleRate: decoded.sampleRate }, { kind: 'logmel' });
+    expect(Array.from(fromSamples.data)).toEqual(Array.from(extractFeaturesSync({ samples, sampleRate: decoded.sampleRate }, { kind: 'logmel' }).data));
+    // The caller's samples were copied to the worker, not taken from it.
+    expect(samples.length).toBe(decoded.samples.length);
+  });
+
+  test('a bad input is an InputFileError naming the file; a bad option an OptionsError naming it', async () => {
+    const missing = path.join(work, 'missing.wav');
+    await expect(extractFeatures(missing)).rejects.toMatchObject({ name: 'InputFileError', file: missing, reason: 'no such file' });
+    const junk = path.join(work, 'junk.wav');
+    fs.writeFileSync(junk, 'not a wav file at all, just text');
+    const error = await extractFeatures(junk).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(InputFileError);
+    expect((error as InputFileError).message).toContain(junk);
+    await expect(extractFeatures(new Uint8Array(10))).rejects.toThrow(InputFileError);
+    await expect(extractFeatures(wavFile, { nMfcc: 500 })).rejects.toThrow(OptionsError);
+    await expect(extractFeatures(wavFile, { nMfcc: 500 })).rejects.toThrow(/nMfcc \(--n-mfcc\)/);
+    await expect(augment(wavFile, {})).rejects.toThrow(OptionsError);
+    await expect(augment(wavFile, { pitchSemitones: 40 })).rejects.toThrow(/pitchSemitones \(--pitch\)/);
+  });
+
+  test('augment applies the effects in the worker exactly as the synchronous plan does', async () => {
+    const effects = { speedFactor: 1.1, pitchSemitones: -2, noiseSnrDb: 20, seed: 7 };
+    const result = await augment(wavFile, { ...effects, sampleRate: 16000 });
+    const decoded = native.decodeWav(fs.readFileSync(wavFile));
+    const expected = applyAugmentPlan(native.resample(decoded.samples, decoded.sampleRate, 16000), 16000, planFromEffects(effects));
+    expect(result.sampleRate).toBe(16000);
+    expect(result.steps.map((s) => s.kind)).toEqual(['speed', 'pitch', 'noise']);
+    expect(Array.from(result.samples)).toEqual(Array.from(expected));
+  });
+
+  test('an aborted signal rejects with an AbortError', async () => {
+    const controller = new AbortController();
+    controller.abort();
+    await expect(extractFeatures(wavFile, { signal: controller.signal })).rejects.toThrow(AbortError);
+  });
+});
+
+test('synthesize writes the same files as the single-thread generator', async () => {
+  const options = { corpus: 'savee' as const, speakers: 1, clipsPerClass: 2, seconds: 0.5, seed: 4 };
+  const progress: number[] = [];
+  const summary = await synthesize(path.join(work, 'synth-pool'), { ...options, onProgress: (p) => progress.push(p.done) });
+  synthesizeCorpus(path.join(work, 'synth-sync'), options);
+  expect(summary.clips).toBe(14);
+  expect(progress[progress.length - 1]).toBe(14);
+  sameFiles(path.join(work, 'synth-sync'), path.join(work, 'synth-pool'), /\.wav$/);
+  await expect(synthesize(path.join(work, 'x'), { ...options, speakers: 0 })).rejects.toThrow(OptionsError);
+});
+
+describe('prepare, train and predict on a synthetic corpus (native backend)', () => {
+  const corpus = path.join(work, 'corpus');
+  const cache = path.join(work, 'cache');
+  const run = path.join(work, 'run');
+  const prepareOptions = { dataset: corpus, corpus: 'ravdess' as const, features: { nMfcc: 20 }, offsetSeconds: 0.1, durationSeconds: 1.5, shardRows: 16, clipsPerTask: 2 };
+  const trainOptions = {
+    cache, model: 'small' as const, epochs: 3, batchSize: 16, lr: 3e-3, seed: 2, backend: 'native' as const, threads: 1,
+    valSpeakers: ['ravdess:05'], testSpeakers: ['ravdess:06'],
+  };
+
+  beforeAll(async () => {
+    await synthesize(corpus, { corpus: 'ravdess', speakers: 6, clipsPerClass: 2, seconds: 1.6, seed: 9 });
+    await prepare({ ...prepareOptions, output: cache });
+    await train({ ...trainOptions, output: run });
+  }, 240_000);
+
+  test('prepare keeps the event loop free (timer gaps under 50 ms) and refuses a cache of other settings', async () => {
+    const big = path.join(work, 'corpus-big');
+    const synthesized = await synthesize(big, { corpus: 'ravdess', speakers: 24, clipsPerClass: 3, seconds: 1.6, seed: 10 });
+    expect(synthesized.clips).toBe(24 * 8 * 3);
+    // One worker leaves the second core to this thread, so a gap measures blocking, not CPU contention.
+    const { result, gapMs, ticks } = await longestTimerGap(() => prepare({ ...prepareOptions, dataset: big, output: path.join(work, 'cache-timer'), workers: 1, shardRows: 128, clipsPerTask: 8 }));
+    expect(result.rows).toBe(synthesized.clips);
+    expect(ticks).toBeGreaterThan(20);
+    expect(gapMs).toBeLessThan(50);
+    await expect(prepare({ ...prepareOptions, output: cache, features: { nMfcc: 13 } })).rejects.toThrow(CacheConflictError);
+    await expect(prepare({ ...prepareOptions, output: path.join(work, 'bad'), durationSeconds: -1 })).rejects.toThrow(/durationSeconds \(--duration\)/);
+  }, 120_000);
+
+  test('aborting prepare midway rejects with an AbortError; running it again resumes to the same bytes', async () => {
+    const output = path.join(work, 'cache-abort');
+    const controller = new AbortController();
+    const aborted = prepare({
+      ...prepareOptions, output, workers: 1, signal: controller.signal,
+      onProgress: (p) => {
+        if (p.done >= 40) controller.abort();
+      },
+    });
+    await expect(aborted).rejects.toThrow(AbortError);
+    const finishedBefore = listFiles(output).filter((f) => /^features-\d+\.json$/.test(f)).length;
+    expect(finishedBefore).toBeGreaterThan(0);
+    expect(finishedBefore).toBeLessThan(6);
+    expect(fs.existsSync(path.join(output, 'manifest.json'))).toBe(false);
+    const resumed = await prepare({ ...prepareOptions, output });
+    expect(resumed.resumedShards).toBe(finishedBefore);
+    sameFiles(cache, output, /^features-\d+\.npy$/);
+    expect(JSON.parse(fs.readFileSync(path.join(output, 'manifest.json'), 'utf8')).items).toEqual(JSON.parse(fs.readFileSync(path.join(cache, 'manifest.json'), 'utf8')).items);
+  }, 120_000);
+
+  test('aborting train midway rejects with an AbortError; resume ends with the same weights', async () => {
+    const output = path.join(work, 'run-abort');
+    const controller = new AbortController();
+    let steps = 0;
+    const aborted = train({
+      ...trainOptions, output, signal: controller.signal,
+      onStep: () => {
+        // Abort in the second epoch, after the first epoch's checkpoint.
+        if (++steps === 7) controller.abort();
+      },
+    });
+    await expect(aborted).rejects.toThrow(AbortError);
+    expect(fs.readFileSync(path.join(output, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
+    await train({ output, resume: true, backend: 'native', threads: 1 });
+    expect(fs.readFileSync(path.join(output, 'model', 'weights.bin')).equals(fs.readFileSync(path.join(run, 'model', 'weights.bin')))).toBe(true);
+    const metrics = (dir: string) => fs.readFileSync(path.join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => {
+      const { seconds: _s, samplesPerSecond: _r, dataWaitFraction: _w, ...rest } = JSON.parse(l) as Record<string, number>;
+      return rest;
+    });
+    expect(metrics(output)).toEqual(metrics(run));
+    await expect(train({ ...trainOptions, output })).rejects.toThrow(CacheConflictError);
+    await expect(train({ ...trainOptions, output: path.join(work, 'bad-run'), epochs: 0 })).rejects.toThrow(/epochs \(--epochs\)/);
+  }, 240_000);
+
+  describe('a loaded model', () => {
+    let model: EmotionModel;
+    let clips: string[];
+    const copy = path.join(work, 'run-copy');
+
+    beforeAll(async () => {
+      fs.cpSync(run, copy, { recursive: true });
+      model = await loadModel(copy, { backend: 'native', threads: 1 });
+      clips = listFiles(corpus).map((f) => path.join(corpus, f)).slice(0, 50);
+    });
+    afterAll(() => model.dispose());
+
+    test('predicts 50 clips in a row from memory, with the probabilities of ser predict, the event loop free', async () => {
+      expect(clips).toHaveLength(50);
+      // The folder goes away after loading: every prediction below comes from the loaded weights.
+      fs.rmSync(copy, { recursive: true });
+      const { result: predictions, gapMs } = await longestTimerGap(async () => {
+        const out = [];
+        for (const clip of clips) out.push({ file: clip, ...(await model.predict(clip)) });
+        return out;
+      });
+      expect(gapMs).toBeLessThan(50);
+      const cli = spawnSync(process.execPath, [CLI, 'predict', run, ...clips, '--backend', 'native', '--threads', '1', '--json'], { encoding: 'utf8' });
+      expect(cli.status).toBe(0);
+      expect(predictions).toEqual(JSON.parse(cli.stdout));
+      expect(model.labels).toHaveLength(8);
+    }, 120_000);
+
+    test('predicts WAV bytes and samples as the file; a bad file is an InputFileError', async () => {
+      const bytes = fs.readFileSync(clips[0]);
+      const fromFile = await model.predict(clips[0]);
+      expect(await model.predict(new Uint8Array(bytes))).toEqual(fromFile);
+      const decoded = native.decodeWav(bytes);
+      expect(await model.predict({ samples: decoded.samples, sampleRate: decoded.sampleRate })).toEqual(fromFile);
+      const missing = path.join(work, 'nope.wav');
+      await expect(model.predict(missing)).rejects.toMatchObject({ name: 'InputFileError', file: missing });
+      await expect(loadModel(path.join(work, 'no-run'))).rejects.toThrow(InputFileError);
+    });
+  });
+});
