@@ -142,6 +142,16 @@ export async function main(file: string): Promise<number> {
   }, 120_000);
 });
 
+test('the installed ser command runs: --version, and bench --data on a folder of clips', () => {
+  const ser = path.join(project, 'node_modules', '.bin', 'ser');
+  const version = spawnSync(ser, ['--version'], { cwd: project, encoding: 'utf8' });
+  expect(version.stdout.trim()).toBe(JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')).version);
+  const bench = spawnSync(ser, ['bench', '--data', path.join(work, 'corpus'), '--workers', '2', '--json'], { cwd: project, encoding: 'utf8' });
+  expect(bench.status).toBe(0);
+  const report = JSON.parse(bench.stdout) as { cases: { workers: number; clips: number }[] };
+  expect(report.cases.map((c) => [c.workers, c.clips])).toEqual([[1, 32], [2, 32]]);
+}, 120_000);
+
 test('the README\'s "Use from code" examples run as written', () => {
   const examples = readmeExamples(fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8'));
   expect(examples.map((e) => e.file)).toEqual(['features.cjs', 'pipeline.cjs', 'predict.mjs']);

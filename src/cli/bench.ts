@@ -24,7 +24,14 @@ export function benchCommand(): Command {
         process.stdout.write(opts.json ? `${JSON.stringify(report)}\n` : `${renderUserData(report)}\n`);
         return;
       }
-      const suites = await import('../../bench/suites');
+      let suites: typeof import('../../bench/suites');
+      try {
+        suites = await import('../../bench/suites');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'MODULE_NOT_FOUND') throw error;
+        // The suites measure against peers that are dev dependencies (kissfft-wasm, benchmark).
+        throw new Error(`the benchmark suites need this package's dev dependencies: run them in a clone after npm install (${(error as Error).message.split('\n')[0]}); --data works anywhere`);
+      }
       const only = opts.only ? opts.only.split(',').map((s) => s.trim()).filter(Boolean) : [];
       for (const name of only) if (!suites.suiteNames().includes(name)) throw new OptionsError(`--only: unknown suite ${name} (suites: ${suites.suiteNames().join(', ')})`);
       const report = await suites.runBenchSuites({ quick: Boolean(opts.quick), only, log });

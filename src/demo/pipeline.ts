@@ -30,6 +30,8 @@ export interface DemoOptions {
   seed: number;
   /** Lines worth showing a person (default: none). */
   log?: (line: string) => void;
+  /** Stops the running step with an AbortError. */
+  signal?: AbortSignal;
   onTrainStep?: TrainOptions['onStep'];
 }
 
@@ -73,13 +75,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   if (options.threads !== undefined) checkThreadCount(options.threads);
 
   log(`1/5 synth: ${options.speakers} speakers in the RAVDESS layout`);
-  const synth = await synthesize(corpus, { corpus: 'ravdess', speakers: options.speakers, clipsPerClass: options.clipsPerClass, seconds: 2, seed: options.seed });
+  const synth = await synthesize(corpus, { corpus: 'ravdess', speakers: options.speakers, clipsPerClass: options.clipsPerClass, seconds: 2, seed: options.seed, signal: options.signal });
 
   log(`2/5 prepare: MFCC of ${synth.clips} clips and one augmented copy each (noise, pitch)`);
   const prepared: PrepareSummary = await prepare({
     dataset: corpus, output: cache, corpus: 'ravdess', features: { nMfcc: 20 },
     offsetSeconds: 0.1, durationSeconds: 1.5, augment: specFromNames(['noise', 'pitch']), copies: 1, seed: options.seed,
-    workers: options.workers,
+    workers: options.workers, signal: options.signal,
   });
 
   const speakers = [...new Set(readManifest(cache).items.map((i) => i.speaker))].sort();
@@ -87,13 +89,13 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   const valSpeakers = speakers.slice(-3, -2);
   log(`3/5 train: the small model, ${options.epochs} epochs at most; validation ${valSpeakers.join(', ')}, test ${testSpeakers.join(', ')}`);
   const trained: TrainRunResult = await train({
-    cache, output: run, backend: options.backend, threads: options.threads, workers: options.workers, log, onStep: options.onTrainStep,
+    cache, output: run, backend: options.backend, threads: options.threads, workers: options.workers, log, onStep: options.onTrainStep, signal: options.signal,
     model: 'small', epochs: options.epochs, batchSize: 16, lr: 3e-3, mixup: 0.2, patience: 8, lrPatience: 3, lrFactor: 0.5, minLr: 1e-5,
     seed: options.seed, split: 'speaker', valSpeakers, testSpeakers, valFraction: 0, testFraction: 0,
   });
 
   log('4/5 eval: the best model on the test speakers');
-  const evaluation = await evaluate(run, { backend: options.backend, threads: options.threads });
+  const evaluation = await evaluate(run, { backend: options.backend, threads: options.threads, signal: options.signal });
 
   const heldOut = testSpeakers.map((speaker) => {
     const folder = path.join(corpus, `Actor_${speaker.split(':')[1]}`);

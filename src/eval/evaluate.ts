@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { InputFileError } from '../errors';
+import { InputFileError, throwIfAborted } from '../errors';
 import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
@@ -58,6 +58,8 @@ export interface EvaluateOptions {
   backend?: BackendChoice;
   /** Threads of the backend; default every core. */
   threads?: number;
+  /** Stops between folds with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<Evaluation> {
@@ -71,6 +73,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   let testSet: Evaluation['testSet'] = 'held-out';
   const evaluations: FoldEvaluation[] = [];
   for (const fold of folds) {
+    throwIfAborted(options.signal, `evaluation of ${runDir}`);
     const foldDir = path.join(runDir, fold.dir);
     const { model, preprocessing } = await loadModelFolder(path.join(foldDir, 'model'));
     try {
