@@ -76,6 +76,57 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
 export function computeFeatures(samples: Float32Array, config: NativeFeatureConfig): FeatureMatrix;
 /** decodeWav + resample to config.sampleRate + computeFeatures in one call. */
 export function wavToFeatures(bytes: Uint8Array | ArrayBuffer, config: NativeFeatureConfig): WavFeatures;
+
+export interface FeatureStreamInfo {
+  /** Whether the WAV header has been read (the fields below are null until then). */
+  headerKnown: boolean;
+  sampleRate: number | null;
+  channels: number | null;
+  bitsPerSample: number | null;
+  /** Sample frames of the file decoded so far. */
+  sourceFrames: number;
+  /** Feature rows completed so far. */
+  frames: number;
+  /** Values per unfloored row: nMels (logmel, mfcc) or nFft/2 + 1 (power). */
+  unflooredWidth: number;
+  /** Values per finished row. */
+  coeffs: number;
+}
+
+/**
+ * Features of a WAV file of any length, fed a block of bytes at a time (decoding, resampling and framing
+ * carry their state across blocks): the rows equal wavToFeatures of the whole file. push() and finish()
+ * return the rows they completed before the top_db floor, which needs the whole file's maximum;
+ * finishRows() floors such rows (and takes the DCT for mfcc) once finish() has been called.
+ */
+export class FeatureStream {
+  constructor(config: NativeFeatureConfig);
+  push(bytes: Uint8Array): Float32Array;
+  finish(): Float32Array;
+  finishRows(unfloored: Float32Array): Float32Array;
+  info(): FeatureStreamInfo;
+}
+
+export interface AudioStreamInfo {
+  headerKnown: boolean;
+  sampleRate: number | null;
+  channels: number | null;
+  bitsPerSample: number | null;
+  /** Sample frames of the file decoded so far. */
+  sourceFrames: number;
+}
+
+/**
+ * WAV bytes fed a block at a time to mono samples at targetRate: equal to resample(decodeWav(file).samples)
+ * of the whole file. push() and finish() return the samples they completed.
+ */
+export class AudioStream {
+  constructor(targetRate: number);
+  push(bytes: Uint8Array): Float32Array;
+  finish(): Float32Array;
+  info(): AudioStreamInfo;
+}
+
 /** librosa.filters.mel: [nMels][nFft/2 + 1]. */
 export function melFilterbank(options: MelOptions): Matrix;
 /**

@@ -3,6 +3,8 @@
 
 #include <cmath>
 #include <cstring>
+#include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -262,6 +264,146 @@ Napi::Value ChangeSpeed(const Napi::CallbackInfo& info) {
   return toFloat32Array(info.Env(), ser::changeSpeed(samples, requireNumber(info[1], "factor")));
 }
 
+// Exceptions of the engine become JS errors in the class methods, as guarded<> does for the functions.
+template <typename F>
+Napi::Value guardMethod(Napi::Env env, F&& body) {
+  try {
+    return body();
+  } catch (const Napi::Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw Napi::Error::New(env, "out of memory");
+  } catch (const std::exception& e) {
+    throw Napi::Error::New(env, e.what());
+  }
+}
+
+// An AudioStream as a JS object: new AudioStream(targetRate); push(bytes) and finish() return the
+// mono samples at the target rate that they completed.
+class AudioStreamWrap : public Napi::ObjectWrap<AudioStreamWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "AudioStream", {
+      InstanceMethod<&AudioStreamWrap::Push>("push"),
+      InstanceMethod<&AudioStreamWrap::Finish>("finish"),
+      InstanceMethod<&AudioStreamWrap::Info>("info"),
+    });
+  }
+
+  explicit AudioStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<AudioStreamWrap>(info) {
+    guardMethod(info.Env(), [&] {
+      stream_ = std::make_unique<ser::AudioStream>(requireRate(info[0], "targetRate"));
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    return guardMethod(info.Env(), [&]() -> Napi::Value {
+      samples_.clear();
+      stream_->push(requireBytes(info, 0, "wav bytes"), samples_);
+      return toFloat32Array(info.Env(), samples_);
+    });
+  }
+
+  Napi::Value Finish(const Napi::CallbackInfo& info) {
+    return guardMethod(info.Env(), [&]() -> Napi::Value {
+      samples_.clear();
+      stream_->finish(samples_);
+      return toFloat32Array(info.Env(), samples_);
+    });
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    const bool known = stream_->headerKnown();
+    const ser::WavInfo& wav = stream_->header().info;
+    result.Set("headerKnown", Napi::Boolean::New(env, known));
+    result.Set("sampleRate", known ? Napi::Number::New(env, wav.sampleRate) : env.Null());
+    result.Set("channels", known ? Napi::Number::New(env, wav.channels) : env.Null());
+    result.Set("bitsPerSample", known ? Napi::Number::New(env, wav.bitsPerSample) : env.Null());
+    result.Set("sourceFrames", Napi::Number::New(env, static_cast<double>(stream_->sourceFrames())));
+    return result;
+  }
+
+  std::unique_ptr<ser::AudioStream> stream_;
+  std::vector<float> samples_;
+};
+
+// A FeatureStream as a JS object: new FeatureStream(config); push(bytes) and finish() return the
+// unfloored rows they completed; finishRows(rows) floors them into features (after finish).
+class FeatureStreamWrap : public Napi::ObjectWrap<FeatureStreamWrap> {
+ public:
+  static Napi::Function Define(Napi::Env env) {
+    return DefineClass(env, "FeatureStream", {
+      InstanceMethod<&FeatureStreamWrap::Push>("push"),
+      InstanceMethod<&FeatureStreamWrap::Finish>("finish"),
+      InstanceMethod<&FeatureStreamWrap::FinishRows>("finishRows"),
+      InstanceMethod<&FeatureStreamWrap::Info>("info"),
+    });
+  }
+
+  explicit FeatureStreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<FeatureStreamWrap>(info) {
+    guardMethod(info.Env(), [&] {
+      stream_ = std::make_unique<ser::FeatureStream>(parseFeatureConfig(requireObject(info, 0, "config")));
+      return info.Env().Undefined();
+    });
+  }
+
+ private:
+  Napi::Float32Array takeRows(Napi::Env env) {
+    std::vector<float>& rows = stream_->rows();
+    Napi::Float32Array out = toFloat32Array(env, rows);
+    rows.clear();
+    return out;
+  }
+
+  Napi::Value Push(const Napi::CallbackInfo& info) {
+    return guardMethod(info.Env(), [&]() -> Napi::Value {
+      stream_->push(requireBytes(info, 0, "wav bytes"));
+      return takeRows(info.Env());
+    });
+  }
+
+  Napi::Value Finish(const Napi::CallbackInfo& info) {
+    return guardMethod(info.Env(), [&]() -> Napi::Value {
+      stream_->finish();
+      return takeRows(info.Env());
+    });
+  }
+
+  Napi::Value FinishRows(const Napi::CallbackInfo& info) {
+    return guardMethod(info.Env(), [&]() -> Napi::Value {
+      const ser::Span<const float> given = requireFloat32(info, 0, "unfloored rows");
+      const std::size_t width = stream_->unflooredWidth();
+      if (given.size() % width != 0) throw InputError("unfloored rows must be a whole number of rows of " + std::to_string(width));
+      std::vector<float> rows(given.begin(), given.end());
+      auto out = newFloat32Array(info.Env(), static_cast<uint64_t>(rows.size() / width) * stream_->coeffs(), "the features");
+      stream_->finishRows(ser::Span<float>(rows), ser::Span<float>(out.Data(), out.ElementLength()));
+      return out;
+    });
+  }
+
+  Napi::Value Info(const Napi::CallbackInfo& info) {
+    Napi::Env env = info.Env();
+    Napi::Object result = Napi::Object::New(env);
+    const bool known = stream_->headerKnown();
+    const ser::WavInfo& wav = stream_->header().info;
+    result.Set("headerKnown", Napi::Boolean::New(env, known));
+    result.Set("sampleRate", known ? Napi::Number::New(env, wav.sampleRate) : env.Null());
+    result.Set("channels", known ? Napi::Number::New(env, wav.channels) : env.Null());
+    result.Set("bitsPerSample", known ? Napi::Number::New(env, wav.bitsPerSample) : env.Null());
+    result.Set("sourceFrames", Napi::Number::New(env, static_cast<double>(stream_->sourceFrames())));
+    result.Set("frames", Napi::Number::New(env, static_cast<double>(stream_->framesDone())));
+    result.Set("unflooredWidth", Napi::Number::New(env, static_cast<double>(stream_->unflooredWidth())));
+    result.Set("coeffs", Napi::Number::New(env, static_cast<double>(stream_->coeffs())));
+    return result;
+  }
+
+  std::unique_ptr<ser::FeatureStream> stream_;
+};
+
 }  // namespace
 
 void registerDspExports(Napi::Env env, Napi::Object exports) {
@@ -272,6 +414,8 @@ void registerDspExports(Napi::Env env, Napi::Object exports) {
   exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
   exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
   exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));
+  exports.Set("FeatureStream", FeatureStreamWrap::Define(env));
+  exports.Set("AudioStream", AudioStreamWrap::Define(env));
   Napi::Object limits = Napi::Object::New(env);
   limits.Set("minRate", Napi::Number::New(env, ser::kMinStretchRate));
   limits.Set("maxRate", Napi::Number::New(env, ser::kMaxStretchRate));

@@ -22,8 +22,8 @@ export {
 } from './errors';
 
 export {
-  extractFeatures, extractFeaturesSync,
-  type AudioInput, type CallOptions, type ClipFeatures, type SamplesInput,
+  extractFeatures, extractFeaturesSync, featuresToFile,
+  type AudioInput, type CallOptions, type ClipFeatures, type FeaturesFileSummary, type SamplesInput,
 } from './features/extract';
 export { DEFAULT_FEATURE_CONFIG, resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from './features/config';
 export { encodeWav16, writeWav16 } from './features/wav';
@@ -50,6 +50,8 @@ export type { EvaluateOptions, Evaluation, FoldEvaluation } from './eval/evaluat
 export type { Metrics, Summary } from './eval/metrics';
 
 export { loadModel, EmotionModel, predictFiles, type EmotionPrediction, type LoadModelOptions, type Prediction } from './eval/model';
+export type { Timeline, TimelineOptions, TimelineSegment, TimelineWindow } from './eval/timeline';
+export { renderTimelinePage } from './report/timeline';
 
 export { runDemo as demo, type DemoOptions, type DemoSummary } from './demo/pipeline';
 

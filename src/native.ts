@@ -47,4 +47,6 @@ export type {
   NoiseColor,
   ShiftMode,
   WavFeatures,
+  FeatureStreamInfo,
+  AudioStreamInfo,
 } from '../binding';

@@ -6,8 +6,12 @@ import { native } from '../src/native';
 const config = resolveFeatureConfig();
 
 test.each([
-  ['a resample that would need terabytes', () => native.resample(new Float32Array(2e6), 1, 768000), /would need 1536000000000 floats, more than the limit/],
-  ['an FFT size with a large prime factor', () => native.rfft(new Float32Array(16382), 16382), /prime factor 8191 \(above 2048\)/],
+  ['a resample that would need terabytes', () => native.resample(new Float32Array(2e6), 1, 16384), /would need 32768000000 floats, more than the limit/],
+  // 16000/767999 does not reduce: scipy's filter would have 20 * 767999 + 1 taps.
+  ['a rate pair whose resampling filter would have millions of taps', () => native.resample(new Float32Array(100), 767999, 16000), /needs a filter of 15359981 taps/],
+  ['an FFT size with a large prime factor', () => native.rfft(new Float32Array(16382), 16382), /prime factor 8191 \(above 127\)/],
+  // 2 x 256 x 2039: passed validation before and took minutes per second of audio (O(n p)).
+  ['an FFT size whose half has the prime factor 2039', () => resolveFeatureConfig({ nFft: 1043968 }), /1043968 \/ 2 has 2039/],
   ['a NaN sample in features', () => native.computeFeatures(Float32Array.from([0, NaN, 0]), config), /non-finite sample \(NaN or Inf\) at index 1/],
   ['an Inf sample in the resampler', () => native.resample(Float32Array.from([0, Infinity]), 48000, 16000), /non-finite sample .* at index 1/],
   ['samples so large the power overflows float32', () => native.computeFeatures(new Float32Array(16000).fill(1e25), config), /overflowed float32/],

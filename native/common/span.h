@@ -14,6 +14,9 @@ class Span {
   Span(std::vector<U>& v) : data_(v.data()), size_(v.size()) {}
   template <typename U>
   Span(const std::vector<U>& v) : data_(v.data()), size_(v.size()) {}
+  // Span<float> -> Span<const float>.
+  template <typename U>
+  constexpr Span(const Span<U>& other) : data_(other.data()), size_(other.size()) {}
 
   constexpr T* data() const { return data_; }
   constexpr std::size_t size() const { return size_; }

@@ -8,4 +8,5 @@
 #include "dsp/mfcc.h"
 #include "dsp/resample.h"
 #include "dsp/stft.h"
+#include "dsp/stream.h"
 #include "dsp/wav.h"

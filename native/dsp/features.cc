@@ -1,6 +1,7 @@
 #include "dsp/features.h"
 
 #include <cmath>
+#include <algorithm>
 #include <list>
 #include <string>
 
@@ -48,8 +49,13 @@ void validateFeatureConfig(const FeatureConfig& c) {
   require(std::isfinite(c.fmaxHz) && c.fmaxHz > c.fminHz && c.fmaxHz <= c.sampleRate / 2.0,
           "fmax must be above fmin (" + num(c.fminHz) + ") and at most sampleRate/2 (" + num(c.sampleRate / 2.0) +
               "), got " + num(c.fmaxHz));
-  require(std::isfinite(c.amin) && c.amin > 0, "amin must be positive, got " + num(c.amin));
-  require(std::isfinite(c.ref) && c.ref > 0, "ref must be positive, got " + num(c.ref));
+  // Decibels are taken in float32: an amin that rounds to 0 would turn silence into -inf.
+  constexpr double kFloatMinNormal = 1.1754943508222875e-38;
+  constexpr double kFloatMax = 3.4028234663852886e38;
+  require(c.amin >= kFloatMinNormal && c.amin <= kFloatMax,
+          "amin must be a normal float32 number (1.17549e-38 .. 3.40282e38), got " + std::to_string(c.amin));
+  require(c.ref >= kFloatMinNormal && c.ref <= kFloatMax,
+          "ref must be a normal float32 number (1.17549e-38 .. 3.40282e38), got " + std::to_string(c.ref));
   require(!c.topDb || (std::isfinite(*c.topDb) && *c.topDb >= 0), "topDb must be >= 0 dB or none");
   if (c.kind == FeatureKind::Mfcc) {
     require(c.nMfcc >= 1 && c.nMfcc <= c.nMels,
@@ -91,21 +97,62 @@ void FeatureExtractor::compute(Span<const float> samples, Span<float> out) {
   const std::size_t bins = config_.nFft / 2 + 1;
   if (config_.kind == FeatureKind::Power) {
     powerSpectrogram(samples, stft_, out);
+    unflooredRows(out, frames, out);
     return;
   }
   power_.resize(frames * bins);
   powerSpectrogram(samples, stft_, Span<float>(power_));
-  const std::size_t mels = config_.nMels;
   float* melOut = out.data();
   if (config_.kind == FeatureKind::Mfcc) {
-    melFrames_.resize(frames * mels);
+    melFrames_.resize(frames * config_.nMels);
     melOut = melFrames_.data();
   }
-  for (std::size_t t = 0; t < frames; ++t) mel_->apply(&power_[t * bins], melOut + t * mels);
-  Span<float> melSpan(melOut, frames * mels);
-  powerToDb(melSpan, DbConfig{config_.ref, config_.amin, config_.topDb});
+  Span<float> mel(melOut, frames * config_.nMels);
+  const float maxDb = unflooredRows(Span<const float>(power_), frames, mel);
+  finishRows(mel, frames, floorFor(maxDb), out);
+}
+
+std::size_t FeatureExtractor::unflooredWidth() const {
+  return config_.kind == FeatureKind::Power ? config_.nFft / 2 + 1 : config_.nMels;
+}
+
+float FeatureExtractor::unflooredRows(Span<const float> power, std::size_t frames, Span<float> out) {
+  const std::size_t bins = config_.nFft / 2 + 1;
+  if (power.size() != frames * bins || out.size() != frames * unflooredWidth()) {
+    throw InputError("unflooredRows: size mismatch");
+  }
+  if (config_.kind == FeatureKind::Power) {
+    // logmel and mfcc refuse a spectrum that overflowed float32 (in floorFor); so does the power kind.
+    for (std::size_t i = 0; i < power.size(); ++i) {
+      if (!std::isfinite(power[i])) throw InputError("the spectrum overflowed float32 (samples far outside [-1, 1]?)");
+      out[i] = power[i];
+    }
+    return -INFINITY;
+  }
+  const std::size_t mels = config_.nMels;
+  for (std::size_t t = 0; t < frames; ++t) mel_->apply(&power[t * bins], out.data() + t * mels);
+  return powerToDbUnfloored(out, DbConfig{config_.ref, config_.amin, config_.topDb});
+}
+
+float FeatureExtractor::floorFor(float maxDb) const {
+  if (config_.kind == FeatureKind::Power) return -INFINITY;
+  return dbFloor(maxDb, DbConfig{config_.ref, config_.amin, config_.topDb});
+}
+
+void FeatureExtractor::finishRows(Span<float> unfloored, std::size_t frames, float floorDb, Span<float> out) const {
+  const std::size_t coeffs = featureCoeffs(config_);
+  if (unfloored.size() != frames * unflooredWidth() || out.size() != frames * coeffs) {
+    throw InputError("finishRows: size mismatch");
+  }
+  if (config_.kind == FeatureKind::Power) {
+    if (out.data() != unfloored.data()) std::copy(unfloored.begin(), unfloored.end(), out.begin());
+    return;
+  }
+  if (config_.topDb) applyDbFloor(unfloored, floorDb);
   if (config_.kind == FeatureKind::Mfcc) {
-    applyDct(dct_, config_.nMfcc, mels, Span<const float>(melOut, frames * mels), out);
+    applyDct(dct_, config_.nMfcc, config_.nMels, unfloored, out);
+  } else if (out.data() != unfloored.data()) {
+    std::copy(unfloored.begin(), unfloored.end(), out.begin());
   }
 }
 

@@ -52,6 +52,17 @@ class FeatureExtractor {
   // out.size() must be featureFrames(samples.size()) * featureCoeffs().
   void compute(Span<const float> samples, Span<float> out);
 
+  // The stages after the power spectrogram, for signals seen a block at a time (FeatureStream).
+  // Values per frame before the dB floor: nMels (logmel, mfcc) or nFft/2 + 1 (power).
+  std::size_t unflooredWidth() const;
+  // Rows of the power spectrogram to unfloored rows (in place for power); returns their largest dB
+  // value (-inf for the power kind, which has no decibels) and checks the power kind for overflow.
+  float unflooredRows(Span<const float> power, std::size_t frames, Span<float> out);
+  // The floor for the whole signal's largest dB value (throws when the spectrum overflowed).
+  float floorFor(float maxDb) const;
+  // Unfloored rows to features: the floor, then the DCT for mfcc.
+  void finishRows(Span<float> unfloored, std::size_t frames, float floorDb, Span<float> out) const;
+
  private:
   FeatureConfig config_;
   StftConfig stft_;

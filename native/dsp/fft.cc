@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <list>
 #include <map>
 #include <memory>
 #include <string>
@@ -424,10 +425,29 @@ void RealFft<T, Lanes>::power(const T* const* frames, float* const* outPower) {
 
 template <typename T, std::size_t Lanes>
 RealFft<T, Lanes>& cachedRealFft(std::size_t n) {
-  thread_local std::map<std::size_t, std::unique_ptr<RealFft<T, Lanes>>> plans;
-  auto& slot = plans[n];
-  if (!slot) slot = std::make_unique<RealFft<T, Lanes>>(n);
-  return *slot;
+  // Most recent first, bounded by count and by bytes (a plan near 2^20 points holds about 100 MiB of
+  // twiddles and scratch). The plan returned is never the one evicted; callers use one plan at a time.
+  constexpr std::size_t kMaxPlans = 8;
+  constexpr std::size_t kMaxBytes = std::size_t{128} << 20;
+  const auto planBytes = [](std::size_t size) { return size * (Lanes + 1) * sizeof(T) * 4; };
+  thread_local std::list<std::unique_ptr<RealFft<T, Lanes>>> plans;
+  for (auto it = plans.begin(); it != plans.end(); ++it) {
+    if ((*it)->size() == n) {
+      plans.splice(plans.begin(), plans, it);
+      return *plans.front();
+    }
+  }
+  plans.push_front(std::make_unique<RealFft<T, Lanes>>(n));
+  std::size_t bytes = 0;
+  std::size_t kept = 0;
+  for (auto it = plans.begin(); it != plans.end(); ++it, ++kept) {
+    bytes += planBytes((*it)->size());
+    if (kept > 0 && (kept >= kMaxPlans || bytes > kMaxBytes)) {
+      plans.erase(it, plans.end());
+      break;
+    }
+  }
+  return *plans.front();
 }
 
 template class ComplexFft<float, 1>;

@@ -12,8 +12,10 @@
 
 namespace ser {
 
-// Complex sizes whose largest prime factor exceeds this are refused (the generic radix is O(p^2)).
-constexpr std::size_t kMaxFftPrimeFactor = 2048;
+// Complex sizes whose largest prime factor exceeds this are refused: the generic radix costs p operations
+// per element, so a size like 2 x 256 x 2039 would take minutes per second of audio. Up to 127, every
+// accepted size stays within a small factor of an O(n log n) transform.
+constexpr std::size_t kMaxFftPrimeFactor = 127;
 
 template <typename T, std::size_t Lanes = 1>
 class ComplexFft {

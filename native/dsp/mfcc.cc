@@ -9,7 +9,7 @@
 
 namespace ser {
 
-void powerToDb(Span<float> values, const DbConfig& config) {
+float powerToDbUnfloored(Span<float> values, const DbConfig& config) {
   const float amin = static_cast<float>(config.amin);
   const float refDb = static_cast<float>(10.0 * std::log10(std::max(config.amin, config.ref)));
   float maxDb = -INFINITY;
@@ -17,13 +17,23 @@ void powerToDb(Span<float> values, const DbConfig& config) {
     v = 10.0f * std::log10(std::max(amin, v)) - refDb;
     maxDb = std::max(maxDb, v);
   }
-  if (!std::isfinite(maxDb) && !values.empty()) {
-    throw InputError("the spectrum overflowed float32 (samples far outside [-1, 1]?)");
-  }
-  if (config.topDb && !values.empty()) {
-    const float floorDb = maxDb - static_cast<float>(*config.topDb);
-    for (float& v : values) v = std::max(v, floorDb);
-  }
+  return maxDb;
+}
+
+float dbFloor(float maxDb, const DbConfig& config) {
+  if (!std::isfinite(maxDb)) throw InputError("the spectrum overflowed float32 (samples far outside [-1, 1]?)");
+  return config.topDb ? maxDb - static_cast<float>(*config.topDb) : -INFINITY;
+}
+
+void applyDbFloor(Span<float> values, float floorDb) {
+  for (float& v : values) v = std::max(v, floorDb);
+}
+
+void powerToDb(Span<float> values, const DbConfig& config) {
+  if (values.empty()) return;
+  const float maxDb = powerToDbUnfloored(values, config);
+  const float floorDb = dbFloor(maxDb, config);
+  if (config.topDb) applyDbFloor(values, floorDb);
 }
 
 std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn) {

@@ -18,6 +18,13 @@ struct DbConfig {
 // In place. The top_db floor needs the maximum of the whole clip, so this sees all frames at once.
 void powerToDb(Span<float> values, const DbConfig& config);
 
+// The two halves of powerToDb, for signals seen a block at a time: decibels without the floor
+// (returns the largest value, -inf for none), then the floor once the whole signal's maximum is known.
+float powerToDbUnfloored(Span<float> values, const DbConfig& config);
+void applyDbFloor(Span<float> values, float floorDb);
+// The floor for a signal whose largest value is maxDb; throws InputError when maxDb is not finite.
+float dbFloor(float maxDb, const DbConfig& config);
+
 // [nOut][nIn] row-major; row k = s_k cos(pi k (2n + 1) / (2 nIn)), s_0 = sqrt(1/nIn), s_k = sqrt(2/nIn).
 std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn);
 

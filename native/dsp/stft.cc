@@ -31,41 +31,59 @@ std::vector<double> periodicHannPadded(std::size_t winLength, std::size_t nFft) 
 }
 
 void powerSpectrogram(Span<const float> samples, const StftConfig& config, Span<float> out) {
+  const std::size_t frames = stftFrameCount(samples.size(), config);
+  if (out.size() != frames * (config.nFft / 2 + 1)) throw InputError("powerSpectrogram: output size mismatch");
+  powerSpectrogramFrames(samples, 0, static_cast<int64_t>(samples.size()), 0, frames, config, out);
+}
+
+void powerSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
+                            std::size_t count, const StftConfig& config, Span<float> out) {
   const std::size_t nFft = config.nFft;
   const std::size_t bins = nFft / 2 + 1;
-  const std::size_t frames = stftFrameCount(samples.size(), config);
-  if (out.size() != frames * bins) throw InputError("powerSpectrogram: output size mismatch");
+  if (out.size() != count * bins) throw InputError("powerSpectrogramFrames: output size mismatch");
   // librosa windows and transforms in float64 (numpy.fft); so do we, for parity at the 1e-4 level.
   // Frames go through the FFT kDoubleLanes at a time; a last partial block fills the spare lanes with
-  // silence whose output is discarded, so every frame takes the same arithmetic path.
+  // silence whose output is discarded. Lanes are independent, so a frame's bits do not depend on which
+  // frames share its block.
   constexpr std::size_t kLanes = kDoubleLanes;
   RealFft<double, kLanes>& fft = cachedRealFft<double, kLanes>(nFft);
-  const std::vector<double> window = periodicHannPadded(config.winLength, nFft);
+  thread_local std::vector<double> window;
+  thread_local std::size_t windowFor[2] = {0, 0};
+  if (windowFor[0] != config.winLength || windowFor[1] != nFft) {
+    window = periodicHannPadded(config.winLength, nFft);
+    windowFor[0] = config.winLength;
+    windowFor[1] = nFft;
+  }
   const std::ptrdiff_t windowStart = static_cast<std::ptrdiff_t>((nFft - config.winLength) / 2);
   const std::ptrdiff_t windowEnd = windowStart + static_cast<std::ptrdiff_t>(config.winLength);
   const std::ptrdiff_t pad = config.center ? static_cast<std::ptrdiff_t>(nFft / 2) : 0;
-  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(samples.size());
-  std::vector<double> frameBuffers(nFft * kLanes, 0.0);
+  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(signalLength);
+  const std::ptrdiff_t bufferEnd = static_cast<std::ptrdiff_t>(bufferStart) + static_cast<std::ptrdiff_t>(buffer.size());
+  thread_local std::vector<double> frameBuffers;
+  frameBuffers.assign(nFft * kLanes, 0.0);
   std::vector<float> discarded(bins);
   const double* lanesIn[kLanes];
   float* lanesOut[kLanes];
-  for (std::size_t first = 0; first < frames; first += kLanes) {
+  for (std::size_t first = 0; first < count; first += kLanes) {
     for (std::size_t l = 0; l < kLanes; ++l) {
       double* frame = &frameBuffers[l * nFft];
       lanesIn[l] = frame;
-      const std::size_t t = first + l;
-      if (t >= frames) {
+      const std::size_t j = first + l;
+      if (j >= count) {
         std::fill(frame, frame + nFft, 0.0);
         lanesOut[l] = discarded.data();
         continue;
       }
-      lanesOut[l] = out.data() + t * bins;
+      lanesOut[l] = out.data() + j * bins;
       // Window positions i read sample start + i; outside [0, n) the padded signal is zero.
-      const std::ptrdiff_t start = static_cast<std::ptrdiff_t>(t * config.hopLength) - pad;
+      const std::ptrdiff_t start = static_cast<std::ptrdiff_t>((firstFrame + j) * config.hopLength) - pad;
       const std::ptrdiff_t lo = std::max(windowStart, -start);
       const std::ptrdiff_t hi = std::max(lo, std::min(windowEnd, n - start));
+      if (hi > lo && (start + lo < bufferStart || start + hi > bufferEnd)) {
+        throw InputError("powerSpectrogramFrames: frame " + std::to_string(firstFrame + j) + " reads outside the buffer");
+      }
       for (std::ptrdiff_t i = windowStart; i < lo; ++i) frame[i] = 0.0;
-      const float* x = samples.data() + (start + lo);
+      const float* x = buffer.data() + (start + lo - bufferStart);
       for (std::ptrdiff_t i = lo; i < hi; ++i) frame[i] = window[i] * static_cast<double>(x[i - lo]);
       for (std::ptrdiff_t i = hi; i < windowEnd; ++i) frame[i] = 0.0;
     }

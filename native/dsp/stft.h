@@ -2,6 +2,7 @@
 // in the centre; center=true pads nFft/2 zeros on both sides (pad_mode 'constant', librosa >= 0.9).
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 #include "common/span.h"
@@ -23,5 +24,12 @@ std::vector<double> periodicHannPadded(std::size_t winLength, std::size_t nFft);
 
 // out: [frames][nFft/2 + 1], time-major.
 void powerSpectrogram(Span<const float> samples, const StftConfig& config, Span<float> out);
+
+// Frames firstFrame .. firstFrame + count - 1 of a signal of signalLength samples (zero outside it),
+// of which `buffer` holds indices bufferStart .. bufferStart + buffer.size() - 1: every sample inside
+// the signal that these frames read must be in the buffer. Equal, bit for bit, to those rows of
+// powerSpectrogram of the whole signal. out: [count][nFft/2 + 1].
+void powerSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
+                            std::size_t count, const StftConfig& config, Span<float> out);
 
 }  // namespace ser

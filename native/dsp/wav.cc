@@ -10,6 +10,7 @@ namespace ser {
 namespace {
 
 constexpr uint16_t kFormatPcm = 0x0001;
+constexpr std::size_t kMaxStreamHeaderBytes = std::size_t{1} << 24;
 constexpr uint16_t kFormatFloat = 0x0003;
 constexpr uint16_t kFormatExtensible = 0xFFFE;
 
@@ -100,51 +101,125 @@ void checkFormat(const FmtChunk& fmt) {
   }
 }
 
-template <typename Convert>
-void mixToMono(const uint8_t* data, std::size_t frames, uint16_t channels, std::size_t bytesPerSample,
-               Convert convert, float* out) {
-  const float scale = 1.0f / static_cast<float>(channels);
-  for (std::size_t i = 0; i < frames; ++i) {
-    const uint8_t* frame = data + i * channels * bytesPerSample;
-    float sum = 0.0f;
-    for (uint16_t c = 0; c < channels; ++c) sum += convert(frame + c * bytesPerSample);
-    out[i] = channels == 1 ? sum : sum * scale;
+// One sample of the container as a double, as soundfile scales it (integers over 2^(bits-1)).
+template <int Bytes, bool IsFloat>
+inline double sampleValue(const uint8_t* p) {
+  if constexpr (IsFloat && Bytes == 4) {
+    float v;
+    std::memcpy(&v, p, 4);
+    return v;
+  } else if constexpr (IsFloat) {
+    double v;
+    std::memcpy(&v, p, 8);
+    return v;
+  } else if constexpr (Bytes == 1) {  // 8-bit WAV is unsigned with 128 as zero
+    return (static_cast<int>(p[0]) - 128) * (1.0 / 128.0);
+  } else if constexpr (Bytes == 2) {
+    return static_cast<int16_t>(readU16(p)) * (1.0 / 32768.0);
+  } else if constexpr (Bytes == 3) {
+    const int32_t v = static_cast<int32_t>((static_cast<uint32_t>(p[0]) << 8) | (static_cast<uint32_t>(p[1]) << 16) |
+                                           (static_cast<uint32_t>(p[2]) << 24));
+    return static_cast<double>(v >> 8) * (1.0 / 8388608.0);
+  } else {
+    return static_cast<double>(static_cast<int32_t>(readU32(p))) * (1.0 / 2147483648.0);
   }
 }
 
-template <typename Float>
-void checkFinite(const uint8_t* data, std::size_t count, uint16_t channels) {
-  for (std::size_t i = 0; i < count; ++i) {
-    Float v;
-    std::memcpy(&v, data + i * sizeof(Float), sizeof(Float));
-    if (!std::isfinite(v)) {
-      throw InputError(std::string("non-finite sample (") + (std::isnan(v) ? "NaN" : "Inf") + ") at frame " +
-                       std::to_string(i / channels) + ", channel " + std::to_string(i % channels));
+[[noreturn]] void badSample(double v, std::size_t frame, uint16_t channel) {
+  if (std::isnan(v) || std::isinf(v)) {
+    throw InputError(std::string("non-finite sample (") + (std::isnan(v) ? "NaN" : "Inf") + ") at frame " +
+                     std::to_string(frame) + ", channel " + std::to_string(channel));
+  }
+  throw InputError("sample " + std::to_string(v) + " at frame " + std::to_string(frame) +
+                   " is beyond the float32 range");
+}
+
+// Mono: the mean of the channels, summed in double so that no finite input overflows on the way.
+template <int Bytes, bool IsFloat>
+void decodeFrames(const uint8_t* data, std::size_t frames, uint16_t channels, std::size_t firstFrame, float* out) {
+  constexpr double kFloatMax = 3.4028234663852886e38;
+  if (channels == 1 && !IsFloat && Bytes <= 3) {
+    // Up to 24 bits, k / 2^(bits-1) is exact in float: the same values as through double, vectorised.
+    for (std::size_t i = 0; i < frames; ++i) out[i] = static_cast<float>(sampleValue<Bytes, IsFloat>(data + i * Bytes));
+    return;
+  }
+  if (channels == 1) {
+    for (std::size_t i = 0; i < frames; ++i) {
+      const double v = sampleValue<Bytes, IsFloat>(data + i * Bytes);
+      if constexpr (IsFloat) {
+        if (!(std::fabs(v) <= kFloatMax)) badSample(v, firstFrame + i, 0);
+      }
+      out[i] = static_cast<float>(v);
     }
+    return;
+  }
+  const double scale = 1.0 / static_cast<double>(channels);
+  for (std::size_t i = 0; i < frames; ++i) {
+    const uint8_t* frame = data + i * channels * Bytes;
+    double sum = 0.0;
+    for (uint16_t c = 0; c < channels; ++c) {
+      const double v = sampleValue<Bytes, IsFloat>(frame + c * Bytes);
+      if constexpr (IsFloat) {
+        if (!std::isfinite(v)) badSample(v, firstFrame + i, c);
+      }
+      sum += v;
+    }
+    const double mean = sum * scale;
+    if constexpr (IsFloat) {
+      if (!(std::fabs(mean) <= kFloatMax)) badSample(mean, firstFrame + i, 0);
+    }
+    out[i] = static_cast<float>(mean);
   }
 }
 
 }  // namespace
 
-DecodedWav decodeWav(Span<const uint8_t> bytes) {
-  const std::size_t size = bytes.size();
-  const uint8_t* base = bytes.data();
-  if (size == 0) throw InputError("file is empty");
-  if (size < 12) throw InputError("file is " + std::to_string(size) + " bytes, too short for a RIFF/WAVE header");
+bool parseWavHeader(Span<const uint8_t> prefix, bool complete, WavHeader& header) {
+  const std::size_t size = prefix.size();
+  const uint8_t* base = prefix.data();
+  if (complete && size == 0) throw InputError("file is empty");
+  if (size < 12) {
+    if (complete) throw InputError("file is " + std::to_string(size) + " bytes, too short for a RIFF/WAVE header");
+    if (size >= 4 && std::memcmp(base, "RIFF", 4) != 0) throw InputError("not a RIFF file (no 'RIFF' magic)");
+    return false;
+  }
   if (std::memcmp(base, "RIFF", 4) != 0) throw InputError("not a RIFF file (no 'RIFF' magic)");
   if (std::memcmp(base + 8, "WAVE", 4) != 0) throw InputError("RIFF file is not WAVE (no 'WAVE' form type)");
 
   bool haveFmt = false;
   FmtChunk fmt;
-  const uint8_t* data = nullptr;
-  std::size_t dataSize = 0;
   std::size_t offset = 12;
   while (offset + 8 <= size) {
-    const uint8_t* header = base + offset;
-    const uint32_t chunkSize = readU32(header + 4);
-    const std::string tag(reinterpret_cast<const char*>(header), 4);
+    const uint8_t* chunk = base + offset;
+    const uint32_t chunkSize = readU32(chunk + 4);
+    const std::string tag(reinterpret_cast<const char*>(chunk), 4);
     const std::size_t bodyStart = offset + 8;
+    if (tag == "data") {
+      if (!haveFmt) throw InputError("no fmt chunk before the data chunk");
+      checkFormat(fmt);
+      header.info.sampleRate = fmt.sampleRate;
+      header.info.channels = fmt.channels;
+      header.info.bitsPerSample = fmt.bitsPerSample;
+      header.info.format = fmt.formatCode == kFormatFloat ? SampleFormat::Float : SampleFormat::Pcm;
+      header.blockAlign = fmt.blockAlign;
+      header.dataOffset = bodyStart;
+      header.sizeKnown = chunkSize != 0 && chunkSize != 0xFFFFFFFFu;
+      header.dataBytes = header.sizeKnown ? chunkSize : 0;
+      if (complete && header.sizeKnown && chunkSize > size - bodyStart) {
+        throw InputError("'data' chunk at byte " + std::to_string(offset) + " claims " + std::to_string(chunkSize) +
+                         " bytes but only " + std::to_string(size - bodyStart) + " remain in the file (truncated?)");
+      }
+      if (complete && !header.sizeKnown) header.dataBytes = size - bodyStart;
+      header.info.frames = static_cast<std::size_t>(header.dataBytes / fmt.blockAlign);  // a partial frame is dropped
+      return true;
+    }
     if (chunkSize > size - bodyStart) {
+      if (!complete) {
+        // A chunk before the data that has not fully arrived yet; headers are small, so a stream is
+        // refused once this much has come without the data chunk.
+        if (size > kMaxStreamHeaderBytes) throw InputError("no data chunk in the first 16 MiB");
+        return false;
+      }
       throw InputError("'" + tag + "' chunk at byte " + std::to_string(offset) + " claims " +
                        std::to_string(chunkSize) + " bytes but only " + std::to_string(size - bodyStart) +
                        " remain in the file (truncated?)");
@@ -152,58 +227,47 @@ DecodedWav decodeWav(Span<const uint8_t> bytes) {
     if (tag == "fmt ") {
       fmt = parseFmt(base + bodyStart, chunkSize);
       haveFmt = true;
-    } else if (tag == "data" && data == nullptr) {
-      data = base + bodyStart;
-      dataSize = chunkSize;
     }
     // Chunks are word-aligned: an odd size is followed by one pad byte (which may be missing at the end).
     offset = bodyStart + chunkSize + (chunkSize & 1u);
   }
+  if (!complete) {
+    if (size > kMaxStreamHeaderBytes) throw InputError("no data chunk in the first 16 MiB");
+    return false;
+  }
   if (!haveFmt) throw InputError("no fmt chunk (truncated header?)");
-  if (data == nullptr) throw InputError("no data chunk");
-  checkFormat(fmt);
+  throw InputError("no data chunk");
+}
 
+void decodeWavFrames(const WavHeader& header, Span<const uint8_t> data, std::size_t firstFrame, Span<float> out) {
+  const std::size_t align = header.blockAlign;
+  if (align == 0 || data.size() % align != 0) throw InputError("decodeWavFrames: not a whole number of frames");
+  const std::size_t frames = data.size() / align;
+  if (out.size() != frames) throw InputError("decodeWavFrames: output size mismatch");
+  const uint16_t ch = header.info.channels;
+  const uint8_t* p = data.data();
+  float* o = out.data();
+  if (header.info.format == SampleFormat::Float) {
+    if (header.info.bitsPerSample == 32) decodeFrames<4, true>(p, frames, ch, firstFrame, o);
+    else decodeFrames<8, true>(p, frames, ch, firstFrame, o);
+    return;
+  }
+  switch (header.info.bitsPerSample) {
+    case 8: decodeFrames<1, false>(p, frames, ch, firstFrame, o); break;
+    case 16: decodeFrames<2, false>(p, frames, ch, firstFrame, o); break;
+    case 24: decodeFrames<3, false>(p, frames, ch, firstFrame, o); break;
+    default: decodeFrames<4, false>(p, frames, ch, firstFrame, o);
+  }
+}
+
+DecodedWav decodeWav(Span<const uint8_t> bytes) {
+  WavHeader header;
+  parseWavHeader(bytes, true, header);
   DecodedWav out;
-  out.info.sampleRate = fmt.sampleRate;
-  out.info.channels = fmt.channels;
-  out.info.bitsPerSample = fmt.bitsPerSample;
-  out.info.format = fmt.formatCode == kFormatFloat ? SampleFormat::Float : SampleFormat::Pcm;
-  const std::size_t bytesPerSample = fmt.bitsPerSample / 8;
-  const std::size_t frames = dataSize / fmt.blockAlign;  // a trailing partial frame is dropped
-  out.info.frames = frames;
-  out.samples.resize(frames);
-  float* mono = out.samples.data();
-  const uint16_t ch = fmt.channels;
-
-  if (out.info.format == SampleFormat::Float) {
-    if (bytesPerSample == 4) {
-      checkFinite<float>(data, frames * ch, ch);
-      mixToMono(data, frames, ch, 4, [](const uint8_t* p) { float v; std::memcpy(&v, p, 4); return v; }, mono);
-    } else {
-      checkFinite<double>(data, frames * ch, ch);
-      mixToMono(data, frames, ch, 8, [](const uint8_t* p) { double v; std::memcpy(&v, p, 8); return static_cast<float>(v); }, mono);
-    }
-    return out;
-  }
-  switch (bytesPerSample) {
-    case 1:  // 8-bit WAV is unsigned with 128 as zero
-      mixToMono(data, frames, ch, 1, [](const uint8_t* p) { return (static_cast<int>(p[0]) - 128) * (1.0f / 128.0f); }, mono);
-      break;
-    case 2:
-      mixToMono(data, frames, ch, 2, [](const uint8_t* p) { return static_cast<int16_t>(readU16(p)) * (1.0f / 32768.0f); }, mono);
-      break;
-    case 3:
-      mixToMono(data, frames, ch, 3, [](const uint8_t* p) {
-        const int32_t v = static_cast<int32_t>((static_cast<uint32_t>(p[0]) << 8) | (static_cast<uint32_t>(p[1]) << 16) |
-                                               (static_cast<uint32_t>(p[2]) << 24));
-        return static_cast<float>(v >> 8) * (1.0f / 8388608.0f);
-      }, mono);
-      break;
-    default:
-      mixToMono(data, frames, ch, 4, [](const uint8_t* p) {
-        return static_cast<float>(static_cast<double>(static_cast<int32_t>(readU32(p))) * (1.0 / 2147483648.0));
-      }, mono);
-  }
+  out.info = header.info;
+  out.samples.resize(header.info.frames);
+  const std::size_t dataBytes = header.info.frames * header.blockAlign;
+  decodeWavFrames(header, Span<const uint8_t>(bytes.data() + header.dataOffset, dataBytes), 0, Span<float>(out.samples));
   return out;
 }
 

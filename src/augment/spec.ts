@@ -10,6 +10,9 @@ export const AUGMENT_KINDS: readonly AugmentKind[] = ['speed', 'pitch', 'stretch
 
 export type Range = readonly [number, number];
 
+/** What online augmentation in training draws when no effects are named. */
+export const DEFAULT_ONLINE_AUGMENT: readonly AugmentKind[] = ['noise', 'shift', 'pitch', 'stretch'];
+
 /** Which augmentations a prepare or an online-augmenting train draws, with their ranges and probability. */
 export interface AugmentSpec {
   /** Probability that each listed augmentation is applied to a copy (default 0.5). */

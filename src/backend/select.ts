@@ -11,12 +11,9 @@ import { NATIVE_BACKEND_NAME, registerNativeBackend } from './native-backend';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
 export const TFJS_VERSION = '4.22.0';
-/** The TensorFlow.js backends in the order `auto` tries them. */
-export const BACKENDS = ['tensorflow-gpu', 'tensorflow', 'native', 'wasm', 'cpu'] as const;
-/** The TensorFlow.js backends ser can train and predict on. */
-export type BackendName = (typeof BACKENDS)[number];
-/** A backend by name, or auto for the first that loads. */
-export type BackendChoice = BackendName | 'auto';
+import { BACKENDS, type BackendChoice, type BackendName } from './names';
+
+export { BACKENDS, type BackendChoice, type BackendName };
 
 
 export interface SelectedBackend {

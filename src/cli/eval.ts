@@ -3,11 +3,12 @@ import * as path from 'path';
 
 import { Command, Option } from 'commander';
 
-import { BACKENDS, type BackendChoice } from '../backend';
-import { loadModel, predictFiles } from '../eval/model';
-import { evaluate } from '../report/write';
+import { BACKENDS, type BackendChoice } from '../backend/names';
+import { writeFileAtomic } from '../data/atomic';
+import { InputFileError, OptionsError } from '../errors';
+import type { EmotionModel } from '../eval/model';
 import { PartialFailure } from './errors';
-import { threadsOption } from './options';
+import { parseNumber, threadsOption } from './options';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
@@ -20,6 +21,7 @@ export function evalCommand(): Command {
     .addOption(threadsOption())
     .option('--json', 'print metrics as JSON')
     .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean }) => {
+      const { evaluate } = await import('../report/write');
       const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads });
       const { summary, pooled } = evaluation;
       if (opts.json) {
@@ -46,27 +48,80 @@ export function evalCommand(): Command {
     });
 }
 
+interface PredictCliOptions {
+  backend: BackendChoice;
+  threads?: number;
+  json?: boolean;
+  timeline?: boolean;
+  window?: number;
+  hop?: number;
+  silenceDb?: number;
+  output?: string;
+}
+
 export function predictCommand(): Command {
   return new Command('predict')
-    .description('predict the emotion of WAV files with a trained run (JSON lines: file, emotion, confidence, probabilities)')
+    .description('predict the emotion of WAV files with a trained run (JSON lines: file, emotion, confidence, probabilities); --timeline for emotion over time')
     .argument('<run>', 'run folder from ser train (or its model/ folder)')
-    .argument('<files...>', 'WAV files')
+    .argument('<files...>', 'WAV files (- reads standard input)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
     .addOption(threadsOption())
     .option('--json', 'print one JSON array instead of JSON lines')
-    .action(async (run: string, files: string[], opts: { backend: BackendChoice; threads?: number; json?: boolean }) => {
+    .option('--timeline', 'slide the model\'s window over each recording: JSON lines {file, start, end, emotion, confidence, probabilities} per window')
+    .option('--window <seconds>', 'timeline window (default: the training duration)', parseNumber)
+    .option('--hop <seconds>', 'timeline step between windows (default 1)', parseNumber)
+    .option('--silence-db <dB>', 'timeline windows this far below the recording\'s loudness are silence (default 35)', parseNumber)
+    .option('-o, --output <timeline.html>', 'with --timeline and one file: also write the timeline as a self-contained page')
+    .action(async (run: string, files: string[], opts: PredictCliOptions) => {
+      if (!opts.timeline && (opts.window !== undefined || opts.hop !== undefined || opts.silenceDb !== undefined || opts.output !== undefined)) {
+        throw new OptionsError('--window, --hop, --silence-db and -o go with --timeline');
+      }
+      if (opts.output !== undefined && files.length !== 1) throw new OptionsError('-o writes the timeline of one file; give one file');
+      const { loadModel, predictFiles } = await import('../eval/model');
       const model = await loadModel(run, { backend: opts.backend, threads: opts.threads });
-      let results;
       try {
-        results = await predictFiles(model, files, (result) => {
+        if (opts.timeline) {
+          await timelines(model, files, opts);
+          return;
+        }
+        const results = await predictFiles(model, files, (result) => {
           if ('error' in result) process.stderr.write(`ser predict: ${result.file}: ${result.error}\n`);
           if (!opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
         });
+        if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
+        const failed = results.filter((r) => 'error' in r).length;
+        if (failed > 0) throw new PartialFailure(`${failed} of ${results.length} files could not be predicted`);
       } finally {
         model.dispose();
       }
-      if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
-      const failed = results.filter((r) => 'error' in r).length;
-      if (failed > 0) throw new PartialFailure(`${failed} of ${results.length} files could not be predicted`);
     });
+}
+
+async function timelines(model: EmotionModel, files: string[], opts: PredictCliOptions): Promise<void> {
+  const all: unknown[] = [];
+  let failed = 0;
+  for (const file of files) {
+    let timeline;
+    try {
+      timeline = await model.timeline(file, { windowSeconds: opts.window, hopSeconds: opts.hop, silenceDb: opts.silenceDb });
+    } catch (error) {
+      if (!(error instanceof InputFileError)) throw error;
+      process.stderr.write(`ser predict: ${error.file}: ${error.reason}\n`);
+      failed++;
+      continue;
+    }
+    const lines = timeline.windows.map((w) => ({
+      file: timeline.file, start: Number(w.start.toFixed(3)), end: Number(w.end.toFixed(3)),
+      emotion: w.silent ? 'silence' : w.emotion, confidence: w.confidence, probabilities: w.probabilities,
+    }));
+    if (opts.json) all.push({ file: timeline.file, seconds: timeline.seconds, windows: lines, segments: timeline.segments });
+    else for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
+    if (opts.output) {
+      const { renderTimelinePage } = await import('../report/timeline');
+      writeFileAtomic(opts.output, Buffer.from(renderTimelinePage(timeline), 'utf8'));
+      process.stderr.write(`timeline: ${path.resolve(opts.output)}\n`);
+    }
+  }
+  if (opts.json) process.stdout.write(`${JSON.stringify(all)}\n`);
+  if (failed > 0) throw new PartialFailure(`${failed} of ${files.length} files could not be read`);
 }

@@ -1,9 +1,8 @@
 // `ser train <cache> -o <run>`: parses the options and hands them to train().
 import { Command, Option } from 'commander';
 
-import type { AugmentKind } from '../augment/spec';
-import { BACKENDS, type BackendChoice } from '../backend';
-import { DEFAULT_ONLINE_AUGMENT, train } from '../train/train-api';
+import { DEFAULT_ONLINE_AUGMENT, type AugmentKind } from '../augment/spec';
+import { BACKENDS, type BackendChoice } from '../backend/names';
 import { parseInteger, parseNumber, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
@@ -73,6 +72,8 @@ export function trainCommand(): Command {
     .option('--resume', 'continue the run in -o from its last checkpoint (its stored settings apply)')
     .option('--json', 'print the result as JSON')
     .action(async (cache: string | undefined, opts: TrainCliOptions) => {
+      // Loaded here: TensorFlow.js takes a while, and other commands do not need it.
+      const { train } = await import('../train/train-api');
       const tty = Boolean(process.stderr.isTTY);
       let bar: ProgressReporter | null = null;
       const onlineAugment = typeof opts.onlineAugment === 'string' ? (list(opts.onlineAugment) as AugmentKind[]) : opts.onlineAugment;

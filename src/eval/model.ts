@@ -11,6 +11,7 @@ import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel, t
 import { readFolds } from '../train/run';
 import { apiPool } from '../workers/pool';
 import { predictFeatures } from './predict';
+import { computeTimeline, type Timeline, type TimelineOptions } from './timeline';
 
 /** A prediction: the most probable emotion, its probability, and every emotion's probability. */
 export interface EmotionPrediction {
@@ -81,6 +82,31 @@ export class EmotionModel {
     if (!('data' in result)) throw new Error('row task returned no features');
     if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
     return this.predictRow(result.data);
+  }
+
+  /**
+   * The emotion over time of a recording of any length ('-': standard input), read a block at a time:
+   * the model's window slides by hopSeconds, windows are scored in batches, silence is marked.
+   */
+  async timeline(input: AudioInput, options: TimelineOptions = {}): Promise<Timeline> {
+    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+    return computeTimeline((features, rows) => this.predictRows(features, rows), this.preprocessing, input, options);
+  }
+
+  /** Probabilities [rows, labels] of rows of features as the training cache holds them (not normalised), averaged over the folds. */
+  predictRows(features: Float32Array, rows: number): Float32Array {
+    const { labels, frames, coeffs } = this.preprocessing;
+    if (features.length !== rows * frames * coeffs) throw new OptionsError(`${rows} feature rows have ${rows}x${frames}x${coeffs} values, got ${features.length}`);
+    const mean = new Float32Array(rows * labels.length);
+    const sums = new Float64Array(rows * labels.length);
+    for (const { model, preprocessing: p } of this.models) {
+      const probabilities = predictFeatures(model, features, rows, normalisationFromJson(p.normalisation), frames, coeffs);
+      probabilities.forEach((v, i) => {
+        sums[i] += v / this.models.length;
+      });
+    }
+    mean.set(sums);
+    return mean;
   }
 
   /** The emotion of one row of features as the training cache holds them (frames x coeffs, not normalised). */

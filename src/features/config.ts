@@ -86,8 +86,10 @@ function checkChoice(config: FeatureConfig, key: keyof FeatureConfig, choices: r
 }
 
 /** Limits shared with native/dsp/fft.h (kMaxFftPrimeFactor) and native/dsp/features.h (kMaxMelBasisFloats). */
-export const MAX_FFT_PRIME_FACTOR = 2048;
+export const MAX_FFT_PRIME_FACTOR = 127;
 export const MAX_MEL_BASIS_FLOATS = 2 ** 26;
+const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
+const FLOAT32_MAX = 3.4028234663852886e38;
 
 function largestPrimeFactor(n: number): number {
   let largest = 1;
@@ -132,8 +134,14 @@ export function resolveFeatureConfig(options: FeatureOptions = {}): FeatureConfi
   }
   if (typeof config.center !== 'boolean') fail('center', 'must be true or false');
   if (!Number.isFinite(config.power) || config.power <= 0) fail('power', `must be > 0, got ${config.power}`);
-  if (!Number.isFinite(config.ref) || config.ref <= 0) fail('ref', `must be > 0, got ${config.ref}`);
-  if (!Number.isFinite(config.amin) || config.amin <= 0) fail('amin', `must be > 0, got ${config.amin}`);
+  // Decibels are taken in float32: both must be normal float32 numbers (an amin that rounds to 0 turns
+  // silence into -Infinity).
+  if (!Number.isFinite(config.ref) || config.ref < FLOAT32_MIN_NORMAL || config.ref > FLOAT32_MAX) {
+    fail('ref', `must be from ${FLOAT32_MIN_NORMAL} to ${FLOAT32_MAX} (float32), got ${config.ref}`);
+  }
+  if (!Number.isFinite(config.amin) || config.amin < FLOAT32_MIN_NORMAL || config.amin > FLOAT32_MAX) {
+    fail('amin', `must be from ${FLOAT32_MIN_NORMAL} to ${FLOAT32_MAX} (float32), got ${config.amin}`);
+  }
   return config;
 }
 

@@ -23,8 +23,11 @@ export interface SamplesInput {
   sampleRate?: number;
 }
 
-/** Audio the library accepts: a WAV file path, WAV file bytes, or mono samples. */
+/** Audio the library accepts: a WAV file path ('-' for standard input), WAV file bytes, or mono samples. */
 export type AudioInput = string | Uint8Array | SamplesInput;
+
+/** The path that stands for standard input. */
+export const STDIN = '-';
 
 /** Options every long-running library call takes. */
 export interface CallOptions {
@@ -39,6 +42,7 @@ function isTyped(value: unknown, tag: 'Uint8Array' | 'Float32Array'): boolean {
 
 /** How an input is named in errors: the file, or what kind of in-memory input it was. */
 export function inputName(input: AudioInput): string {
+  if (input === STDIN) return '<stdin>';
   return typeof input === 'string' ? input : isTyped(input, 'Uint8Array') ? '<wav buffer>' : '<samples>';
 }
 
@@ -68,18 +72,49 @@ export async function runClipTask(input: AudioInput, task: Promise<ApiResult>, s
 
 /**
  * Features of a WAV file, WAV bytes or samples, computed in the worker pool (the caller's thread
- * stays free). Options are those of `ser features`; a bad option throws an OptionsError, a bad input
- * an InputFileError naming the file.
+ * stays free). A file is read in blocks, so a recording of any length needs memory for its features
+ * only. Options are those of `ser features`; a bad option throws an OptionsError, a bad input an
+ * InputFileError naming the file.
  */
 export async function extractFeatures(input: AudioInput, options: FeatureOptions & CallOptions = {}): Promise<ClipFeatures> {
   const { signal, ...featureOptions } = options;
   const config = resolveFeatureConfig(featureOptions);
   throwIfAborted(signal, 'extractFeatures');
-  const source = audioSource(input, config.sampleRate);
-  const result = await runClipTask(input, apiPool.run({ kind: 'features', source, config }, signal), signal);
-  if (!('data' in result)) throw new Error('features task returned no matrix');
+  const task = typeof input === 'string'
+    ? apiPool.run({ kind: 'stream-features', input: input === STDIN ? null : input, output: null, keep: true, config }, signal)
+    : apiPool.run({ kind: 'features', source: audioSource(input, config.sampleRate), config }, signal);
+  const result = await runClipTask(input, task, signal);
+  if (!('data' in result) || !result.data) throw new Error('features task returned no matrix');
   const { data, frames, coeffs, sourceSampleRate, seconds } = result;
   return { data, frames, coeffs, sourceSampleRate, seconds, config };
+}
+
+/** What featuresToFile wrote. */
+export interface FeaturesFileSummary {
+  /** The NPY written, or null when only the summary was asked for. */
+  output: string | null;
+  frames: number;
+  coeffs: number;
+  /** Rate of the input (before resampling to the configured rate). */
+  sourceSampleRate: number;
+  seconds: number;
+  config: FeatureConfig;
+}
+
+/**
+ * Features of a WAV file ('-': standard input, e.g. from sox, ffmpeg or arecord) written as a float32
+ * NPY [frames, coeffs] (temporary file, then rename), in memory bounded whatever the recording's length.
+ * With output null, only the summary is computed.
+ */
+export async function featuresToFile(input: string, output: string | null, options: FeatureOptions & CallOptions = {}): Promise<FeaturesFileSummary> {
+  const { signal, ...featureOptions } = options;
+  const config = resolveFeatureConfig(featureOptions);
+  throwIfAborted(signal, 'featuresToFile');
+  const task = apiPool.run({ kind: 'stream-features', input: input === STDIN ? null : input, output, keep: false, config }, signal);
+  const result = await runClipTask(input, task, signal);
+  if (!('frames' in result)) throw new Error('features task returned no summary');
+  const { frames, coeffs, sourceSampleRate, seconds } = result;
+  return { output, frames, coeffs, sourceSampleRate, seconds, config };
 }
 
 /** extractFeatures on the calling thread, for WAV bytes or samples. */

@@ -2,7 +2,9 @@
 // a run records, then handed to trainRun. Every bad value is an OptionsError naming the option.
 import * as path from 'path';
 
-import { specFromNames, validateAugmentSpec, type AugmentKind, type AugmentSpec } from '../augment/spec';
+import { DEFAULT_ONLINE_AUGMENT, specFromNames, validateAugmentSpec, type AugmentKind, type AugmentSpec } from '../augment/spec';
+
+export { DEFAULT_ONLINE_AUGMENT };
 import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend';
 import { OptionsError } from '../errors';
 import type { CallOptions } from '../features/extract';
@@ -12,7 +14,6 @@ import type { EpochProgress } from './loop';
 import { MODEL_PRESETS, type ModelSizes } from './model';
 import { trainRun, type TrainRunResult, type TrainSettings } from './run';
 
-export const DEFAULT_ONLINE_AUGMENT: readonly AugmentKind[] = ['noise', 'shift', 'pitch', 'stretch'];
 /** Model sizes by name: `seed` (about 800k parameters) or `small` (fast, for tests and the demo). */
 export type ModelPreset = keyof typeof MODEL_PRESETS;
 

@@ -9,6 +9,7 @@ import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { FeatureConfig } from '../features/config';
 import { native } from '../native';
 import { writeSynthClip, type SynthClip } from '../synth/corpus';
+import { streamFeatures } from '../features/stream';
 import { clipFeaturesFromSamples, type RowGeometry } from './feature-task';
 
 /** Audio to work on: a file path (read in the worker), WAV bytes, or mono samples at their rate. */
@@ -19,6 +20,8 @@ export type AudioSource =
 
 export type ApiTask =
   | { kind: 'features'; source: AudioSource; config: FeatureConfig }
+  /** A file (null: standard input) streamed in bounded memory; with output, written there as NPY. */
+  | { kind: 'stream-features'; input: string | null; output: string | null; keep: boolean; config: FeatureConfig }
   | { kind: 'row'; source: AudioSource; geometry: RowGeometry }
   /** The source at its own rate, or resampled to `sampleRate` first. */
   | { kind: 'augment'; source: AudioSource; sampleRate: number | null; plan: AugmentPlan }
@@ -26,6 +29,7 @@ export type ApiTask =
 
 export type ApiResult =
   | { ok: true; data: Float32Array; frames: number; coeffs: number; sourceSampleRate: number; seconds: number }
+  | { ok: true; frames: number; coeffs: number; sourceSampleRate: number; seconds: number }
   | { ok: true; audio: Float32Array; sampleRate: number; inputSeconds: number }
   | { ok: true; written: number }
   | { ok: false; reason: string };
@@ -45,6 +49,11 @@ function run(task: ApiTask): ApiResult {
       const resampled = sampleRate === task.config.sampleRate ? samples : native.resample(samples, sampleRate, task.config.sampleRate);
       const matrix = native.computeFeatures(resampled, task.config);
       return { ok: true, ...matrix, sourceSampleRate: sampleRate, seconds: samples.length / sampleRate };
+    }
+    case 'stream-features': {
+      const result = streamFeatures(task.input, task.config, task.output);
+      if (!task.keep) delete result.data;
+      return { ok: true, ...result };
     }
     case 'row': {
       const { samples, sampleRate } = decoded(task.source);
@@ -76,7 +85,7 @@ export default function apiTask(task: ApiTask): ApiResult {
   try {
     const result = run(task);
     const buffers: ArrayBufferLike[] = [];
-    if ('data' in result) buffers.push(result.data.buffer);
+    if ('data' in result && result.data) buffers.push(result.data.buffer);
     if ('audio' in result) buffers.push(result.audio.buffer);
     // Piscina moves what a returned wrapper lists: the result arrives whole, its buffers transferred.
     return move({ [transferableSymbol]: buffers, [valueSymbol]: result }) as unknown as ApiResult;

@@ -61,12 +61,15 @@ export function clipFeaturesFromSamples(
 ): number {
   const { config } = task;
   const seconds = samples.length / sampleRate;
+  const { start, length } = cropSamples(task.crop, config.sampleRate);
+  const tooShort = (resampled: number) =>
+    new Error(`clip is ${(resampled / config.sampleRate).toFixed(3)} s long, not longer than the offset ${task.crop.offsetSeconds} s`);
+  // Known from the header, before any resampling is planned or done (resample_poly's length, ceil(n * to / from)).
+  const resampledLength = sampleRate === config.sampleRate ? samples.length : Math.ceil((samples.length * config.sampleRate) / sampleRate);
+  if (!plan && resampledLength <= start) throw tooShort(resampledLength);
   let audio = sampleRate === config.sampleRate ? samples : native.resample(samples, sampleRate, config.sampleRate);
   if (plan) audio = applyAugmentPlan(audio, config.sampleRate, plan);
-  const { start, length } = cropSamples(task.crop, config.sampleRate);
-  if (audio.length <= start) {
-    throw new Error(`clip is ${(audio.length / config.sampleRate).toFixed(3)} s long, not longer than the offset ${task.crop.offsetSeconds} s`);
-  }
+  if (audio.length <= start) throw tooShort(audio.length);
   const cropped = new Float32Array(length);
   cropped.set(audio.subarray(start, Math.min(audio.length, start + length)));
   const matrix = native.computeFeatures(cropped, config);

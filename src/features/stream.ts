@@ -1,0 +1,135 @@
+// Features of a WAV file or of standard input, of any length, in bounded memory: the file is read in
+// blocks into the native FeatureStream; the rows before the top_db floor go to a temporary file (or
+// stay in memory when the caller wants the matrix back), and a second pass floors them into the output.
+// Runs on whatever thread calls it (the library runs it in its worker pool).
+import * as fs from 'fs';
+
+import { npyHeader } from '../data/npy';
+import { native } from '../native';
+import type { FeatureConfig } from './config';
+
+/** Bytes read per block: large enough that per-call costs vanish, small enough to bound memory. */
+const BLOCK_BYTES = 1 << 20;
+/** Unfloored rows kept in memory before they spill to a temporary file (output to a file only). */
+const IN_MEMORY_BYTES = 8 << 20;
+/** Rows floored per block in the second pass. */
+const FINISH_ROWS = 4096;
+
+export interface StreamedFeatures {
+  frames: number;
+  coeffs: number;
+  sourceSampleRate: number;
+  seconds: number;
+  /** The matrix, when no output file was given. */
+  data?: Float32Array;
+}
+
+/** Reads fd to its end in blocks; a non-blocking pipe's EAGAIN is waited out. */
+function* blocks(fd: number): Generator<Uint8Array> {
+  const buffer = Buffer.allocUnsafe(BLOCK_BYTES);
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    let read: number;
+    try {
+      read = fs.readSync(fd, buffer, 0, buffer.length, null);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+        Atomics.wait(pause, 0, 0, 5);
+        continue;
+      }
+      if ((error as NodeJS.ErrnoException).code === 'EOF') return;
+      throw error;
+    }
+    if (read === 0) return;
+    yield buffer.subarray(0, read);
+  }
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
+}
+
+const bytesOf = (rows: Float32Array) => new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
+
+/**
+ * Streams `input` (a path, or null for standard input) through the features. With `output`, writes a
+ * float32 NPY [frames, coeffs] there (temporary file, then rename) and returns no matrix.
+ */
+export function streamFeatures(input: string | null, config: FeatureConfig, output: string | null): StreamedFeatures {
+  const stream = new native.FeatureStream(config);
+  const inputFd = input === null ? 0 : fs.openSync(input, 'r');
+  const unflooredFile = output === null ? null : `${output}.${process.pid}.unfloored.tmp`;
+  const tmpOutput = output === null ? null : `${output}.${process.pid}.tmp`;
+  // Unfloored rows stay in memory up to a budget; a longer recording written to a file spills them
+  // to a temporary file, so its memory does not grow with its length.
+  const kept: Float32Array[] = [];
+  let keptBytes = 0;
+  // Set once the rows spill (a holder object: the closure below assigns it).
+  const spill: { fd: number | null } = { fd: null };
+  try {
+    const take = (rows: Float32Array) => {
+      if (rows.length === 0) return;
+      if (spill.fd === null && unflooredFile !== null && keptBytes + rows.byteLength > IN_MEMORY_BYTES) {
+        const fd = fs.openSync(unflooredFile, 'w+');
+        spill.fd = fd;
+        for (const earlier of kept.splice(0)) writeAll(fd, bytesOf(earlier));
+      }
+      if (spill.fd === null) {
+        kept.push(rows);
+        keptBytes += rows.byteLength;
+      } else {
+        writeAll(spill.fd, bytesOf(rows));
+      }
+    };
+    for (const block of blocks(inputFd)) take(stream.push(block));
+    take(stream.finish());
+    const info = stream.info();
+    const { frames, coeffs, unflooredWidth } = info;
+    const sourceSampleRate = info.sampleRate ?? 0;
+    const seconds = info.sourceFrames / sourceSampleRate;
+    const spilled = spill.fd;
+    let unfloored: Float32Array | null = null;
+    if (spilled === null) {
+      unfloored = new Float32Array(frames * unflooredWidth);
+      let offset = 0;
+      for (const rows of kept.splice(0)) {
+        unfloored.set(rows, offset);
+        offset += rows.length;
+      }
+    }
+    if (output === null || tmpOutput === null) {
+      return { frames, coeffs, sourceSampleRate, seconds, data: stream.finishRows(unfloored ?? new Float32Array(0)) };
+    }
+    const outFd = fs.openSync(tmpOutput, 'w');
+    try {
+      writeAll(outFd, npyHeader([frames, coeffs]));
+      const block = new Float32Array(FINISH_ROWS * unflooredWidth);
+      for (let row = 0; row < frames; row += FINISH_ROWS) {
+        const rows = Math.min(FINISH_ROWS, frames - row);
+        let view: Float32Array;
+        if (unfloored) {
+          view = unfloored.subarray(row * unflooredWidth, (row + rows) * unflooredWidth);
+        } else {
+          view = block.subarray(0, rows * unflooredWidth);
+          const bytes = bytesOf(view);
+          for (let got = 0; got < bytes.length; ) {
+            const n = fs.readSync(spilled as number, bytes, got, bytes.length - got, row * unflooredWidth * 4 + got);
+            if (n === 0) throw new Error(`${unflooredFile}: shorter than the rows written to it`);
+            got += n;
+          }
+        }
+        writeAll(outFd, bytesOf(stream.finishRows(view)));
+      }
+      fs.fsyncSync(outFd);
+    } finally {
+      fs.closeSync(outFd);
+    }
+    fs.renameSync(tmpOutput, output);
+    return { frames, coeffs, sourceSampleRate, seconds };
+  } finally {
+    if (input !== null) fs.closeSync(inputFd);
+    if (spill.fd !== null) fs.closeSync(spill.fd);
+    if (unflooredFile) fs.rmSync(unflooredFile, { force: true });
+    if (tmpOutput) fs.rmSync(tmpOutput, { force: true });
+  }
+}
