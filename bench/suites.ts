@@ -6,6 +6,7 @@ import { runSuites } from './framework';
 import { pitchSuite, stretchSuite } from './suites/augment';
 import { fft512Suite } from './suites/fft512';
 import { gemmScenario } from './suites/gemm';
+import { longRecordingScenario } from './suites/long-recording';
 import { mfccE2eSuite } from './suites/mfcc-e2e';
 import { prepareBundleScenario } from './suites/prepare-bundle';
 import { trainScenario } from './suites/train';
@@ -16,7 +17,7 @@ export { describeMachine, renderMarkdown, renderTable, writeReportAtomic } from 
 
 export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite, pitchSuite, stretchSuite];
 
-export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, gemmScenario, trainScenario, trainEngineScenario];
+export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, longRecordingScenario, gemmScenario, trainScenario, trainEngineScenario];
 
 export function suiteNames(): string[] {
   return [...ALL_SUITES, ...ALL_SCENARIOS].map((s) => s.name);

@@ -38,7 +38,7 @@ test('every ser command the README shows exists and accepts the options it names
     if (!command) throw new Error(`README shows 'ser ${name}', which does not exist`);
     names.add(name);
     const accepted = new Set(command.options.flatMap((o) => [o.long, o.short].filter((f): f is string => Boolean(f))));
-    for (const flag of args.filter((a) => a.startsWith('-'))) {
+    for (const flag of args.filter((a) => a.startsWith('-') && a !== '-')) {
       if (!accepted.has(flag.split('=')[0])) throw new Error(`README: 'ser ${name}' does not accept ${flag}`);
     }
   }

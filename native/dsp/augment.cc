@@ -177,7 +177,16 @@ void addNoise(Span<const float> x, double snrDb, uint64_t seed, NoiseColor color
   for (double v : noise) noisePower += v * v;
   noisePower /= static_cast<double>(noise.size());
   const double scale = std::sqrt(signalPower / (noisePower * std::pow(10.0, snrDb / 10.0)));
-  for (std::size_t i = 0; i < x.size(); ++i) out[i] = static_cast<float>(x[i] + scale * noise[i]);
+  constexpr double kFloatMax = 3.4028234663852886e38;
+  for (std::size_t i = 0; i < x.size(); ++i) {
+    const double v = x[i] + scale * noise[i];
+    // A clip near the float32 limit with noise above it would come out as Inf (found by native/fuzz).
+    if (!(std::fabs(v) <= kFloatMax)) {
+      throw InputError("addNoise: the noisy signal exceeds the float32 range at sample " + std::to_string(i) +
+                       " (samples far outside [-1, 1]?)");
+    }
+    out[i] = static_cast<float>(v);
+  }
 }
 
 void timeShift(Span<const float> x, int64_t shiftSamples, ShiftMode mode, Span<float> out) {

@@ -51,6 +51,15 @@ inline void store(T* p, const P& v) {
   std::memcpy(p, &v, sizeof v);
 }
 
+// __builtin_shuffle is GCC's; clang (the sanitizer builds of native/fuzz) takes the memory path.
+#if defined(__clang__)
+constexpr bool kGccShuffle = false;
+#define SER_SHUFFLE(a, b, mask) (a)
+#else
+constexpr bool kGccShuffle = true;
+#define SER_SHUFFLE(a, b, mask) __builtin_shuffle(a, b, mask)
+#endif
+
 // Transposes an L x L block held as L packs: afterwards rows[c] holds what was column c. The 8 x 8
 // float and 4 x 4 double cases are the classic unpack / shuffle / 128-bit-permute network (one
 // AVX2 register per row); other shapes go through memory.
@@ -59,35 +68,35 @@ inline void transposeBlock(typename PackOf<T, L>::type* rows) {
   using P = typename PackOf<T, L>::type;
   if constexpr (L == 1) {
     return;
-  } else if constexpr (L == 8 && sizeof(T) == 4) {
+  } else if constexpr (kGccShuffle && L == 8 && sizeof(T) == 4) {
     using I = int32_t __attribute__((vector_size(32)));
     const I lo = {0, 8, 1, 9, 4, 12, 5, 13}, hi = {2, 10, 3, 11, 6, 14, 7, 15};
     const I even = {0, 1, 8, 9, 4, 5, 12, 13}, odd = {2, 3, 10, 11, 6, 7, 14, 15};
     const I low128 = {0, 1, 2, 3, 8, 9, 10, 11}, high128 = {4, 5, 6, 7, 12, 13, 14, 15};
     P t[8], u[8];
     for (int i = 0; i < 8; i += 2) {
-      t[i] = __builtin_shuffle(rows[i], rows[i + 1], lo);
-      t[i + 1] = __builtin_shuffle(rows[i], rows[i + 1], hi);
+      t[i] = SER_SHUFFLE(rows[i], rows[i + 1], lo);
+      t[i + 1] = SER_SHUFFLE(rows[i], rows[i + 1], hi);
     }
     for (int i = 0; i < 8; i += 4) {
-      u[i] = __builtin_shuffle(t[i], t[i + 2], even);
-      u[i + 1] = __builtin_shuffle(t[i], t[i + 2], odd);
-      u[i + 2] = __builtin_shuffle(t[i + 1], t[i + 3], even);
-      u[i + 3] = __builtin_shuffle(t[i + 1], t[i + 3], odd);
+      u[i] = SER_SHUFFLE(t[i], t[i + 2], even);
+      u[i + 1] = SER_SHUFFLE(t[i], t[i + 2], odd);
+      u[i + 2] = SER_SHUFFLE(t[i + 1], t[i + 3], even);
+      u[i + 3] = SER_SHUFFLE(t[i + 1], t[i + 3], odd);
     }
     for (int c = 0; c < 4; ++c) {
-      rows[c] = __builtin_shuffle(u[c], u[c + 4], low128);
-      rows[c + 4] = __builtin_shuffle(u[c], u[c + 4], high128);
+      rows[c] = SER_SHUFFLE(u[c], u[c + 4], low128);
+      rows[c + 4] = SER_SHUFFLE(u[c], u[c + 4], high128);
     }
-  } else if constexpr (L == 4 && sizeof(T) == 8) {
+  } else if constexpr (kGccShuffle && L == 4 && sizeof(T) == 8) {
     using I = int64_t __attribute__((vector_size(32)));
     const I lo = {0, 4, 2, 6}, hi = {1, 5, 3, 7}, low128 = {0, 1, 4, 5}, high128 = {2, 3, 6, 7};
-    const P t0 = __builtin_shuffle(rows[0], rows[1], lo), t1 = __builtin_shuffle(rows[0], rows[1], hi);
-    const P t2 = __builtin_shuffle(rows[2], rows[3], lo), t3 = __builtin_shuffle(rows[2], rows[3], hi);
-    rows[0] = __builtin_shuffle(t0, t2, low128);
-    rows[1] = __builtin_shuffle(t1, t3, low128);
-    rows[2] = __builtin_shuffle(t0, t2, high128);
-    rows[3] = __builtin_shuffle(t1, t3, high128);
+    const P t0 = SER_SHUFFLE(rows[0], rows[1], lo), t1 = SER_SHUFFLE(rows[0], rows[1], hi);
+    const P t2 = SER_SHUFFLE(rows[2], rows[3], lo), t3 = SER_SHUFFLE(rows[2], rows[3], hi);
+    rows[0] = SER_SHUFFLE(t0, t2, low128);
+    rows[1] = SER_SHUFFLE(t1, t3, low128);
+    rows[2] = SER_SHUFFLE(t0, t2, high128);
+    rows[3] = SER_SHUFFLE(t1, t3, high128);
   } else {
     T cells[L][L];
     for (std::size_t r = 0; r < L; ++r) std::memcpy(cells[r], &rows[r], sizeof(P));

@@ -178,6 +178,10 @@ void resampleOutputs(const ResamplePlan& plan, const float* buffer, int64_t buff
                      uint64_t firstOutput, Span<float> out) {
   if (plan.ratio.up == 1) decimateOutputs(plan, buffer, bufferStart, bufferSize, firstOutput, out);
   else polyphaseOutputs(plan, buffer, bufferStart, firstOutput, out);
+  // Finite input near the float32 limit can filter to Inf (found by native/fuzz): refuse, not return it.
+  bool finite = true;
+  for (float v : out) finite &= std::fabs(v) <= 3.4028234663852886e38f;
+  if (!finite) throw InputError("resample: the resampled signal overflows float32 (samples far outside [-1, 1]?)");
 }
 
 }  // namespace

@@ -34,17 +34,21 @@ export type ApiResult =
   | { ok: true; written: number }
   | { ok: false; reason: string };
 
+/** A file's bytes; '-' is standard input, read to its end. */
+function readSource(file: string): Buffer {
+  return fs.readFileSync(file === '-' ? 0 : file);
+}
+
 function decoded(source: AudioSource): { samples: Float32Array; sampleRate: number } {
   if ('samples' in source) return source;
-  const bytes = 'wav' in source ? source.wav : fs.readFileSync(source.file);
-  return native.decodeWav(bytes);
+  return native.decodeWav('wav' in source ? source.wav : readSource(source.file));
 }
 
 function run(task: ApiTask): ApiResult {
   switch (task.kind) {
     case 'features': {
       const { source } = task;
-      if (!('samples' in source)) return { ok: true, ...native.wavToFeatures('wav' in source ? source.wav : fs.readFileSync(source.file), task.config) };
+      if (!('samples' in source)) return { ok: true, ...native.wavToFeatures('wav' in source ? source.wav : readSource(source.file), task.config) };
       const { samples, sampleRate } = source;
       const resampled = sampleRate === task.config.sampleRate ? samples : native.resample(samples, sampleRate, task.config.sampleRate);
       const matrix = native.computeFeatures(resampled, task.config);

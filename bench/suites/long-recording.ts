@@ -1,0 +1,204 @@
+// long-recording: 30 minutes of 48 kHz 16-bit speech-like audio in one file.
+// - `ser features` as a whole process (startup included), pinned to one core, against torchaudio (load +
+//   resample + MFCC of the same file, one thread, imports excluded) in the same run: real-time factor
+//   and peak RSS, with a 3 s file's peak RSS beside it.
+// - The clip loop: 200 three-second 48 kHz clips, each read from disk, decoded, resampled and turned into
+//   MFCC on one thread, against torchaudio on the same files.
+// - The timeline: minutes of audio scored per second by the `seed` preset (1 s hop, every core).
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+
+import { resolveFeatureConfig } from '../../src/features/config';
+import { native } from '../../src/native';
+import type { Scenario } from '../framework';
+import { formatNumber, packageRoot } from '../framework';
+import { speechLike } from '../signals';
+
+const RATE = 48000;
+const CLIPS = 200;
+const CLIP_SECONDS = 3;
+const REPEATS = 3;
+
+interface Timed {
+  wallSeconds: number;
+  peakRssMiB: number;
+}
+
+function hasTaskset(): boolean {
+  const probe = spawnSync('taskset', ['--version'], { stdio: 'ignore' });
+  return probe.error === undefined && probe.status === 0;
+}
+
+/** `ser features <file> -o <npy>` in a fresh process, optionally pinned to CPU 0. */
+function featuresProcess(file: string, pin: boolean): Timed {
+  const cli = path.join(packageRoot(), 'dist', 'src', 'cli', 'index.js');
+  const out = path.join(os.tmpdir(), `ser-bench-long-${process.pid}.npy`);
+  const script =
+    `require(${JSON.stringify(cli)}).main(${JSON.stringify(['features', file, '-o', out])}).then((code) => {` +
+    `process.stderr.write('MAXRSS ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = code; });`;
+  const command = pin ? 'taskset' : process.execPath;
+  const args = pin ? ['-c', '0', process.execPath, '-e', script] : ['-e', script];
+  const started = process.hrtime.bigint();
+  const run = spawnSync(command, args, { encoding: 'utf8' });
+  const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
+  fs.rmSync(out, { force: true });
+  if (run.status !== 0) throw new Error(`ser features failed (${run.status}): ${run.stderr}`);
+  return { wallSeconds, peakRssMiB: Number(/MAXRSS (\d+)/.exec(run.stderr)?.[1]) / 1024 };
+}
+
+interface TorchaudioResult {
+  ok: boolean;
+  reason?: string;
+  version?: string;
+  seconds?: number;
+  audioSeconds?: number;
+  peakRssMiB?: number;
+}
+
+/** Debian's python3-torchaudio (the venv of the training peers has no torchaudio). */
+function torchaudio(target: string, pin: boolean): TorchaudioResult {
+  const python = process.env.SER_BENCH_TORCHAUDIO_PYTHON ?? '/usr/bin/python3';
+  const script = path.join(packageRoot(), 'bench', 'peers', 'torchaudio_mfcc.py');
+  const command = pin ? 'taskset' : python;
+  const args = pin ? ['-c', '0', python, script, target] : [script, target];
+  const run = spawnSync(command, args, { encoding: 'utf8', maxBuffer: 16 << 20 });
+  if (run.error) return { ok: false, reason: run.error.message };
+  if (run.status === 3) return { ok: false, reason: 'torchaudio is not installed (apt-get install python3-torchaudio)' };
+  if (run.status !== 0) return { ok: false, reason: run.stderr.trim().split('\n').pop() ?? `exit ${run.status}` };
+  const line = run.stdout.trim().split('\n').pop() as string;
+  return { ok: true, ...(JSON.parse(line) as Omit<TorchaudioResult, 'ok'>) };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)];
+}
+
+/** The inputs, written once into bench/.data. */
+function inputs(quick: boolean, log: (line: string) => void): { long: string; longSeconds: number; short: string; clips: string } {
+  const longSeconds = quick ? 120 : 1800;
+  const dir = path.join(packageRoot(), 'bench', '.data', 'long-recording');
+  fs.mkdirSync(dir, { recursive: true });
+  const long = path.join(dir, `speech-${longSeconds}s-48k.wav`);
+  if (!fs.existsSync(long)) {
+    log(`long-recording: writing ${longSeconds} s of 48 kHz audio (once; kept in bench/.data)`);
+    // 30 s of speech-like signal, repeated with a changing gain so no two minutes are equal.
+    const piece = speechLike(30, RATE);
+    const samples = new Float32Array(longSeconds * RATE);
+    for (let at = 0, k = 0; at < samples.length; at += piece.length, k++) {
+      const gain = 0.6 + 0.4 * Math.sin(k);
+      for (let i = 0; i < piece.length && at + i < samples.length; i++) samples[at + i] = gain * piece[i];
+    }
+    fs.writeFileSync(`${long}.tmp`, native.encodeWav16(samples, RATE));
+    fs.renameSync(`${long}.tmp`, long);
+  }
+  const short = path.join(dir, 'speech-3s-48k.wav');
+  if (!fs.existsSync(short)) fs.writeFileSync(short, native.encodeWav16(speechLike(3, RATE), RATE));
+  const clips = path.join(dir, 'clips');
+  if (!fs.existsSync(path.join(clips, 'complete'))) {
+    fs.rmSync(clips, { recursive: true, force: true });
+    fs.mkdirSync(clips);
+    for (let i = 0; i < CLIPS; i++) {
+      const samples = speechLike(CLIP_SECONDS, RATE).map((v, j) => v * (0.5 + 0.5 * Math.sin(i + j / RATE)));
+      fs.writeFileSync(path.join(clips, `clip-${String(i).padStart(3, '0')}.wav`), native.encodeWav16(samples, RATE));
+    }
+    fs.writeFileSync(path.join(clips, 'complete'), '');
+  }
+  return { long, longSeconds, short, clips };
+}
+
+/** Our clip loop on one thread: read, decode, resample, MFCC, as torchaudio's loop does. */
+function clipLoop(dir: string): { seconds: number; audioSeconds: number } {
+  const config = resolveFeatureConfig();
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.wav')).sort().map((f) => path.join(dir, f));
+  let audioSeconds = 0;
+  const started = process.hrtime.bigint();
+  for (const file of files) audioSeconds += native.wavToFeatures(fs.readFileSync(file), config).seconds;
+  return { seconds: Number(process.hrtime.bigint() - started) / 1e9, audioSeconds };
+}
+
+async function timelineRate(file: string, seconds: number, log: (line: string) => void): Promise<{ minutesPerSecond: number; windows: number; backend: string } | string> {
+  const { loadModel, prepare, synthesize, train, shutdown } = await import('../../src/index');
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ser-bench-timeline-'));
+  try {
+    // A seed-preset run (one short epoch): scoring costs the same whatever the weights.
+    await synthesize(path.join(work, 'corpus'), { corpus: 'ravdess', speakers: 4, clipsPerClass: 1, seconds: 3.5, seed: 1 });
+    await prepare({ dataset: path.join(work, 'corpus'), output: path.join(work, 'cache') });
+    await train({ cache: path.join(work, 'cache'), output: path.join(work, 'run'), model: 'seed', epochs: 1, batchSize: 8 });
+    const model = await loadModel(path.join(work, 'run'));
+    try {
+      const started = process.hrtime.bigint();
+      const timeline = await model.timeline(file, { hopSeconds: 1 });
+      const wall = Number(process.hrtime.bigint() - started) / 1e9;
+      log(`long-recording: timeline of ${timeline.windows.length} windows in ${wall.toFixed(1)} s on ${model.backend}`);
+      return { minutesPerSecond: seconds / 60 / wall, windows: timeline.windows.length, backend: model.backend };
+    } finally {
+      model.dispose();
+      await shutdown();
+    }
+  } catch (error) {
+    return (error as Error).message;
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+export const longRecordingScenario: Scenario = {
+  name: 'long-recording',
+  title: 'One 30-minute 48 kHz recording: ser features as a process against torchaudio; the clip loop; the timeline',
+  async run({ quick, log }) {
+    const pin = hasTaskset();
+    const { long, longSeconds, short, clips } = inputs(quick, log);
+    const lines: string[] = [];
+    const ours: Timed[] = [];
+    for (let r = 0; r < REPEATS; r++) ours.push(featuresProcess(long, pin));
+    const shortRuns = [featuresProcess(short, pin), featuresProcess(short, pin)];
+    const wall = median(ours.map((o) => o.wallSeconds));
+    const peak = Math.max(...ours.map((o) => o.peakRssMiB));
+    const shortPeak = Math.max(...shortRuns.map((o) => o.peakRssMiB));
+    log(`long-recording: ser features ${wall.toFixed(2)} s, ${peak.toFixed(0)} MiB`);
+    const peer = torchaudio(long, pin);
+    lines.push(`${longSeconds / 60} minutes of 48 kHz 16-bit mono audio in one WAV file; ${pin ? 'each process pinned to CPU 0 (taskset -c 0)' : 'not pinned (no taskset)'}; median of ${REPEATS} runs for ser.`);
+    lines.push('');
+    lines.push('| | wall time | x real time | peak RSS |');
+    lines.push('|---|---|---|---|');
+    lines.push(`| \`ser features file.wav -o out.npy\` (whole process, startup included) | ${wall.toFixed(2)} s | ${formatNumber(longSeconds / wall)} | ${peak.toFixed(0)} MiB (a 3 s file: ${shortPeak.toFixed(0)} MiB) |`);
+    if (peer.ok && peer.seconds !== undefined) {
+      lines.push(`| torchaudio ${peer.version}: load + resample + MFCC, 1 thread (imports excluded) | ${peer.seconds.toFixed(2)} s | ${formatNumber(longSeconds / peer.seconds)} | ${(peer.peakRssMiB ?? NaN).toFixed(0)} MiB |`);
+      lines.push('');
+      lines.push(`ser / torchaudio: **${(peer.seconds / wall).toFixed(2)}x** on the long file.`);
+    } else {
+      lines.push('');
+      lines.push(`torchaudio: not measured (${peer.reason}).`);
+    }
+
+    const loops = [clipLoop(clips), clipLoop(clips), clipLoop(clips)];
+    const loop = loops.sort((a, b) => a.seconds - b.seconds)[1];
+    const peerClips = torchaudio(clips, pin);
+    lines.push('');
+    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read, decoded, resampled to 16 kHz and turned into MFCC on one thread (ser: median of 3 loops in this process).`);
+    lines.push('');
+    lines.push('| | x real time |');
+    lines.push('|---|---|');
+    lines.push(`| ser (\`wavToFeatures\` per file) | ${formatNumber(loop.audioSeconds / loop.seconds)} |`);
+    if (peerClips.ok && peerClips.seconds !== undefined) {
+      lines.push(`| torchaudio ${peerClips.version} | ${formatNumber((peerClips.audioSeconds ?? 0) / peerClips.seconds)} |`);
+      lines.push('');
+      lines.push(`ser / torchaudio: **${(peerClips.seconds / ((peerClips.audioSeconds ?? 0) / (loop.audioSeconds / loop.seconds))).toFixed(2)}x** on clips.`);
+    } else {
+      lines.push('');
+      lines.push(`torchaudio: not measured (${peerClips.reason}).`);
+    }
+
+    const timeline = await timelineRate(long, longSeconds, log);
+    lines.push('');
+    if (typeof timeline === 'string') {
+      lines.push(`Timeline: not measured (${timeline}).`);
+    } else {
+      lines.push(`Timeline (\`model.timeline\`, seed preset, 3 s windows every 1 s, ${timeline.windows} windows, ${timeline.backend} on every core): **${timeline.minutesPerSecond.toFixed(2)} minutes of audio per second**.`);
+    }
+    return lines;
+  },
+};
