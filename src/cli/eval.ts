@@ -17,16 +17,17 @@ export function evalCommand(): Command {
     .description('evaluate a trained run on its held-out test speakers: metrics.json, confusion.svg, curves.svg, report.html')
     .argument('<run>', 'run folder from ser train')
     .option('--cache <cache>', 'evaluate on this cache instead of the run\'s (same feature settings)')
+    .option('--require-all', 'fail when a fold has not finished training (default: join the finished folds and name the others)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
     .addOption(threadsOption())
     .option('--json', 'print metrics as JSON')
-    .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean }) => {
+    .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean; requireAll?: boolean }) => {
       const { evaluate } = await import('../report/write');
-      const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads });
+      const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads, requireAll: opts.requireAll });
       const { summary, pooled } = evaluation;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({
-          splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet,
+          splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet, missingFolds: evaluation.missingFolds,
           folds: evaluation.folds.map((f) => ({ fold: f.fold, testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1 })),
           accuracy: summary.accuracy, uar: summary.uar, macroF1: summary.macroF1, confusion: pooled.confusion, labels: pooled.labels, files: evaluation.files,
         })}\n`);
@@ -36,6 +37,9 @@ export function evalCommand(): Command {
       if (evaluation.optimistic) lines.push('WARNING: random split by clip: speakers are shared between training and test, so these numbers are optimistic');
       for (const f of evaluation.folds) {
         lines.push(`fold ${f.fold}: ${f.rows} test clips (${f.testSpeakers.join(', ')}): WA ${pct(f.metrics.accuracy)}  UAR ${pct(f.metrics.uar)}  macro-F1 ${pct(f.metrics.macroF1)}`);
+      }
+      if (evaluation.missingFolds.length > 0) {
+        lines.push(`missing: fold(s) ${evaluation.missingFolds.join(', ')} have not finished training; joined the ${evaluation.folds.length} that have`);
       }
       const pm = (s: typeof summary.uar) => (s.values.length > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));
       lines.push(`${evaluation.folds.length > 1 ? 'mean ± std' : 'test'}: WA ${pm(summary.accuracy)}  UAR ${pm(summary.uar)}  macro-F1 ${pm(summary.macroF1)}`);

@@ -29,12 +29,18 @@ interface TrainCliOptions {
   valFraction: number;
   testFraction: number;
   folds?: number;
+  fold?: number | 'auto';
   onlineAugment?: string | boolean;
   workers?: number;
   backend: BackendChoice;
   threads?: number;
   resume?: boolean;
   json?: boolean;
+}
+
+function parseFold(value: string): number | 'auto' {
+  if (value === 'auto') return 'auto';
+  return parseInteger(value);
 }
 
 const list = (value: string | undefined): string[] | undefined => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean));
@@ -65,6 +71,7 @@ export function trainCommand(): Command {
     .option('--val-fraction <f>', 'share of speakers (or clips, with --split random) for validation', parseNumber, 0.15)
     .option('--test-fraction <f>', 'share of speakers (or clips) for test', parseNumber, 0.15)
     .option('--folds <k>', 'speaker-disjoint k-fold cross-validation', parseInteger)
+    .option('--fold <i|auto>', 'with --folds: train only fold i (0-based) into the shared run folder, as one task of an array job; auto: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseFold)
     .option('--online-augment [kinds]', `augment every training clip afresh each epoch in workers (needs prepare --keep-audio; default ${DEFAULT_ONLINE_AUGMENT.join(',')})`)
     .option('--workers <n>', 'worker threads for online augmentation (default: one per core)', parseInteger)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
@@ -85,7 +92,7 @@ export function trainCommand(): Command {
         patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr,
         classWeights: opts.classWeights, seed: opts.seed, split: opts.split,
         valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
-        valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds,
+        valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds, fold: opts.fold,
         onlineAugment: Array.isArray(onlineAugment) && onlineAugment.length === 0 ? true : onlineAugment,
         workers: opts.workers, backend: opts.backend, threads: opts.threads,
         log: (line) => process.stderr.write(`${line}\n`),

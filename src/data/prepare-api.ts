@@ -5,6 +5,7 @@ import { OptionsError } from '../errors';
 import { resolveFeatureConfig, type FeatureOptions } from '../features/config';
 import type { CallOptions } from '../features/extract';
 import { defaultWorkerCount } from '../workers/pool';
+import { arrayTaskIndex } from './array-task';
 import type { SliceSpec } from './cache';
 import { CORPORA, type CorpusChoice } from './corpora';
 import { prepareCache, type PrepareJob, type PrepareProgress, type PrepareSummary } from './prepare';
@@ -74,10 +75,8 @@ export function resolveSlice(shard: SliceSpec | string | undefined, shards: numb
   }
   if (shards === undefined) return null;
   integerAtLeast('shards (--shards)', shards, 1);
-  let index: number;
-  if (env.JOB_COMPLETION_INDEX !== undefined) index = Number(env.JOB_COMPLETION_INDEX);
-  else if (env.SLURM_ARRAY_TASK_ID !== undefined) index = Number(env.SLURM_ARRAY_TASK_ID) - Number(env.SLURM_ARRAY_TASK_MIN ?? 0);
-  else throw new OptionsError('shards (--shards) N needs shard (--shard K/N), or JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm) set');
+  const index = arrayTaskIndex(env);
+  if (index === null) throw new OptionsError('shards (--shards) N needs shard (--shard K/N), or JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm) set');
   if (!Number.isInteger(index) || index < 0 || index >= shards) {
     throw new OptionsError(`the job index ${index} from the environment is outside 0..${shards - 1}`);
   }

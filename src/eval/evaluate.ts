@@ -9,7 +9,7 @@ import type { CropSpec } from '../workers/feature-task';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
 import { CacheReader } from '../train/dataset';
-import { readFolds, readRunConfig, type FoldRecord, type RunConfig } from '../train/run';
+import { foldFinished, readFolds, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
 import { argmaxRows, predictItems } from './predict';
 
@@ -22,6 +22,8 @@ export interface FoldEvaluation {
   rows: number;
   metrics: Metrics;
   history: EpochRecord[];
+  /** The backend of each start of this fold when it was trained on its own (--fold); empty otherwise. */
+  starts: RunConfig['backends'];
 }
 
 /** What evaluation computed: metrics per fold, mean and std over folds, the pooled confusion matrix. */
@@ -37,6 +39,8 @@ export interface Evaluation {
   crop: CropSpec;
   evalBackend: string;
   folds: FoldEvaluation[];
+  /** Folds of the run not joined because their training has not finished (or not started). */
+  missingFolds: number[];
   summary: { accuracy: Summary; uar: Summary; macroF1: Summary };
   pooled: Metrics;
 }
@@ -60,6 +64,8 @@ export interface EvaluateOptions {
   threads?: number;
   /** Stops between folds with an AbortError. */
   signal?: AbortSignal;
+  /** A fold that has not finished training is an error (default: it is left out and named in missingFolds). */
+  requireAll?: boolean;
 }
 
 export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<Evaluation> {
@@ -72,8 +78,16 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   const originals = reader.manifest.items.map((item, i) => ({ item, i })).filter(({ item }) => !item.augmented);
   let testSet: Evaluation['testSet'] = 'held-out';
   const evaluations: FoldEvaluation[] = [];
+  // Folds trained as array tasks are joined as they finish; a single split is evaluated from its best
+  // model so far, as before.
+  const missingFolds = folds.length > 1 ? folds.filter((f) => !foldFinished(runDir, f)).map((f) => f.fold) : [];
+  if (missingFolds.length > 0 && options.requireAll) {
+    throw new InputFileError(runDir, `fold(s) ${missingFolds.join(', ')} of ${folds.length} have not finished training (--require-all)`);
+  }
+  if (missingFolds.length === folds.length) throw new InputFileError(runDir, `none of its ${folds.length} folds has finished training`);
   for (const fold of folds) {
     throwIfAborted(options.signal, `evaluation of ${runDir}`);
+    if (missingFolds.includes(fold.fold)) continue;
     const foldDir = path.join(runDir, fold.dir);
     const { model, preprocessing } = await loadModelFolder(path.join(foldDir, 'model'));
     try {
@@ -91,7 +105,9 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       const truth = items.map((i) => reader.label(i));
       const metrics = computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
       const testSpeakers = [...new Set(items.map((i) => reader.manifest.items[i].speaker))].sort();
-      evaluations.push({ fold: fold.fold, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')) });
+      const startsFile = path.join(foldDir, STARTS_JSON);
+      const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
+      evaluations.push({ fold: fold.fold, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')), starts });
     } finally {
       model.dispose();
     }
@@ -100,6 +116,6 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   return {
     runDir, cache, testSet, splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
     featureConfig: reader.manifest.featureConfig, crop: reader.manifest.crop, evalBackend: backend.name,
-    folds: evaluations, summary, pooled,
+    folds: evaluations, missingFolds, summary, pooled,
   };
 }

@@ -58,6 +58,7 @@ export function renderReport(evaluation: Evaluation, confusionSvg: string, curve
 <p class="muted">run <code>${escape(evaluation.runDir)}</code> · cache <code>${escape(evaluation.cache)}</code> · ${escape(config.createdBy)}</p>
 ${split}
 ${external}
+${evaluation.missingFolds.length > 0 ? `<p class="warning">Joined ${folds.length} finished folds; fold(s) ${evaluation.missingFolds.join(', ')} have not finished training and are left out.</p>` : ''}
 <div class="headline">
  <div class="metric"><div class="value" id="uar">${meanStd(summary.uar)}</div><div class="name">UAR (unweighted average recall)</div></div>
  <div class="metric"><div class="value" id="wa">${meanStd(summary.accuracy)}</div><div class="name">WA (accuracy)</div></div>
@@ -78,7 +79,9 @@ ${table(['fold', 'training speakers', 'validation speakers', 'test speakers'], f
   ]))}
 <h2>Backend and timing</h2>
 ${table(['', 'value'], [
-    ['trained on', escape(config.backends.map((b) => `${b.backend} (from epoch ${b.fromEpoch + 1})`).join(', '))],
+    ['trained on', escape(config.backends.length > 0
+      ? config.backends.map((b) => `${b.backend} (from epoch ${b.fromEpoch + 1})`).join(', ')
+      : folds.map((f) => `fold ${f.fold}: ${f.starts.map((b) => `${b.backend}, ${b.threads ?? '?'} threads (from epoch ${b.fromEpoch + 1})`).join(', ')}`).join('; '))],
     ['evaluated on', escape(evaluation.evalBackend)],
     ['epochs (all folds)', String(epochs)],
     ['training time', `${trainSeconds.toFixed(1)} s`],

@@ -162,7 +162,7 @@ interface CheckpointIndex {
   state: LoopState;
 }
 
-const checkpointName = (epoch: number) => `epoch-${String(epoch).padStart(4, '0')}`;
+export const checkpointName = (epoch: number) => `epoch-${String(epoch).padStart(4, '0')}`;
 const CHECKPOINT_PATTERN = /^epoch-(\d{4,})$/;
 
 function writeSynced(file: string, bytes: Uint8Array): void {

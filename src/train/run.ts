@@ -11,7 +11,7 @@ import { EMOTIONS } from '../data/labels';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
 import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
-import type { EpochRecord, LoopState } from './checkpoint';
+import { checkpointName, listCheckpoints, type EpochRecord, type LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation } from './dataset';
 import { stepDropoutMaskOf } from './dropout';
 import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress } from './loop';
@@ -21,6 +21,8 @@ import { CacheSource, OnlineAugmentSource, type BatchSource } from './sources';
 export const RUN_VERSION = 1;
 export const CONFIG_JSON = 'config.json';
 export const FOLDS_JSON = 'folds.json';
+/** A fold trained on its own (--fold) records its starts here, not in the shared config.json. */
+export const STARTS_JSON = 'starts.json';
 
 /** Everything that decides what a run trains; stored in config.json and read back by --resume. */
 export interface TrainSettings {
@@ -79,6 +81,12 @@ export interface TrainRunOptions {
   settings: TrainSettings | null;
   /** Stops training after the running step (the last finished epoch's checkpoint is what resumes). */
   signal?: AbortSignal;
+  /**
+   * With folds: train only this fold (0-based), as one task of an array job. The run's config.json and
+   * folds.json are written once by whichever task starts first and checked by the others; the fold
+   * resumes from its own checkpoints when they exist.
+   */
+  fold?: number | null;
   log: (line: string) => void;
   onStep?: (fold: number, folds: number, progress: EpochProgress) => void;
   onEpoch?: (fold: number, folds: number, record: EpochRecord) => void;
@@ -150,14 +158,62 @@ function foldRecords(reader: CacheReader, splits: Split[]): FoldRecord[] {
 /** Starts the run folder, or reads it back for --resume; refuses to train over another run. */
 function openRun(options: TrainRunOptions): RunConfig {
   const configFile = path.join(options.runDir, CONFIG_JSON);
-  if (options.resume) {
+  const oneFold = options.fold !== undefined && options.fold !== null;
+  if (options.resume || (oneFold && !options.settings)) {
     if (!fs.existsSync(configFile)) throw new OptionsError(`${options.runDir}: nothing to resume (no ${CONFIG_JSON})`);
     return readRunConfig(options.runDir);
   }
-  if (fs.existsSync(configFile)) throw new CacheConflictError(`${options.runDir} already holds a run; resume it with --resume or train into a new folder`);
   if (!options.settings) throw new OptionsError('training needs a cache and settings');
+  const fresh: RunConfig = { version: RUN_VERSION, createdBy: CREATED_BY, created: new Date().toISOString(), settings: options.settings, backends: [] };
+  if (oneFold) {
+    // Tasks of one array job start together on other machines: the first writes config.json, the
+    // others find it and must agree with it.
+    fs.mkdirSync(options.runDir, { recursive: true });
+    const existing = writeOnce(configFile, fresh);
+    if (existing) {
+      const config = JSON.parse(existing) as RunConfig;
+      if (JSON.stringify(config.settings) !== JSON.stringify(options.settings)) {
+        throw new CacheConflictError(`${configFile} holds a run with other settings than this fold's; every task of the run must be given the same options`);
+      }
+      return config;
+    }
+    return fresh;
+  }
+  if (fs.existsSync(configFile)) throw new CacheConflictError(`${options.runDir} already holds a run; resume it with --resume or train into a new folder`);
   fs.mkdirSync(options.runDir, { recursive: true });
-  return { version: RUN_VERSION, createdBy: CREATED_BY, created: new Date().toISOString(), settings: options.settings, backends: [] };
+  return fresh;
+}
+
+/**
+ * Creates `file` with `value` unless it exists (a hard link of a complete temporary file: atomic, and
+ * exclusive on local and NFS file systems alike). Returns the existing text, or null when this call wrote it.
+ */
+function writeOnce(file: string, value: unknown): string | null {
+  const tmp = `${file}.${process.pid}.${Date.now()}.tmp`;
+  writeFileAtomic(tmp, Buffer.from(`${JSON.stringify(value, null, 1)}\n`, 'utf8'));
+  try {
+    fs.linkSync(tmp, file);
+    return null;
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    return fs.readFileSync(file, 'utf8');
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
+}
+
+/** Whether a fold finished training (early stop or its last epoch), from its newest checkpoint. */
+export function foldFinished(runDir: string, fold: FoldRecord): boolean {
+  const paths = foldPaths(path.join(runDir, fold.dir));
+  if (!fs.existsSync(path.join(paths.model, 'model.json'))) return false;
+  const epochs = listCheckpoints(paths.checkpoints);
+  if (epochs.length === 0) return false;
+  const index = path.join(paths.checkpoints, checkpointName(epochs[epochs.length - 1]), 'checkpoint.json');
+  try {
+    return (JSON.parse(fs.readFileSync(index, 'utf8')) as { state: LoopState }).state.finished === true;
+  } catch {
+    return false;
+  }
 }
 
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
@@ -172,10 +228,22 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   const splits = makeSplits(reader, settings);
   const records = foldRecords(reader, splits);
   const foldsFile = path.join(options.runDir, FOLDS_JSON);
-  if (options.resume && fs.existsSync(foldsFile) && JSON.stringify(readFolds(options.runDir)) !== JSON.stringify(records)) {
-    throw new Error(`${foldsFile} no longer matches the cache's split (was the cache at ${settings.cache} changed?)`);
+  const oneFold = options.fold !== undefined && options.fold !== null ? options.fold : null;
+  if (oneFold !== null && (settings.folds === null || !Number.isSafeInteger(oneFold) || oneFold < 0 || oneFold >= records.length)) {
+    throw new OptionsError(settings.folds === null
+      ? 'fold (--fold) trains one fold of a --folds run; this run has no folds'
+      : `fold (--fold) must be 0..${records.length - 1} for ${records.length} folds, got ${oneFold}`);
   }
-  writeJson(foldsFile, records);
+  const changed = `${foldsFile} no longer matches the cache's split (was the cache at ${settings.cache} changed?)`;
+  if (oneFold !== null) {
+    const existing = writeOnce(foldsFile, records);
+    if (existing !== null && JSON.stringify(JSON.parse(existing)) !== JSON.stringify(records)) throw new CacheConflictError(changed);
+  } else {
+    if (options.resume && fs.existsSync(foldsFile) && JSON.stringify(readFolds(options.runDir)) !== JSON.stringify(records)) {
+      throw new CacheConflictError(changed);
+    }
+    writeJson(foldsFile, records);
+  }
 
   const skipped = backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   options.log(`backend: ${backend.name}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}${skipped ? ` (passed over ${skipped})` : ''}`);
@@ -183,13 +251,25 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     const metrics = path.join(options.runDir, fold.dir, 'metrics.jsonl');
     return fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0;
   };
-  config.backends.push({ backend: backend.name, threads: backend.threads, fromEpoch: firstEpoch(records[0]), date: new Date().toISOString() });
-  writeJson(path.join(options.runDir, CONFIG_JSON), config);
+  const start = (fold: FoldRecord) => ({ backend: backend.name, threads: backend.threads, fromEpoch: firstEpoch(fold), date: new Date().toISOString() });
+  if (oneFold === null) {
+    config.backends.push(start(records[0]));
+    writeJson(path.join(options.runDir, CONFIG_JSON), config);
+  } else {
+    // config.json is shared by the tasks: each fold records its own starts.
+    const record = records[oneFold];
+    fs.mkdirSync(path.join(options.runDir, record.dir), { recursive: true });
+    const startsFile = path.join(options.runDir, record.dir, STARTS_JSON);
+    const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
+    writeJson(startsFile, [...starts, start(record)]);
+    options.log(`fold ${record.fold} of ${records.length} (array index ${oneFold})${firstEpoch(record) > 0 ? `, resuming after epoch ${firstEpoch(record)}` : ''}`);
+  }
   if (splits[0].optimistic) options.log('split: random by clip — OPTIMISTIC, the same speakers are in training and test');
 
   const labels = [...EMOTIONS];
   const results: FoldResult[] = [];
   for (const [f, split] of splits.entries()) {
+    if (oneFold !== null && f !== oneFold) continue;
     const record = records[f];
     if (split.train.length === 0) throw new Error(`fold ${record.fold} has no training rows`);
     const paths = foldPaths(path.join(options.runDir, record.dir));

@@ -12,6 +12,7 @@ import { defaultWorkerCount } from '../workers/pool';
 import type { EpochRecord } from './checkpoint';
 import type { EpochProgress } from './loop';
 import { MODEL_PRESETS, type ModelSizes } from './model';
+import { arrayTaskIndex } from '../data/array-task';
 import { trainRun, type TrainRunResult, type TrainSettings } from './run';
 
 /** Model sizes by name: `seed` (about 800k parameters) or `small` (fast, for tests and the demo). */
@@ -62,6 +63,12 @@ export interface TrainOptions extends CallOptions {
   testFraction?: number;
   /** Speaker-disjoint k-fold cross-validation (k >= 3). */
   folds?: number;
+  /**
+   * With folds: train only this fold, 0-based, into the shared run folder (one task of an array job on
+   * many machines; join them with evaluate). 'auto' takes it from JOB_COMPLETION_INDEX (Kubernetes) or
+   * SLURM_ARRAY_TASK_ID (Slurm). The fold resumes from its own checkpoints when it has them.
+   */
+  fold?: number | 'auto';
   /** Augment every training clip afresh each epoch (needs a cache with kept audio): true for the default effects. */
   onlineAugment?: boolean | readonly AugmentKind[] | AugmentSpec;
   /** Worker threads for online augmentation; default one per core. */
@@ -139,6 +146,15 @@ const speakerList = (value: string[] | undefined): string[] | null => {
   return items.length > 0 ? items : null;
 };
 
+/** The 0-based fold of --fold i|auto, from the environment of an array task for auto. */
+export function resolveFold(fold: number | 'auto' | undefined, env: NodeJS.ProcessEnv): number | null {
+  if (fold === undefined) return null;
+  const index = fold === 'auto' ? arrayTaskIndex(env) : fold;
+  if (index === null) throw new OptionsError('fold (--fold) auto needs JOB_COMPLETION_INDEX (Kubernetes) or SLURM_ARRAY_TASK_ID (Slurm) set');
+  if (!Number.isSafeInteger(index) || index < 0) throw new OptionsError(`fold (--fold) must be a non-negative integer or auto, got ${fold === 'auto' ? `${index} from the environment` : fold}`);
+  return index;
+}
+
 /** The settings a new run records, from the caller's options (defaults filled, every value checked). */
 export function resolveTrainSettings(options: TrainOptions): TrainSettings {
   if (!options.cache) throw new OptionsError('train needs a cache folder (or resume)');
@@ -170,8 +186,10 @@ export async function train(options: TrainOptions): Promise<TrainRunResult> {
   positiveInteger('workers (--workers)', workers);
   if (options.threads !== undefined) checkThreadCount(options.threads);
   const settings = options.resume ? null : resolveTrainSettings(options);
+  const fold = resolveFold(options.fold, process.env);
+  if (fold !== null && settings && settings.folds === null) throw new OptionsError('fold (--fold) needs folds (--folds K)');
   return trainRun({
-    runDir: options.output, backend, threads: options.threads, workers, resume: Boolean(options.resume), settings,
+    runDir: options.output, backend, threads: options.threads, workers, resume: Boolean(options.resume), settings, fold,
     signal: options.signal, log: options.log ?? (() => undefined),
     onStep: options.onStep && ((fold, folds, progress) => options.onStep?.({ fold, folds, progress })),
     onEpoch: options.onEpoch && ((fold, folds, record) => options.onEpoch?.({ fold, folds, record })),
