@@ -37,7 +37,7 @@ function featuresProcess(file: string, pin: boolean): Timed {
   const out = path.join(os.tmpdir(), `ser-bench-long-${process.pid}.npy`);
   const script =
     `require(${JSON.stringify(cli)}).main(${JSON.stringify(['features', file, '-o', out])}).then((code) => {` +
-    `process.stderr.write('MAXRSS ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = code; });`;
+    `process.stderr.write('MAXRSS ' + ((/VmHWM:\\s+(\\d+) kB/.exec(require('fs').readFileSync('/proc/self/status','utf8'))||[])[1]||process.resourceUsage().maxRSS) + '\\n'); process.exitCode = code; });`;
   const command = pin ? 'taskset' : process.execPath;
   const args = pin ? ['-c', '0', process.execPath, '-e', script] : ['-e', script];
   const started = process.hrtime.bigint();

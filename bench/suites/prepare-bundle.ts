@@ -47,7 +47,7 @@ function prepareOnce(dataset: string, workers: number, extra: string[]): RunResu
   const args = ['prepare', dataset, '-o', out, '--workers', String(workers), '--json', ...extra];
   const script =
     `require(${JSON.stringify(cli)}).main(${JSON.stringify(args)}).then((code) => {` +
-    `process.stderr.write('MAXRSS ' + process.resourceUsage().maxRSS + '\\n'); process.exitCode = code; });`;
+    `process.stderr.write('MAXRSS ' + ((/VmHWM:\\s+(\\d+) kB/.exec(require('fs').readFileSync('/proc/self/status','utf8'))||[])[1]||process.resourceUsage().maxRSS) + '\\n'); process.exitCode = code; });`;
   const started = process.hrtime.bigint();
   const run = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const wallSeconds = Number(process.hrtime.bigint() - started) / 1e9;
