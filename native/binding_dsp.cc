@@ -278,6 +278,20 @@ Napi::Value guardMethod(Napi::Env env, F&& body) {
   }
 }
 
+// What a stream knows of its input: the header's fields (null until it has arrived) and the frames read.
+template <typename Stream>
+Napi::Object streamInfo(Napi::Env env, const Stream& stream) {
+  Napi::Object result = Napi::Object::New(env);
+  const bool known = stream.headerKnown();
+  const ser::WavInfo& wav = stream.header().info;
+  result.Set("headerKnown", Napi::Boolean::New(env, known));
+  result.Set("sampleRate", known ? Napi::Number::New(env, wav.sampleRate) : env.Null());
+  result.Set("channels", known ? Napi::Number::New(env, wav.channels) : env.Null());
+  result.Set("bitsPerSample", known ? Napi::Number::New(env, wav.bitsPerSample) : env.Null());
+  result.Set("sourceFrames", Napi::Number::New(env, static_cast<double>(stream.sourceFrames())));
+  return result;
+}
+
 // An AudioStream as a JS object: new AudioStream(targetRate); push(bytes) and finish() return the
 // mono samples at the target rate that they completed.
 class AudioStreamWrap : public Napi::ObjectWrap<AudioStreamWrap> {
@@ -314,18 +328,7 @@ class AudioStreamWrap : public Napi::ObjectWrap<AudioStreamWrap> {
     });
   }
 
-  Napi::Value Info(const Napi::CallbackInfo& info) {
-    Napi::Env env = info.Env();
-    Napi::Object result = Napi::Object::New(env);
-    const bool known = stream_->headerKnown();
-    const ser::WavInfo& wav = stream_->header().info;
-    result.Set("headerKnown", Napi::Boolean::New(env, known));
-    result.Set("sampleRate", known ? Napi::Number::New(env, wav.sampleRate) : env.Null());
-    result.Set("channels", known ? Napi::Number::New(env, wav.channels) : env.Null());
-    result.Set("bitsPerSample", known ? Napi::Number::New(env, wav.bitsPerSample) : env.Null());
-    result.Set("sourceFrames", Napi::Number::New(env, static_cast<double>(stream_->sourceFrames())));
-    return result;
-  }
+  Napi::Value Info(const Napi::CallbackInfo& info) { return streamInfo(info.Env(), *stream_); }
 
   std::unique_ptr<ser::AudioStream> stream_;
   std::vector<float> samples_;
@@ -387,14 +390,7 @@ class FeatureStreamWrap : public Napi::ObjectWrap<FeatureStreamWrap> {
 
   Napi::Value Info(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
-    Napi::Object result = Napi::Object::New(env);
-    const bool known = stream_->headerKnown();
-    const ser::WavInfo& wav = stream_->header().info;
-    result.Set("headerKnown", Napi::Boolean::New(env, known));
-    result.Set("sampleRate", known ? Napi::Number::New(env, wav.sampleRate) : env.Null());
-    result.Set("channels", known ? Napi::Number::New(env, wav.channels) : env.Null());
-    result.Set("bitsPerSample", known ? Napi::Number::New(env, wav.bitsPerSample) : env.Null());
-    result.Set("sourceFrames", Napi::Number::New(env, static_cast<double>(stream_->sourceFrames())));
+    Napi::Object result = streamInfo(env, *stream_);
     result.Set("frames", Napi::Number::New(env, static_cast<double>(stream_->framesDone())));
     result.Set("unflooredWidth", Napi::Number::New(env, static_cast<double>(stream_->unflooredWidth())));
     result.Set("coeffs", Napi::Number::New(env, static_cast<double>(stream_->coeffs())));

@@ -8,6 +8,7 @@ import * as path from 'path';
 
 import { chromium } from 'playwright-core';
 
+import { inkedSvg } from './helpers/ink';
 import { CLI, ROOT, tempDir } from './helpers/paths';
 
 const executablePath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => Boolean(p) && fs.existsSync(p as string));
@@ -28,34 +29,16 @@ afterAll(() => fs.rmSync(work, { recursive: true, force: true }));
     page.on('pageerror', (error) => errors.push(error.message));
     page.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`));
     await page.goto(`file://${report}`);
-    const rendered = await page.evaluate(async () => {
-      // Draws each figure's SVG onto a canvas and counts the pixels that are not white.
-      const inked = async (selector: string) => {
-        const svg = document.querySelector(`${selector} svg`) as SVGSVGElement | null;
-        if (!svg) return { width: 0, height: 0, inkShare: 0 };
-        const box = svg.getBoundingClientRect();
-        const image = new Image();
-        image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}`;
-        await image.decode();
-        const canvas = document.createElement('canvas');
-        canvas.width = Math.ceil(box.width);
-        canvas.height = Math.ceil(box.height);
-        const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-        context.drawImage(image, 0, 0, canvas.width, canvas.height);
-        const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-        let ink = 0;
-        for (let i = 0; i < pixels.length; i += 4) if (pixels[i] < 230 || pixels[i + 1] < 230 || pixels[i + 2] < 230) ink++;
-        return { width: box.width, height: box.height, inkShare: ink / (pixels.length / 4) };
-      };
-      return {
-        confusion: await inked('#confusion'),
-        curves: await inked('#curves'),
+    const rendered = {
+      confusion: await page.evaluate(inkedSvg, '#confusion'),
+      curves: await page.evaluate(inkedSvg, '#curves'),
+      ...(await page.evaluate(() => ({
         cells: document.querySelectorAll('#confusion rect.cell').length,
         curvePaths: Array.from(document.querySelectorAll('#curves path.curve')).map((p) => (p as SVGPathElement).getTotalLength()),
         classRows: document.querySelectorAll('tr.class-row').length,
         uar: document.querySelector('#uar')?.textContent ?? '',
-      };
-    });
+      }))),
+    };
     expect(rendered.confusion.width).toBeGreaterThan(300);
     expect(rendered.curves.width).toBeGreaterThan(300);
     expect(rendered.confusion.inkShare).toBeGreaterThan(0.02);

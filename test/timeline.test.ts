@@ -10,6 +10,7 @@ import { chromium } from 'playwright-core';
 
 import { loadModel, prepare, shutdown, synthesize, train, type EmotionModel, type Timeline } from '../src/index';
 import { native } from '../src/native';
+import { inkedSvg } from './helpers/ink';
 import { CLI, ROOT, tempDir } from './helpers/paths';
 
 const executablePath = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p): p is string => Boolean(p) && fs.existsSync(p as string));
@@ -138,28 +139,15 @@ test('ser predict --timeline prints a JSON line per window, equal to the library
     tab.on('pageerror', (error) => errors.push(error.message));
     tab.on('requestfailed', (request) => errors.push(`request failed: ${request.url()}`));
     await tab.goto(`file://${page}`);
-    const rendered = await tab.evaluate(async () => {
-      const svg = document.querySelector('#timeline svg') as SVGSVGElement;
-      const box = svg.getBoundingClientRect();
-      const image = new Image();
-      image.src = `data:image/svg+xml;charset=utf-8,${encodeURIComponent(new XMLSerializer().serializeToString(svg))}`;
-      await image.decode();
-      const canvas = document.createElement('canvas');
-      canvas.width = Math.ceil(box.width);
-      canvas.height = Math.ceil(box.height);
-      const context = canvas.getContext('2d') as CanvasRenderingContext2D;
-      context.drawImage(image, 0, 0, canvas.width, canvas.height);
-      const pixels = context.getImageData(0, 0, canvas.width, canvas.height).data;
-      let ink = 0;
-      for (let i = 0; i < pixels.length; i += 4) if (pixels[i] < 230 || pixels[i + 1] < 230 || pixels[i + 2] < 230) ink++;
-      return {
-        width: box.width,
-        inkShare: ink / (pixels.length / 4),
+    const picture = await tab.evaluate(inkedSvg, '#timeline');
+    const rendered = {
+      ...picture,
+      ...(await tab.evaluate(() => ({
         areas: document.querySelectorAll('#timeline polygon.area').length,
         segments: document.querySelectorAll('#timeline rect.segment').length,
         rows: document.querySelectorAll('#segments tbody tr').length,
-      };
-    });
+      }))),
+    };
     expect(rendered.width).toBeGreaterThan(600);
     expect(rendered.inkShare).toBeGreaterThan(0.1);
     expect(rendered.areas).toBe(8);
