@@ -30,6 +30,7 @@ test('ser demo: synth -> prepare -> train -> eval -> predict under one folder, s
   expect(summary.testClips).toBe(metrics.pooled.total);
   expect(summary.testSpeakers).toEqual(['ravdess:04', 'ravdess:05']);
   expect(metrics.folds[0].testSpeakers).toEqual(summary.testSpeakers);
+  expect(summary.baselineUar).toBe(metrics.baselineSummary.uar.mean);
   const epochs = fs.readFileSync(path.join(out, 'run', 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).length;
   expect(summary.epochs).toBe(epochs);
   const config = JSON.parse(fs.readFileSync(path.join(out, 'run', 'config.json'), 'utf8'));

@@ -48,10 +48,21 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
     expect(trainOutput.stderr).toMatch(/^backend: native/m);
     const evaluation = ser(['eval', run, '--json', '--backend', 'native']);
     expectOk(evaluation);
-    const result = JSON.parse(evaluation.stdout) as { uar: { mean: number }; accuracy: { mean: number }; folds: { rows: number; testSpeakers: string[] }[]; optimistic: boolean };
+    const result = JSON.parse(evaluation.stdout) as {
+      uar: { mean: number }; accuracy: { mean: number }; optimistic: boolean; baseline: { uar: { mean: number } };
+      folds: { rows: number; testSpeakers: string[]; uar: number; baseline: { rows: number; uar: number } }[];
+    };
     expect(result.optimistic).toBe(false);
     expect(result.folds[0].testSpeakers).toEqual(testSpeakers);
     expect(result.folds[0].rows).toBe(64);
+    // The baseline is scored on exactly the model's test rows, and learns something too.
+    expect(result.folds[0].baseline.rows).toBe(64);
+    expect(result.baseline.uar.mean).toBe(result.folds[0].baseline.uar);
+    expect(result.folds[0].baseline.uar).toBeGreaterThan(0.2);
+    // Same rows, class by class: the two confusion matrices have the same row sums.
+    const written = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { folds: { metrics: { confusion: number[][] }; baseline: { confusion: number[][] } }[] };
+    const rowSums = (m: number[][]) => m.map((r) => r.reduce((a, b) => a + b, 0));
+    expect(rowSums(written.folds[0].baseline.confusion)).toEqual(rowSums(written.folds[0].metrics.confusion));
     // Chance is 0.125; a guesser's UAR over 64 balanced clips has a std of about 0.04, so 0.30 is more
     // than 4 std above it. Seeds 1-4 measured 0.47-0.55 here, leaving a wide margin below as well.
     expect(result.uar.mean).toBeGreaterThanOrEqual(0.3);

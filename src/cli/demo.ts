@@ -15,7 +15,7 @@ export function demoTable(s: DemoSummary): string {
     ['backend', `${s.backend}, ${s.threads} thread${s.threads === 1 ? '' : 's'}`],
     ['epochs', String(s.epochs)],
     ['test speakers', `${s.testSpeakers.join(', ')} (${s.testClips} clips, never seen in training)`],
-    ['test UAR', `${pct(s.uar)} (chance 12.5%)`],
+    ['test UAR', `${pct(s.uar)} (chance 12.5%${s.baselineUar === null ? '' : `; baseline on clip statistics ${pct(s.baselineUar)}`})`],
     ['test WA', pct(s.accuracy)],
     ['macro-F1', pct(s.macroF1)],
     ...s.predictions.map((p): [string, string] => ['predicted', 'error' in p ? `${p.file}: ${p.error}` : `${p.file.split(/[\\/]/).pop()}: ${p.emotion} (${pct(p.confidence)})`]),

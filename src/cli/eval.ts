@@ -28,7 +28,11 @@ export function evalCommand(): Command {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({
           splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet, missingFolds: evaluation.missingFolds,
-          folds: evaluation.folds.map((f) => ({ fold: f.fold, testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1 })),
+          folds: evaluation.folds.map((f) => ({
+            fold: f.fold, testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1,
+            baseline: f.baseline && { accuracy: f.baseline.accuracy, uar: f.baseline.uar, macroF1: f.baseline.macroF1, rows: f.baseline.total },
+          })),
+          baseline: evaluation.baselineSummary,
           accuracy: summary.accuracy, uar: summary.uar, macroF1: summary.macroF1, confusion: pooled.confusion, labels: pooled.labels, files: evaluation.files,
         })}\n`);
         return;
@@ -36,13 +40,16 @@ export function evalCommand(): Command {
       const lines: string[] = [];
       if (evaluation.optimistic) lines.push('WARNING: random split by clip: speakers are shared between training and test, so these numbers are optimistic');
       for (const f of evaluation.folds) {
-        lines.push(`fold ${f.fold}: ${f.rows} test clips (${f.testSpeakers.join(', ')}): WA ${pct(f.metrics.accuracy)}  UAR ${pct(f.metrics.uar)}  macro-F1 ${pct(f.metrics.macroF1)}`);
+        lines.push(`fold ${f.fold}: ${f.rows} test clips (${f.testSpeakers.join(', ')}): WA ${pct(f.metrics.accuracy)}  UAR ${pct(f.metrics.uar)}  macro-F1 ${pct(f.metrics.macroF1)}` +
+          (f.baseline ? `  (baseline UAR ${pct(f.baseline.uar)})` : ''));
       }
       if (evaluation.missingFolds.length > 0) {
         lines.push(`missing: fold(s) ${evaluation.missingFolds.join(', ')} have not finished training; joined the ${evaluation.folds.length} that have`);
       }
       const pm = (s: typeof summary.uar) => (s.values.length > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));
       lines.push(`${evaluation.folds.length > 1 ? 'mean ± std' : 'test'}: WA ${pm(summary.accuracy)}  UAR ${pm(summary.uar)}  macro-F1 ${pm(summary.macroF1)}`);
+      const base = evaluation.baselineSummary;
+      if (base) lines.push(`baseline (logistic regression on each clip's coefficient means and stds, same rows): WA ${pm(base.accuracy)}  UAR ${pm(base.uar)}  macro-F1 ${pm(base.macroF1)}`);
       lines.push(`${'class'.padEnd(10)} ${'n'.padStart(5)} ${'prec'.padStart(6)} ${'recall'.padStart(6)} ${'F1'.padStart(6)}`);
       for (const c of pooled.perClass) {
         lines.push(`${c.label.padEnd(10)} ${String(c.support).padStart(5)} ${c.precision.toFixed(3).padStart(6)} ${c.recall.toFixed(3).padStart(6)} ${c.f1.toFixed(3).padStart(6)}`);

@@ -48,6 +48,8 @@ export interface DemoSummary {
   testSpeakers: string[];
   testClips: number;
   uar: number;
+  /** The logistic-regression baseline's UAR on the same test clips. */
+  baselineUar: number | null;
   accuracy: number;
   macroF1: number;
   report: string;
@@ -122,6 +124,7 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
     testSpeakers,
     testClips: evaluation.pooled.total,
     uar: evaluation.summary.uar.mean,
+    baselineUar: evaluation.baselineSummary?.uar.mean ?? null,
     accuracy: evaluation.summary.accuracy.mean,
     macroF1: evaluation.summary.macroF1.mean,
     report: evaluation.files.report,

@@ -9,7 +9,8 @@ import type { CropSpec } from '../workers/feature-task';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
 import { CacheReader } from '../train/dataset';
-import { foldFinished, readFolds, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
+import { foldFinished, makeSplits, readFolds, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
+import { clipStatistics, fitLogisticRegression, predictLogisticRegression } from './baseline';
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
 import { argmaxRows, predictItems } from './predict';
 
@@ -24,6 +25,11 @@ export interface FoldEvaluation {
   history: EpochRecord[];
   /** The backend of each start of this fold when it was trained on its own (--fold); empty otherwise. */
   starts: RunConfig['backends'];
+  /**
+   * The baseline on the same test rows: logistic regression on each clip's coefficient means and
+   * standard deviations, fitted on the fold's training rows. Null when evaluating on another cache.
+   */
+  baseline: Metrics | null;
 }
 
 /** What evaluation computed: metrics per fold, mean and std over folds, the pooled confusion matrix. */
@@ -42,6 +48,8 @@ export interface Evaluation {
   /** Folds of the run not joined because their training has not finished (or not started). */
   missingFolds: number[];
   summary: { accuracy: Summary; uar: Summary; macroF1: Summary };
+  /** The baseline's figures over the same folds, or null (another cache). */
+  baselineSummary: { accuracy: Summary; uar: Summary; macroF1: Summary } | null;
   pooled: Metrics;
 }
 
@@ -85,7 +93,9 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     throw new InputFileError(runDir, `fold(s) ${missingFolds.join(', ')} of ${folds.length} have not finished training (--require-all)`);
   }
   if (missingFolds.length === folds.length) throw new InputFileError(runDir, `none of its ${folds.length} folds has finished training`);
-  for (const fold of folds) {
+  // The baseline is fitted on the same training rows as the model: the run's own splits of its cache.
+  const splits = options.cache && path.resolve(options.cache) !== path.resolve(config.settings.cache) ? null : makeSplits(reader, config.settings);
+  for (const [f, fold] of folds.entries()) {
     throwIfAborted(options.signal, `evaluation of ${runDir}`);
     if (missingFolds.includes(fold.fold)) continue;
     const foldDir = path.join(runDir, fold.dir);
@@ -105,17 +115,29 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       const truth = items.map((i) => reader.label(i));
       const metrics = computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
       const testSpeakers = [...new Set(items.map((i) => reader.manifest.items[i].speaker))].sort();
+      let baseline: Metrics | null = null;
+      if (splits && testSet === 'held-out') {
+        const train = splits[f].train;
+        const fitted = fitLogisticRegression(clipStatistics(reader, train), train.map((i) => reader.label(i)), preprocessing.labels.length);
+        baseline = computeMetrics(truth, predictLogisticRegression(fitted, clipStatistics(reader, items)), preprocessing.labels);
+      }
       const startsFile = path.join(foldDir, STARTS_JSON);
       const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
-      evaluations.push({ fold: fold.fold, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')), starts });
+      evaluations.push({ fold: fold.fold, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')), starts, baseline });
     } finally {
       model.dispose();
     }
   }
   const { pooled, ...summary } = summariseFolds(evaluations.map((e) => e.metrics));
+  const baselines = evaluations.map((e) => e.baseline).filter((b): b is Metrics => b !== null);
+  let baselineSummary: Evaluation['baselineSummary'] = null;
+  if (baselines.length === evaluations.length) {
+    const { pooled: _pooled, ...rest } = summariseFolds(baselines);
+    baselineSummary = rest;
+  }
   return {
     runDir, cache, testSet, splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
     featureConfig: reader.manifest.featureConfig, crop: reader.manifest.crop, evalBackend: backend.name,
-    folds: evaluations, missingFolds, summary, pooled,
+    folds: evaluations, missingFolds, summary, baselineSummary, pooled,
   };
 }

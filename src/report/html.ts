@@ -31,7 +31,7 @@ export function renderReport(evaluation: Evaluation, confusionSvg: string, curve
     : '';
   const perFold = folds.map((f) => [
     String(f.fold), escape(f.testSpeakers.join(', ')), String(f.rows), pct(f.metrics.accuracy), pct(f.metrics.uar), pct(f.metrics.macroF1),
-    String(f.history.length),
+    f.baseline ? pct(f.baseline.uar) : '-', String(f.history.length),
   ]);
   const perClass = pooled.perClass.map((c) => [escape(c.label), String(c.support), String(c.predicted), pct(c.precision), pct(c.recall), c.f1.toFixed(3)]);
   const shownSettings = { ...settings, onlineAugment: settings.onlineAugment ?? 'off' };
@@ -65,12 +65,17 @@ ${evaluation.missingFolds.length > 0 ? `<p class="warning">Joined ${folds.length
  <div class="metric"><div class="value" id="f1">${meanStd(summary.macroF1)}</div><div class="name">macro-F1</div></div>
  <div class="metric"><div class="value">${pooled.total}</div><div class="name">test clips (chance UAR ${pct(1 / Math.max(1, pooled.perClass.filter((c) => c.support > 0).length))})</div></div>
 </div>
+${evaluation.baselineSummary ? table(['', 'UAR', 'WA', 'macro-F1'], [
+    ['model', meanStd(summary.uar), meanStd(summary.accuracy), meanStd(summary.macroF1)],
+    ['baseline: logistic regression on each clip\'s coefficient means and standard deviations (same training and test rows)',
+      meanStd(evaluation.baselineSummary.uar), meanStd(evaluation.baselineSummary.accuracy), meanStd(evaluation.baselineSummary.macroF1)],
+  ], 'baseline-row') : '<p class="muted">No baseline: evaluated on another cache than the run was trained on.</p>'}
 <h2>Confusion matrix</h2>
 <figure id="confusion">${confusionSvg}</figure>
 <h2>Per class</h2>
 ${table(['emotion', 'test clips', 'predicted', 'precision', 'recall', 'F1'], perClass, 'class-row')}
 <h2>Per fold</h2>
-${table(['fold', 'test speakers', 'clips', 'WA', 'UAR', 'macro-F1', 'epochs'], perFold)}
+${table(['fold', 'test speakers', 'clips', 'WA', 'UAR', 'macro-F1', 'baseline UAR', 'epochs'], perFold)}
 <h2>Training curves</h2>
 <figure id="curves">${curvesSvg}</figure>
 <h2>Split</h2>

@@ -125,7 +125,8 @@ export function readFolds(runDir: string): FoldRecord[] {
   return JSON.parse(fs.readFileSync(path.join(runDir, FOLDS_JSON), 'utf8')) as FoldRecord[];
 }
 
-function makeSplits(reader: CacheReader, settings: TrainSettings): Split[] {
+/** The run's splits of the cache (deterministic: training and evaluation make the same ones). */
+export function makeSplits(reader: CacheReader, settings: TrainSettings): Split[] {
   const rows = reader.manifest.items;
   if (settings.folds !== null) {
     if (settings.split === 'random') throw new Error('--folds makes speaker-disjoint folds; it cannot be combined with --split random');
