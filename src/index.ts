@@ -43,7 +43,7 @@ export type { CorpusChoice, CorpusName } from './data/corpora';
 export { train, type ModelPreset, type TrainOptions } from './train/train-api';
 export type { FoldResult, TrainRunResult, TrainSettings } from './train/run';
 export type { EpochRecord, Preprocessing } from './train/checkpoint';
-export type { EpochProgress } from './train/loop';
+export type { EpochProgress, Monitor } from './train/loop';
 
 export { evaluate, type EvaluationFiles } from './report/write';
 export type { EvaluateOptions, Evaluation, FoldEvaluation } from './eval/evaluate';

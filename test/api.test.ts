@@ -186,6 +186,23 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
     await expect(train({ ...trainOptions, output: path.join(work, 'bad-run'), epochs: 0 })).rejects.toThrow(/epochs \(--epochs\)/);
   }, 240_000);
 
+  test('--monitor val_uar picks the epoch of the best validation UAR (val_loss the lowest loss)', async () => {
+    for (const monitor of ['val_uar', 'val_loss'] as const) {
+      const output = path.join(work, `run-monitor-${monitor}`);
+      const result = await train({ ...trainOptions, output, epochs: 5, patience: 10, monitor });
+      const history = fs.readFileSync(path.join(output, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { epoch: number; valUar: number; valLoss: number });
+      expect(history).toHaveLength(5);
+      // The first epoch that beats every earlier one by the 1e-4 margin, as early stopping counts.
+      let best = history[0];
+      for (const record of history) {
+        if (monitor === 'val_uar' ? record.valUar > best.valUar + 1e-4 : record.valLoss < best.valLoss - 1e-4) best = record;
+      }
+      expect([monitor, result.folds[0].bestEpoch]).toEqual([monitor, best.epoch]);
+      expect(JSON.parse(fs.readFileSync(path.join(output, 'config.json'), 'utf8')).settings.monitor).toBe(monitor);
+    }
+    await expect(train({ ...trainOptions, output: path.join(work, 'run-monitor-bad'), monitor: 'val_acc' as 'val_uar' })).rejects.toThrow(/monitor \(--monitor\)/);
+  }, 120_000);
+
   describe('a loaded model', () => {
     let model: EmotionModel;
     let clips: string[];

@@ -18,6 +18,7 @@ interface TrainCliOptions {
   lr: number;
   mixup: number;
   patience: number;
+  monitor: 'val_loss' | 'val_uar';
   lrPatience: number;
   lrFactor: number;
   minLr: number;
@@ -59,7 +60,8 @@ export function trainCommand(): Command {
     .option('--batch-size <n>', 'rows per step', parseInteger, 32)
     .option('--lr <rate>', 'Adam learning rate', parseNumber, 1e-3)
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha); 0 disables it', parseNumber, 0.2)
-    .option('--patience <n>', 'early stopping: epochs without validation-loss improvement', parseInteger, 8)
+    .option('--patience <n>', 'early stopping: epochs without improvement of the monitored metric', parseInteger, 8)
+    .addOption(new Option('--monitor <metric>', 'what early stopping, the best epoch and the learning-rate cuts watch').choices(['val_loss', 'val_uar']).default('val_loss'))
     .option('--lr-patience <n>', 'epochs without improvement before the learning rate is cut', parseInteger, 3)
     .option('--lr-factor <f>', 'learning-rate cut factor', parseNumber, 0.5)
     .option('--min-lr <rate>', 'lowest learning rate', parseNumber, 1e-5)
@@ -89,7 +91,7 @@ export function trainCommand(): Command {
         model: opts.model, convFilters: opts.convFilters === undefined ? undefined : (list(opts.convFilters) ?? []).map(Number),
         lstmUnits: opts.lstmUnits, attentionUnits: opts.attentionUnits, dropout: opts.dropout,
         epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, mixup: opts.mixup,
-        patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr,
+        patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr, monitor: opts.monitor,
         classWeights: opts.classWeights, seed: opts.seed, split: opts.split,
         valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
         valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds, fold: opts.fold,

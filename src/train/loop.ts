@@ -19,6 +19,9 @@ import { batchTensors, type CacheReader, type Normalisation } from './dataset';
 import { setDropoutStep } from './dropout';
 import { prefetch, type BatchSource } from './sources';
 
+/** val_loss: lower is better; val_uar: higher is better (watched as its negative). */
+export type Monitor = 'val_loss' | 'val_uar';
+
 export interface LoopOptions {
   epochs: number;
   lr: number;
@@ -28,6 +31,8 @@ export interface LoopOptions {
   lrFactor: number;
   minLr: number;
   lrCooldown: number;
+  /** What early stopping, the best-epoch choice and the learning-rate cuts watch (default val_loss). */
+  monitor?: Monitor;
   /** Per class loss weight (training rows' inverse frequency), or null for plain cross-entropy. */
   classWeights: Float32Array | null;
   /** Batches built ahead of the running step. */
@@ -189,7 +194,8 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         dataWaitFraction: waitMs / 1000 / trainSeconds,
       };
       // Without validation speakers the training loss is all there is to watch.
-      const monitored = Number.isFinite(record.valLoss) ? record.valLoss : record.loss;
+      const watched = options.monitor === 'val_uar' ? -record.valUar : record.valLoss;
+      const monitored = Number.isFinite(watched) ? watched : record.loss;
       const decision = early.update(epoch, monitored);
       if (decision === 'improved' || !fs.existsSync(paths.model)) await saveModelFolder(paths.model, model, input.preprocessing);
       state.lr = plateau.update(monitored);

@@ -14,7 +14,7 @@ import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedB
 import { checkpointName, listCheckpoints, type EpochRecord, type LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation } from './dataset';
 import { stepDropoutMaskOf } from './dropout';
-import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress } from './loop';
+import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress, type Monitor } from './loop';
 import { buildModel, type ModelSizes } from './model';
 import { CacheSource, OnlineAugmentSource, type BatchSource } from './sources';
 
@@ -46,6 +46,8 @@ export interface TrainSettings {
   testFraction: number;
   folds: number | null;
   onlineAugment: AugmentSpec | null;
+  /** What early stopping, the best epoch and the learning-rate cuts watch (runs from before it: val_loss). */
+  monitor?: Monitor;
 }
 
 export interface RunConfig {
@@ -298,7 +300,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
         },
         options: {
           epochs: settings.epochs, lr: settings.lr, patience: settings.patience, minDelta: 1e-4,
-          lrPatience: settings.lrPatience, lrFactor: settings.lrFactor, minLr: settings.minLr, lrCooldown: 0,
+          lrPatience: settings.lrPatience, lrFactor: settings.lrFactor, minLr: settings.minLr, lrCooldown: 0, monitor: settings.monitor ?? 'val_loss',
           classWeights: settings.classWeights ? inverseFrequencyWeights(split.train.map((i) => reader.label(i)), labels.length) : null,
           prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2,
         },

@@ -10,7 +10,7 @@ import { OptionsError } from '../errors';
 import type { CallOptions } from '../features/extract';
 import { defaultWorkerCount } from '../workers/pool';
 import type { EpochRecord } from './checkpoint';
-import type { EpochProgress } from './loop';
+import type { EpochProgress, Monitor } from './loop';
 import { MODEL_PRESETS, type ModelSizes } from './model';
 import { arrayTaskIndex } from '../data/array-task';
 import { trainRun, type TrainRunResult, type TrainSettings } from './run';
@@ -49,6 +49,8 @@ export interface TrainOptions extends CallOptions {
   lrFactor?: number;
   /** Lowest learning rate; default 1e-5. */
   minLr?: number;
+  /** What early stopping, the best-epoch choice and the learning-rate cuts watch; default 'val_loss'. */
+  monitor?: Monitor;
   /** Weight the loss by inverse class frequency of the training rows. */
   classWeights?: boolean;
   /** Seed of the split, initial weights, batch order, mixup and dropout; default 1. */
@@ -132,6 +134,7 @@ function checkSettings(s: TrainSettings): void {
   if (!(s.lrFactor > 0 && s.lrFactor < 1)) throw new OptionsError(`lrFactor (--lr-factor) must be in (0, 1), got ${s.lrFactor}`);
   if (!(s.mixupAlpha >= 0)) throw new OptionsError(`mixup (--mixup) must be >= 0 (0 disables it), got ${s.mixupAlpha}`);
   if (!Number.isSafeInteger(s.seed) || s.seed < 0) throw new OptionsError(`seed (--seed) must be a non-negative integer, got ${s.seed}`);
+  if (s.monitor !== 'val_loss' && s.monitor !== 'val_uar') throw new OptionsError(`monitor (--monitor) must be val_loss or val_uar, got '${String(s.monitor)}'`);
   if (s.split !== 'speaker' && s.split !== 'random') throw new OptionsError(`split (--split) must be speaker or random, got '${String(s.split)}'`);
   for (const [name, v] of [['valFraction (--val-fraction)', s.valFraction], ['testFraction (--test-fraction)', s.testFraction]] as const) {
     if (!(v >= 0 && v < 1)) throw new OptionsError(`${name} must be in [0, 1), got ${v}`);
@@ -166,7 +169,7 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
     classWeights: Boolean(options.classWeights), seed: options.seed ?? 1, split: options.split ?? 'speaker',
     valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
     valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
-    onlineAugment: onlineAugmentSpec(options.onlineAugment),
+    onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
   };
   checkSettings(settings);
   return settings;
