@@ -99,7 +99,8 @@ export function sha256File(file: string): string {
   return sha256([fs.readFileSync(file)]);
 }
 
-function asBytes(data: Float32Array): Uint8Array {
+/** The bytes of a Float32Array (a view, no copy). */
+export function asBytes(data: Float32Array): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 

@@ -4,6 +4,7 @@
 // Runs on whatever thread calls it (the library runs it in its worker pool).
 import * as fs from 'fs';
 
+import { asBytes } from '../data/cache';
 import { npyHeader } from '../data/npy';
 import { native } from '../native';
 import type { FeatureConfig } from './config';
@@ -49,8 +50,6 @@ function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
 }
 
-const bytesOf = (rows: Float32Array) => new Uint8Array(rows.buffer, rows.byteOffset, rows.byteLength);
-
 /**
  * Streams `input` (a path, or null for standard input) through the features. With `output`, writes a
  * float32 NPY [frames, coeffs] there (temporary file, then rename) and returns no matrix.
@@ -72,13 +71,13 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
       if (spill.fd === null && unflooredFile !== null && keptBytes + rows.byteLength > IN_MEMORY_BYTES) {
         const fd = fs.openSync(unflooredFile, 'w+');
         spill.fd = fd;
-        for (const earlier of kept.splice(0)) writeAll(fd, bytesOf(earlier));
+        for (const earlier of kept.splice(0)) writeAll(fd, asBytes(earlier));
       }
       if (spill.fd === null) {
         kept.push(rows);
         keptBytes += rows.byteLength;
       } else {
-        writeAll(spill.fd, bytesOf(rows));
+        writeAll(spill.fd, asBytes(rows));
       }
     };
     for (const block of blocks(inputFd)) take(stream.push(block));
@@ -111,14 +110,14 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
           view = unfloored.subarray(row * unflooredWidth, (row + rows) * unflooredWidth);
         } else {
           view = block.subarray(0, rows * unflooredWidth);
-          const bytes = bytesOf(view);
+          const bytes = asBytes(view);
           for (let got = 0; got < bytes.length; ) {
             const n = fs.readSync(spilled as number, bytes, got, bytes.length - got, row * unflooredWidth * 4 + got);
             if (n === 0) throw new Error(`${unflooredFile}: shorter than the rows written to it`);
             got += n;
           }
         }
-        writeAll(outFd, bytesOf(stream.finishRows(view)));
+        writeAll(outFd, asBytes(stream.finishRows(view)));
       }
       fs.fsyncSync(outFd);
     } finally {
