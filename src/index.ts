@@ -44,12 +44,15 @@ export { train, type ModelPreset, type TrainOptions } from './train/train-api';
 export type { FoldResult, TrainRunResult, TrainSettings } from './train/run';
 export type { EpochRecord, Preprocessing } from './train/checkpoint';
 export type { EpochProgress, Monitor } from './train/loop';
+export { NORMALISE_MODES, type NormaliseMode } from './features/normalise';
 
 export { evaluate, type EvaluationFiles } from './report/write';
 export type { EvaluateOptions, Evaluation, FoldEvaluation } from './eval/evaluate';
 export type { Metrics, Summary } from './eval/metrics';
 
-export { loadModel, EmotionModel, predictFiles, type EmotionPrediction, type LoadModelOptions, type Prediction } from './eval/model';
+export {
+  loadModel, EmotionModel, predictFiles, readSpeakerMap, type EmotionPrediction, type LoadModelOptions, type Prediction, type PredictFilesOptions,
+} from './eval/model';
 export type { Timeline, TimelineOptions, TimelineSegment, TimelineWindow } from './eval/timeline';
 export { renderTimelinePage } from './report/timeline';
 

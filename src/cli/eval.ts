@@ -12,6 +12,19 @@ import { parseNumber, threadsOption } from './options';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
+/** The epoch (1-based) whose weights the model kept: the best of the monitored metric. */
+function bestEpochOf(history: readonly { epoch: number; valLoss: number; valUar: number; loss: number }[], monitor: 'val_loss' | 'val_uar'): number {
+  let best = 0;
+  const score = (r: (typeof history)[number]) => {
+    const watched = monitor === 'val_uar' ? -r.valUar : r.valLoss;
+    return Number.isFinite(watched) ? watched : r.loss;
+  };
+  history.forEach((r, i) => {
+    if (score(r) < score(history[best])) best = i;
+  });
+  return history[best]?.epoch ?? 0;
+}
+
 export function evalCommand(): Command {
   return new Command('eval')
     .description('evaluate a trained run on its held-out test speakers: metrics.json, confusion.svg, curves.svg, report.html')
@@ -28,8 +41,10 @@ export function evalCommand(): Command {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({
           splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet, missingFolds: evaluation.missingFolds,
+          seeds: evaluation.seeds,
           folds: evaluation.folds.map((f) => ({
-            fold: f.fold, testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1,
+            fold: f.fold, seed: f.seed, epochs: f.history.length, bestEpoch: bestEpochOf(f.history, evaluation.config.settings.monitor ?? 'val_loss'),
+            testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1,
             baseline: f.baseline && { accuracy: f.baseline.accuracy, uar: f.baseline.uar, macroF1: f.baseline.macroF1, rows: f.baseline.total },
           })),
           baseline: evaluation.baselineSummary,
@@ -40,14 +55,15 @@ export function evalCommand(): Command {
       const lines: string[] = [];
       if (evaluation.optimistic) lines.push('WARNING: random split by clip: speakers are shared between training and test, so these numbers are optimistic');
       for (const f of evaluation.folds) {
-        lines.push(`fold ${f.fold}: ${f.rows} test clips (${f.testSpeakers.join(', ')}): WA ${pct(f.metrics.accuracy)}  UAR ${pct(f.metrics.uar)}  macro-F1 ${pct(f.metrics.macroF1)}` +
+        lines.push(`${evaluation.seeds > 1 ? `seed ${f.seed} ` : ''}fold ${f.fold}: ${f.rows} test clips (${f.testSpeakers.join(', ')}): WA ${pct(f.metrics.accuracy)}  UAR ${pct(f.metrics.uar)}  macro-F1 ${pct(f.metrics.macroF1)}` +
           (f.baseline ? `  (baseline UAR ${pct(f.baseline.uar)})` : ''));
       }
       if (evaluation.missingFolds.length > 0) {
         lines.push(`missing: fold(s) ${evaluation.missingFolds.join(', ')} have not finished training; joined the ${evaluation.folds.length} that have`);
       }
       const pm = (s: typeof summary.uar) => (s.values.length > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));
-      lines.push(`${evaluation.folds.length > 1 ? 'mean ± std' : 'test'}: WA ${pm(summary.accuracy)}  UAR ${pm(summary.uar)}  macro-F1 ${pm(summary.macroF1)}`);
+      const over = [evaluation.seeds > 1 ? `${evaluation.seeds} seeds` : '', evaluation.folds.length > evaluation.seeds ? 'folds' : ''].filter(Boolean).join(' and ');
+      lines.push(`${evaluation.folds.length > 1 ? `mean ± std over ${over}` : 'test'}: WA ${pm(summary.accuracy)}  UAR ${pm(summary.uar)}  macro-F1 ${pm(summary.macroF1)}`);
       const base = evaluation.baselineSummary;
       if (base) lines.push(`baseline (logistic regression on each clip's coefficient means and stds, same rows): WA ${pm(base.accuracy)}  UAR ${pm(base.uar)}  macro-F1 ${pm(base.macroF1)}`);
       lines.push(`${'class'.padEnd(10)} ${'n'.padStart(5)} ${'prec'.padStart(6)} ${'recall'.padStart(6)} ${'F1'.padStart(6)}`);
@@ -68,6 +84,7 @@ interface PredictCliOptions {
   hop?: number;
   silenceDb?: number;
   output?: string;
+  speakerMap?: string;
 }
 
 export function predictCommand(): Command {
@@ -78,6 +95,7 @@ export function predictCommand(): Command {
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
     .addOption(threadsOption())
     .option('--json', 'print one JSON array instead of JSON lines')
+    .option('--speaker-map <file>', 'for runs trained with --normalize speaker: each file\'s speaker (lines "file,speaker" or a JSON object; names relative to the map\'s folder); without it each file is standardised on its own')
     .option('--timeline', 'slide the model\'s window over each recording: JSON lines {file, start, end, emotion, confidence, probabilities} per window')
     .option('--window <seconds>', 'timeline window (default: the training duration)', parseNumber)
     .option('--hop <seconds>', 'timeline step between windows (default 1)', parseNumber)
@@ -88,17 +106,22 @@ export function predictCommand(): Command {
         throw new OptionsError('--window, --hop, --silence-db and -o go with --timeline');
       }
       if (opts.output !== undefined && files.length !== 1) throw new OptionsError('-o writes the timeline of one file; give one file');
-      const { loadModel, predictFiles } = await import('../eval/model');
+      if (opts.timeline && opts.speakerMap !== undefined) throw new OptionsError('--speaker-map goes with file predictions, not --timeline (timeline windows are standardised each on its own)');
+      const { loadModel, predictFiles, readSpeakerMap } = await import('../eval/model');
+      const speakers = opts.speakerMap === undefined ? undefined : readSpeakerMap(opts.speakerMap);
       const model = await loadModel(run, { backend: opts.backend, threads: opts.threads });
+      const warn = (message: string) => process.stderr.write(`ser predict: warning: ${message}\n`);
       try {
+        if (speakers && model.normalisation !== 'speaker') warn(`${run} was trained with ${model.normalisation} normalisation: the speaker map is not needed and is not used`);
         if (opts.timeline) {
+          if (model.normalisation === 'speaker') warn(`${run} was trained with speaker normalisation; timeline windows are standardised each by its own statistics`);
           await timelines(model, files, opts);
           return;
         }
         const results = await predictFiles(model, files, (result) => {
           if ('error' in result) process.stderr.write(`ser predict: ${result.file}: ${result.error}\n`);
           if (!opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        });
+        }, { speakers, warn });
         if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
         const failed = results.filter((r) => 'error' in r).length;
         if (failed > 0) throw new PartialFailure(`${failed} of ${results.length} files could not be predicted`);

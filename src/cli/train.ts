@@ -3,6 +3,7 @@ import { Command, Option } from 'commander';
 
 import { DEFAULT_ONLINE_AUGMENT, type AugmentKind } from '../augment/spec';
 import { BACKENDS, type BackendChoice } from '../backend/names';
+import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
 import { parseInteger, parseNumber, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
@@ -19,6 +20,8 @@ interface TrainCliOptions {
   mixup: number;
   patience: number;
   monitor: 'val_loss' | 'val_uar';
+  normalize: NormaliseMode;
+  seeds: number;
   lrPatience: number;
   lrFactor: number;
   minLr: number;
@@ -44,6 +47,9 @@ function parseFold(value: string): number | 'auto' {
   return parseInteger(value);
 }
 
+/** "seed 2 fold 3 " as far as the run has seeds and folds. */
+const unit = (fold: number, folds: number, seed: number, seeds: number): string => `${seeds > 1 ? `seed ${seed} ` : ''}${folds > 1 ? `fold ${fold} ` : ''}`;
+
 const list = (value: string | undefined): string[] | undefined => (value === undefined ? undefined : value.split(',').map((s) => s.trim()).filter(Boolean));
 
 export function trainCommand(): Command {
@@ -62,6 +68,8 @@ export function trainCommand(): Command {
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha); 0 disables it', parseNumber, 0.2)
     .option('--patience <n>', 'early stopping: epochs without improvement of the monitored metric', parseInteger, 8)
     .addOption(new Option('--monitor <metric>', 'what early stopping, the best epoch and the learning-rate cuts watch').choices(['val_loss', 'val_uar']).default('val_loss'))
+    .addOption(new Option('--normalize <how>', 'per-coefficient standardisation: over the training rows (global), each speaker\'s own rows (speaker), or each clip (utterance)').choices([...NORMALISE_MODES]).default('global'))
+    .option('--seeds <n>', 'models per split, each from its own seed (seed-K/ folders; eval reports mean and std over them, predict averages them)', parseInteger, 1)
     .option('--lr-patience <n>', 'epochs without improvement before the learning rate is cut', parseInteger, 3)
     .option('--lr-factor <f>', 'learning-rate cut factor', parseNumber, 0.5)
     .option('--min-lr <rate>', 'lowest learning rate', parseNumber, 1e-5)
@@ -92,20 +100,21 @@ export function trainCommand(): Command {
         lstmUnits: opts.lstmUnits, attentionUnits: opts.attentionUnits, dropout: opts.dropout,
         epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, mixup: opts.mixup,
         patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr, monitor: opts.monitor,
+        normalize: opts.normalize, seeds: opts.seeds,
         classWeights: opts.classWeights, seed: opts.seed, split: opts.split,
         valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
         valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds, fold: opts.fold,
         onlineAugment: Array.isArray(onlineAugment) && onlineAugment.length === 0 ? true : onlineAugment,
         workers: opts.workers, backend: opts.backend, threads: opts.threads,
         log: (line) => process.stderr.write(`${line}\n`),
-        onStep: ({ fold, folds, progress: p }) => {
+        onStep: ({ fold, folds, seed, seeds, progress: p }) => {
           if (!tty) return;
-          if (p.batch === 1) bar = new ProgressReporter(`${folds > 1 ? `fold ${fold} ` : ''}epoch ${p.epoch}/${p.epochs}`, 'batches');
+          if (p.batch === 1) bar = new ProgressReporter(`${unit(fold, folds, seed, seeds)}epoch ${p.epoch}/${p.epochs}`, 'batches');
           bar?.update({ done: p.batch, total: p.batches, elapsedSeconds: p.elapsedSeconds, detail: `loss ${p.loss.toFixed(3)} acc ${p.accuracy.toFixed(3)} ${p.samplesPerSecond.toFixed(1)} samples/s` }, p.batch === p.batches);
         },
-        onEpoch: ({ fold, folds, record: r }) => {
+        onEpoch: ({ fold, folds, seed, seeds, record: r }) => {
           process.stderr.write(
-            `${folds > 1 ? `fold ${fold} ` : ''}epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
+            `${unit(fold, folds, seed, seeds)}epoch ${r.epoch}: loss ${r.loss.toFixed(4)} acc ${r.accuracy.toFixed(3)} ` +
               `val_loss ${r.valLoss.toFixed(4)} val_acc ${r.valAccuracy.toFixed(3)} val_uar ${r.valUar.toFixed(3)} lr ${r.lr.toExponential(2)} ` +
               `${r.samplesPerSecond.toFixed(1)} samples/s, ${r.seconds.toFixed(1)} s, data wait ${(100 * r.dataWaitFraction).toFixed(1)}%\n`,
           );
@@ -114,8 +123,10 @@ export function trainCommand(): Command {
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({ runDir: result.runDir, backend: result.backend.name, folds: result.folds, seconds: result.seconds })}\n`);
       } else {
+        const folds = Math.max(...result.folds.map((f) => f.fold));
+        const seeds = Math.max(...result.folds.map((f) => f.seed));
         for (const f of result.folds) {
-          process.stdout.write(`fold ${f.fold}: ${f.epochs} epochs, best epoch ${f.bestEpoch} (val_loss ${f.bestValLoss.toFixed(4)}, val_uar ${f.bestValUar.toFixed(3)})\n`);
+          process.stdout.write(`${unit(f.fold, folds, f.seed, seeds).trim() || `fold ${f.fold}`}: ${f.epochs} epochs, best epoch ${f.bestEpoch} (val_loss ${f.bestValLoss.toFixed(4)}, val_uar ${f.bestValUar.toFixed(3)})\n`);
         }
         process.stdout.write(`trained on ${result.backend.name} in ${result.seconds.toFixed(1)} s; run folder ${result.runDir} (evaluate with: ser eval ${result.runDir})\n`);
       }

@@ -8,15 +8,17 @@ import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
-import { CacheReader } from '../train/dataset';
-import { foldFinished, makeSplits, readFolds, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
+import { CacheReader, fitSpeakerMoments } from '../train/dataset';
+import { makeSplits, memberFinished, readFolds, runMembers, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
 import { clipStatistics, fitLogisticRegression, predictLogisticRegression } from './baseline';
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
 import { argmaxRows, predictItems } from './predict';
 
-/** One fold's test metrics and training history. */
+/** One fold's (of one seed's) test metrics and training history. */
 export interface FoldEvaluation {
   fold: number;
+  /** 1-based; 1 unless the run trained several seeds. */
+  seed: number;
   /** The split's speakers as trained (folds.json); testSpeakers are those found in the evaluated cache. */
   splitSpeakers: FoldRecord['speakers'];
   testSpeakers: string[];
@@ -45,8 +47,11 @@ export interface Evaluation {
   crop: CropSpec;
   evalBackend: string;
   folds: FoldEvaluation[];
-  /** Folds of the run not joined because their training has not finished (or not started). */
+  /** Folds of the run not joined because their training has not finished (or not started), for any seed. */
   missingFolds: number[];
+  /** Seeds the run trains per fold (folds holds one evaluation per seed and fold). */
+  seeds: number;
+  /** Mean and std over every joined seed and fold. */
   summary: { accuracy: Summary; uar: Summary; macroF1: Summary };
   /** The baseline's figures over the same folds, or null (another cache). */
   baselineSummary: { accuracy: Summary; uar: Summary; macroF1: Summary } | null;
@@ -86,19 +91,25 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   const originals = reader.manifest.items.map((item, i) => ({ item, i })).filter(({ item }) => !item.augmented);
   let testSet: Evaluation['testSet'] = 'held-out';
   const evaluations: FoldEvaluation[] = [];
-  // Folds trained as array tasks are joined as they finish; a single split is evaluated from its best
-  // model so far, as before.
-  const missingFolds = folds.length > 1 ? folds.filter((f) => !foldFinished(runDir, f)).map((f) => f.fold) : [];
+  // Folds (and seeds) trained as array tasks are joined as they finish; a single model is evaluated
+  // from its best weights so far, as before.
+  const members = runMembers(config.settings, folds);
+  const unfinished = members.length > 1 ? members.filter((m) => !memberFinished(runDir, m)) : [];
+  const missingFolds = [...new Set(unfinished.map((m) => m.fold.fold))].sort((a, b) => a - b);
   if (missingFolds.length > 0 && options.requireAll) {
     throw new InputFileError(runDir, `fold(s) ${missingFolds.join(', ')} of ${folds.length} have not finished training (--require-all)`);
   }
-  if (missingFolds.length === folds.length) throw new InputFileError(runDir, `none of its ${folds.length} folds has finished training`);
+  if (unfinished.length === members.length) throw new InputFileError(runDir, `none of its ${members.length} models has finished training`);
+  const baselines = new Map<number, Metrics>();
   // The baseline is fitted on the same training rows as the model: the run's own splits of its cache.
   const splits = options.cache && path.resolve(options.cache) !== path.resolve(config.settings.cache) ? null : makeSplits(reader, config.settings);
-  for (const [f, fold] of folds.entries()) {
+  let cachedSpeakerMoments: ReturnType<typeof fitSpeakerMoments> | undefined;
+  for (const member of members) {
+    const { fold, seed } = member;
+    const f = fold.fold - 1;
     throwIfAborted(options.signal, `evaluation of ${runDir}`);
-    if (missingFolds.includes(fold.fold)) continue;
-    const foldDir = path.join(runDir, fold.dir);
+    if (unfinished.includes(member)) continue;
+    const foldDir = path.join(runDir, member.dir);
     const { model, preprocessing } = await loadModelFolder(path.join(foldDir, 'model'));
     try {
       if (!sameFeatures(preprocessing.featureConfig, reader.manifest.featureConfig) || preprocessing.frames !== reader.manifest.frames || preprocessing.coeffs !== reader.manifest.coeffs) {
@@ -111,33 +122,37 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
         items = originals.map(({ i }) => i);
       }
       if (items.length === 0) throw new Error(`fold ${fold.fold} has no test rows in ${cache} (was the split made without test speakers?)`);
-      const probabilities = predictItems(model, reader, items, normalisationFromJson(preprocessing.normalisation));
+      // Speaker normalisation: each speaker of the evaluated cache standardised by its own rows.
+      const speakerMoments = preprocessing.normalisation.mode === 'speaker' ? (cachedSpeakerMoments ??= fitSpeakerMoments(reader)) : undefined;
+      const probabilities = predictItems(model, reader, items, normalisationFromJson(preprocessing.normalisation, speakerMoments));
       const truth = items.map((i) => reader.label(i));
       const metrics = computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
       const testSpeakers = [...new Set(items.map((i) => reader.manifest.items[i].speaker))].sort();
-      let baseline: Metrics | null = null;
-      if (splits && testSet === 'held-out') {
+      // The baseline has no seed: fitted once per fold.
+      let baseline: Metrics | null = baselines.get(f) ?? null;
+      if (!baseline && splits && testSet === 'held-out') {
         const train = splits[f].train;
         const fitted = fitLogisticRegression(clipStatistics(reader, train), train.map((i) => reader.label(i)), preprocessing.labels.length);
         baseline = computeMetrics(truth, predictLogisticRegression(fitted, clipStatistics(reader, items)), preprocessing.labels);
+        baselines.set(f, baseline);
       }
       const startsFile = path.join(foldDir, STARTS_JSON);
       const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
-      evaluations.push({ fold: fold.fold, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')), starts, baseline });
+      evaluations.push({ fold: fold.fold, seed, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')), starts, baseline });
     } finally {
       model.dispose();
     }
   }
   const { pooled, ...summary } = summariseFolds(evaluations.map((e) => e.metrics));
-  const baselines = evaluations.map((e) => e.baseline).filter((b): b is Metrics => b !== null);
+  const foldBaselines = evaluations.map((e) => e.baseline).filter((b): b is Metrics => b !== null);
   let baselineSummary: Evaluation['baselineSummary'] = null;
-  if (baselines.length === evaluations.length) {
-    const { pooled: _pooled, ...rest } = summariseFolds(baselines);
+  if (foldBaselines.length === evaluations.length) {
+    const { pooled: _pooled, ...rest } = summariseFolds(foldBaselines);
     baselineSummary = rest;
   }
   return {
     runDir, cache, testSet, splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
     featureConfig: reader.manifest.featureConfig, crop: reader.manifest.crop, evalBackend: backend.name,
-    folds: evaluations, missingFolds, summary, baselineSummary, pooled,
+    folds: evaluations, missingFolds, seeds: config.settings.seeds ?? 1, summary, baselineSummary, pooled,
   };
 }

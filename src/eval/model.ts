@@ -8,8 +8,9 @@ import { checkThreadCount, selectBackend, type BackendChoice } from '../backend'
 import { InputFileError, OptionsError, throwIfAborted } from '../errors';
 import { audioSource, inputName, runClipTask, type AudioInput, type CallOptions } from '../features/extract';
 import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel, type Preprocessing } from '../train/checkpoint';
-import { readFolds } from '../train/run';
+import { readFolds, readRunConfig, runMembers } from '../train/run';
 import { apiPool } from '../workers/pool';
+import { MomentAccumulator, type Moments, type NormaliseMode } from '../features/normalise';
 import { predictFeatures } from './predict';
 import { computeTimeline, type Timeline, type TimelineOptions } from './timeline';
 
@@ -38,10 +39,23 @@ export interface LoadModelOptions {
 export function modelFolders(run: string): string[] {
   if (fs.existsSync(path.join(run, MODEL_JSON))) return [run];
   if (!fs.existsSync(path.join(run, 'folds.json'))) throw new InputFileError(run, `neither a run folder (folds.json) nor a model folder (${MODEL_JSON})`);
-  const folders = readFolds(run).map((f) => path.join(run, f.dir, 'model'));
+  const folders = runMembers(readRunConfig(run).settings, readFolds(run)).map((m) => path.join(run, m.dir, 'model'));
   const missing = folders.filter((f) => !fs.existsSync(path.join(f, MODEL_JSON)));
   if (missing.length > 0) throw new InputFileError(run, `no trained model in ${missing.join(', ')} (has training finished an epoch?)`);
   return folders;
+}
+
+/** Each named speaker's moments over its rows among `features`. */
+function momentsBySpeaker(features: Float32Array, rows: number, coeffs: number, speakers: readonly (string | undefined)[]): Map<string, Moments> {
+  const rowSize = features.length / rows;
+  const accumulators = new Map<string, MomentAccumulator>();
+  speakers.forEach((speaker, r) => {
+    if (speaker === undefined) return;
+    let accumulator = accumulators.get(speaker);
+    if (!accumulator) accumulators.set(speaker, (accumulator = new MomentAccumulator(coeffs)));
+    accumulator.add(features.subarray(r * rowSize, (r + 1) * rowSize));
+  });
+  return new Map([...accumulators].map(([speaker, accumulator]) => [speaker, accumulator.moments()]));
 }
 
 /** A loaded run: predict() as often as needed, then dispose(). */
@@ -67,21 +81,38 @@ export class EmotionModel {
     return this.models[0].preprocessing;
   }
 
-  /** How many models are averaged (the run's folds). */
+  /** How many models are averaged (the run's folds, times its seeds). */
   get folds(): number {
     return this.models.length;
+  }
+
+  /**
+   * How the run standardised its rows. 'speaker': rows given with a speaker are standardised by the
+   * moments of that speaker's rows in the same call (predictRows, predictFiles with a speaker map);
+   * any other row, and every predict() and timeline window, by its own moments (per recording).
+   */
+  get normalisation(): NormaliseMode {
+    return this.preprocessing.normalisation.mode ?? 'global';
   }
 
   /** The emotion of a WAV file, WAV bytes or samples; a bad input throws an InputFileError naming it. */
   async predict(input: AudioInput, options: CallOptions = {}): Promise<EmotionPrediction> {
     if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
     throwIfAborted(options.signal, 'predict');
+    const row = await this.featureRow(input, options);
+    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+    return this.predictRow(row);
+  }
+
+  /** The input's row of features as prepare computed the training cache's (not normalised). */
+  async featureRow(input: AudioInput, options: CallOptions = {}): Promise<Float32Array> {
+    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+    throwIfAborted(options.signal, 'features');
     const { featureConfig: config, crop, frames, coeffs } = this.preprocessing;
     const source = audioSource(input, config.sampleRate);
     const result = await runClipTask(input, apiPool.run({ kind: 'row', source, geometry: { config, crop, frames, coeffs } }, options.signal), options.signal);
     if (!('data' in result)) throw new Error('row task returned no features');
-    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
-    return this.predictRow(result.data);
+    return result.data;
   }
 
   /**
@@ -93,14 +124,19 @@ export class EmotionModel {
     return computeTimeline((features, rows) => this.predictRows(features, rows), this.preprocessing, input, options);
   }
 
-  /** Probabilities [rows, labels] of rows of features as the training cache holds them (not normalised), averaged over the folds. */
-  predictRows(features: Float32Array, rows: number): Float32Array {
+  /**
+   * Probabilities [rows, labels] of rows of features as the training cache holds them (not normalised),
+   * averaged over the folds and seeds. `speakers` names each row's speaker (see `normalisation`).
+   */
+  predictRows(features: Float32Array, rows: number, speakers?: readonly (string | undefined)[]): Float32Array {
     const { labels, frames, coeffs } = this.preprocessing;
     if (features.length !== rows * frames * coeffs) throw new OptionsError(`${rows} feature rows have ${rows}x${frames}x${coeffs} values, got ${features.length}`);
+    if (speakers !== undefined && speakers.length !== rows) throw new OptionsError(`${rows} feature rows need ${rows} speakers, got ${speakers.length}`);
+    const speakerMoments = this.normalisation === 'speaker' && speakers ? momentsBySpeaker(features, rows, coeffs, speakers) : undefined;
     const mean = new Float32Array(rows * labels.length);
     const sums = new Float64Array(rows * labels.length);
     for (const { model, preprocessing: p } of this.models) {
-      const probabilities = predictFeatures(model, features, rows, normalisationFromJson(p.normalisation), frames, coeffs);
+      const probabilities = predictFeatures(model, features, rows, normalisationFromJson(p.normalisation, speakerMoments), frames, coeffs, 64, speakers);
       probabilities.forEach((v, i) => {
         sums[i] += v / this.models.length;
       });
@@ -154,8 +190,30 @@ export async function loadModel(runOrModelDir: string, options: LoadModelOptions
   return new EmotionModel(runOrModelDir, models, backend.name);
 }
 
-/** Predicts files one after another; a file that fails is reported in its place and the rest go on. */
-export async function predictFiles(model: EmotionModel, files: readonly string[], onResult?: (p: Prediction) => void, options: CallOptions = {}): Promise<Prediction[]> {
+/** predictFiles() options. */
+export interface PredictFilesOptions extends CallOptions {
+  /**
+   * Each file's speaker (readSpeakerMap reads one from a file), for a run trained with speaker
+   * normalisation: a speaker's files are standardised together by their own moments. Without it, or
+   * for a file it does not name, a file is standardised by its own moments (per recording).
+   */
+  speakers?: ReadonlyMap<string, string>;
+  /** Told what falls back to per-recording normalisation; default: nothing is said. */
+  warn?: (message: string) => void;
+}
+
+/**
+ * Predicts files; a file that fails is reported in its place and the rest go on. With speaker
+ * normalisation and a speaker map, every file's features are computed first, then predicted together.
+ */
+export async function predictFiles(model: EmotionModel, files: readonly string[], onResult?: (p: Prediction) => void, options: PredictFilesOptions = {}): Promise<Prediction[]> {
+  if (model.normalisation === 'speaker') {
+    if (!options.speakers) {
+      options.warn?.(`${model.source} was trained with speaker normalisation; without a speaker map each file is standardised by its own statistics (per recording), which may cost accuracy`);
+    } else {
+      return predictBySpeaker(model, files, options.speakers, onResult, options);
+    }
+  }
   const results: Prediction[] = [];
   for (const file of files) {
     let result: Prediction;
@@ -169,4 +227,92 @@ export async function predictFiles(model: EmotionModel, files: readonly string[]
     onResult?.(result);
   }
   return results;
+}
+
+async function predictBySpeaker(
+  model: EmotionModel, files: readonly string[], speakerMap: ReadonlyMap<string, string>, onResult: ((p: Prediction) => void) | undefined, options: PredictFilesOptions,
+): Promise<Prediction[]> {
+  const rows: ({ features: Float32Array } | { error: string })[] = [];
+  for (const file of files) {
+    try {
+      rows.push({ features: await model.featureRow(file, options) });
+    } catch (error) {
+      if (!(error instanceof InputFileError)) throw error;
+      rows.push({ error: error.reason });
+    }
+  }
+  const good = rows.flatMap((row, i) => ('features' in row ? [{ row: row.features, i }] : []));
+  const speakers = good.map(({ i }) => speakerMap.get(path.resolve(files[i])));
+  const unnamed = good.filter((_, g) => speakers[g] === undefined).map(({ i }) => files[i]);
+  if (unnamed.length > 0) {
+    const shown = unnamed.slice(0, 5).join(', ');
+    options.warn?.(`the speaker map names no speaker for ${unnamed.length} file(s) (${shown}${unnamed.length > 5 ? ', ...' : ''}): each is standardised by its own statistics`);
+  }
+  const rowSize = model.preprocessing.frames * model.preprocessing.coeffs;
+  const features = new Float32Array(good.length * rowSize);
+  good.forEach(({ row }, g) => features.set(row, g * rowSize));
+  const probabilities = good.length > 0 ? model.predictRows(features, good.length, speakers) : new Float32Array(0);
+  const labels = model.labels;
+  const results: Prediction[] = [];
+  let g = 0;
+  rows.forEach((row, i) => {
+    let result: Prediction;
+    if ('features' in row) {
+      const p = probabilities.subarray(g * labels.length, (g + 1) * labels.length);
+      g++;
+      let best = 0;
+      for (let c = 1; c < labels.length; c++) if (p[c] > p[best]) best = c;
+      result = {
+        file: files[i], emotion: labels[best], confidence: Number(p[best].toFixed(6)),
+        probabilities: Object.fromEntries(labels.map((label, c) => [label, Number(p[c].toFixed(6))])),
+      };
+    } else {
+      result = { file: inputName(files[i]), error: row.error };
+    }
+    results.push(result);
+    onResult?.(result);
+  });
+  return results;
+}
+
+/**
+ * A speaker map from a file: a JSON object {"file": "speaker"} or lines "file,speaker" (a tab works
+ * too; '#' starts a comment). Relative file names are taken from the map's folder. Keys of the result
+ * are absolute paths.
+ */
+export function readSpeakerMap(file: string): Map<string, string> {
+  let text: string;
+  try {
+    text = fs.readFileSync(file, 'utf8');
+  } catch (error) {
+    throw new InputFileError(file, `cannot read the speaker map: ${(error as Error).message}`);
+  }
+  const base = path.dirname(path.resolve(file));
+  const map = new Map<string, string>();
+  const add = (name: string, speaker: string, where: string) => {
+    if (name === '' || speaker === '') throw new InputFileError(file, `${where}: a file name and a speaker are both needed`);
+    map.set(path.resolve(base, name), speaker);
+  };
+  if (text.trimStart().startsWith('{')) {
+    let json: unknown;
+    try {
+      json = JSON.parse(text);
+    } catch (error) {
+      throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`);
+    }
+    for (const [name, speaker] of Object.entries(json as Record<string, unknown>)) {
+      if (typeof speaker !== 'string') throw new InputFileError(file, `the speaker of ${name} is not a string`);
+      add(name, speaker.trim(), name);
+    }
+  } else {
+    text.split(/\r?\n/).forEach((line, n) => {
+      const content = line.replace(/#.*/, '').trim();
+      if (content === '') return;
+      const cut = content.search(/[,\t]/);
+      if (cut < 0) throw new InputFileError(file, `line ${n + 1}: expected "file,speaker", got '${content}'`);
+      add(content.slice(0, cut).trim(), content.slice(cut + 1).trim(), `line ${n + 1}`);
+    });
+  }
+  if (map.size === 0) throw new InputFileError(file, 'the speaker map names no file');
+  return map;
 }

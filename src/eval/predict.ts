@@ -3,7 +3,7 @@
 import * as tf from '@tensorflow/tfjs';
 
 import { fusedInferenceForward, NATIVE_BACKEND_NAME } from '../backend';
-import { batchTensors, type CacheReader, type Normalisation } from '../train/dataset';
+import { batchTensors, speakersOf, type CacheReader, type Normalisation } from '../train/dataset';
 
 const fusedInference = new WeakMap<tf.LayersModel, (x: tf.Tensor) => tf.Tensor>();
 
@@ -19,15 +19,24 @@ function predictor(model: tf.LayersModel): (x: tf.Tensor) => tf.Tensor {
   return forward;
 }
 
-/** Probabilities [rows, classes] of features [rows, frames, coeffs], predicted in batches. */
-export function predictFeatures(model: tf.LayersModel, features: Float32Array, rows: number, norm: Normalisation, frames: number, coeffs: number, batchSize = 64): Float32Array {
+/**
+ * Probabilities [rows, classes] of features [rows, frames, coeffs], predicted in batches. `speakers`
+ * names each row's speaker for speaker normalisation (a row without one is standardised on its own).
+ */
+export function predictFeatures(
+  model: tf.LayersModel, features: Float32Array, rows: number, norm: Normalisation, frames: number, coeffs: number,
+  batchSize = 64, speakers?: readonly (string | undefined)[],
+): Float32Array {
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(rows * classes);
   const rowSize = frames * coeffs;
   const predict = predictor(model);
   for (let first = 0; first < rows; first += batchSize) {
     const size = Math.min(batchSize, rows - first);
-    const batch = { features: features.subarray(first * rowSize, (first + size) * rowSize), labels: new Float32Array(size), size, mixup: null };
+    const batch = {
+      features: features.subarray(first * rowSize, (first + size) * rowSize), labels: new Float32Array(size), size, mixup: null,
+      speakers: speakers?.slice(first, first + size),
+    };
     const probabilities = tf.tidy(() => predict(batchTensors(batch, norm, frames, coeffs).x));
     out.set(probabilities.dataSync(), first * classes);
     probabilities.dispose();
@@ -44,7 +53,7 @@ export function predictItems(model: tf.LayersModel, reader: CacheReader, items: 
     const members = items.slice(first, first + batchSize);
     const features = new Float32Array(members.length * reader.rowSize);
     members.forEach((item, b) => features.set(reader.row(item), b * reader.rowSize));
-    out.set(predictFeatures(model, features, members.length, norm, frames, coeffs, batchSize), first * classes);
+    out.set(predictFeatures(model, features, members.length, norm, frames, coeffs, batchSize, speakersOf(reader, members)), first * classes);
   }
   return out;
 }

@@ -23,14 +23,17 @@ export function renderReport(evaluation: Evaluation, confusionSvg: string, curve
   const trainSeconds = folds.reduce((s, f) => s + f.history.reduce((a, r) => a + r.seconds, 0), 0);
   const rates = folds.flatMap((f) => f.history.map((r) => r.samplesPerSecond));
   const meanRate = rates.length > 0 ? rates.reduce((a, b) => a + b, 0) / rates.length : NaN;
+  const seeded = evaluation.seeds > 1;
+  const foldCount = new Set(folds.map((f) => f.fold)).size;
   const split = evaluation.optimistic
     ? '<p class="warning"><strong>Random split by clip: optimistic.</strong> The same speakers are in training and test, so these numbers overstate accuracy on new speakers.</p>'
-    : `<p>Speaker-independent: no speaker is in two of training, validation and test${folds.length > 1 ? `; ${folds.length} folds, every speaker tested once` : ''}.</p>`;
+    : `<p>Speaker-independent: no speaker is in two of training, validation and test${foldCount > 1 ? `; ${foldCount} folds, every speaker tested once` : ''}${seeded ? `; ${evaluation.seeds} seeds per split, figures are mean ± std over seeds${foldCount > 1 ? ' and folds' : ''}` : ''}.</p>`;
   const external = evaluation.testSet === 'external'
     ? `<p class="warning">Evaluated on every original clip of another cache (${escape(evaluation.cache)}), none of whose speakers was a test speaker of the run.</p>`
     : '';
+  const unitName = (f: (typeof folds)[number]) => `${seeded ? `seed ${f.seed} ` : ''}fold ${f.fold}`;
   const perFold = folds.map((f) => [
-    String(f.fold), escape(f.testSpeakers.join(', ')), String(f.rows), pct(f.metrics.accuracy), pct(f.metrics.uar), pct(f.metrics.macroF1),
+    ...(seeded ? [String(f.seed)] : []), String(f.fold), escape(f.testSpeakers.join(', ')), String(f.rows), pct(f.metrics.accuracy), pct(f.metrics.uar), pct(f.metrics.macroF1),
     f.baseline ? pct(f.baseline.uar) : '-', String(f.history.length),
   ]);
   const perClass = pooled.perClass.map((c) => [escape(c.label), String(c.support), String(c.predicted), pct(c.precision), pct(c.recall), c.f1.toFixed(3)]);
@@ -74,21 +77,21 @@ ${evaluation.baselineSummary ? table(['', 'UAR', 'WA', 'macro-F1'], [
 <figure id="confusion">${confusionSvg}</figure>
 <h2>Per class</h2>
 ${table(['emotion', 'test clips', 'predicted', 'precision', 'recall', 'F1'], perClass, 'class-row')}
-<h2>Per fold</h2>
-${table(['fold', 'test speakers', 'clips', 'WA', 'UAR', 'macro-F1', 'baseline UAR', 'epochs'], perFold)}
+<h2>Per ${seeded ? 'seed and ' : ''}fold</h2>
+${table([...(seeded ? ['seed'] : []), 'fold', 'test speakers', 'clips', 'WA', 'UAR', 'macro-F1', 'baseline UAR', 'epochs'], perFold)}
 <h2>Training curves</h2>
 <figure id="curves">${curvesSvg}</figure>
 <h2>Split</h2>
-${table(['fold', 'training speakers', 'validation speakers', 'test speakers'], folds.map((f) => [
+${table(['fold', 'training speakers', 'validation speakers', 'test speakers'], folds.filter((f) => f.seed === folds[0].seed).map((f) => [
     String(f.fold), escape(f.splitSpeakers.train.join(', ')), escape(f.splitSpeakers.val.join(', ')), escape(f.testSpeakers.join(', ')),
   ]))}
 <h2>Backend and timing</h2>
 ${table(['', 'value'], [
     ['trained on', escape(config.backends.length > 0
       ? config.backends.map((b) => `${b.backend} (from epoch ${b.fromEpoch + 1})`).join(', ')
-      : folds.map((f) => `fold ${f.fold}: ${f.starts.map((b) => `${b.backend}, ${b.threads ?? '?'} threads (from epoch ${b.fromEpoch + 1})`).join(', ')}`).join('; '))],
+      : folds.map((f) => `${unitName(f)}: ${f.starts.map((b) => `${b.backend}, ${b.threads ?? '?'} threads (from epoch ${b.fromEpoch + 1})`).join(', ')}`).join('; '))],
     ['evaluated on', escape(evaluation.evalBackend)],
-    ['epochs (all folds)', String(epochs)],
+    [`epochs (all ${seeded ? 'seeds and ' : ''}folds)`, String(epochs)],
     ['training time', `${trainSeconds.toFixed(1)} s`],
     ['training speed', `${Number.isFinite(meanRate) ? meanRate.toFixed(1) : '-'} samples/s`],
   ])}

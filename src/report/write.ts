@@ -24,9 +24,10 @@ export function writeEvaluationFiles(evaluation: Evaluation): EvaluationFiles {
     curves: path.join(runDir, 'curves.svg'),
     report: path.join(runDir, 'report.html'),
   };
-  const title = `${folds.length > 1 ? `${folds.length} folds pooled` : 'test speakers'}: UAR ${(100 * pooled.uar).toFixed(1)}%${evaluation.optimistic ? ' (random split, optimistic)' : ''}`;
+  const title = `${folds.length > 1 ? `${folds.length} ${evaluation.seeds > 1 ? 'models' : 'folds'} pooled` : 'test speakers'}: UAR ${(100 * pooled.uar).toFixed(1)}%${evaluation.optimistic ? ' (random split, optimistic)' : ''}`;
   const confusion = confusionSvg(pooled, `Confusion matrix, ${title}`);
-  const curves = curvesSvg(folds.map((e) => ({ name: folds.length > 1 ? `fold ${e.fold}` : '', history: e.history })), 'Training curves');
+  const curveName = (e: (typeof folds)[number]) => [evaluation.seeds > 1 ? `seed ${e.seed}` : '', folds.length > evaluation.seeds ? `fold ${e.fold}` : ''].filter(Boolean).join(' ');
+  const curves = curvesSvg(folds.map((e) => ({ name: curveName(e), history: e.history })), 'Training curves');
   const write = (file: string, text: string) => writeFileAtomic(file, Buffer.from(text, 'utf8'));
   const { config: _config, ...forJson } = evaluation;
   write(files.metrics, `${JSON.stringify({ ...forJson, folds: folds.map(({ history: _h, ...rest }) => rest), settings: config.settings, trainedOn: config.backends }, null, 1)}\n`);

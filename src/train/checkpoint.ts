@@ -11,7 +11,8 @@ import { writeFileAtomic } from '../data/atomic';
 import type { CropSpec } from '../workers/feature-task';
 import type { FeatureConfig } from '../features/config';
 import type { EarlyStoppingState, PlateauState } from './callbacks';
-import type { Normalisation } from './dataset';
+import type { Moments, NormaliseMode } from '../features/normalise';
+import { normalisationOf, type Normalisation } from './dataset';
 import type { ModelSizes } from './model';
 import './attention';
 import './dropout';
@@ -28,7 +29,8 @@ export interface Preprocessing {
   frames: number;
   coeffs: number;
   labels: string[];
-  normalisation: { mean: number[]; std: number[] };
+  /** mode: how rows are standardised (absent in models from before it: global); mean and std: global's. */
+  normalisation: { mode?: NormaliseMode; mean: number[]; std: number[] };
   sizes: ModelSizes;
 }
 
@@ -108,8 +110,9 @@ export async function loadModelFolder(dir: string): Promise<LoadedModel> {
   return { model, preprocessing };
 }
 
-export function normalisationFromJson(json: Preprocessing['normalisation']): Normalisation {
-  return { mean: Float32Array.from(json.mean), std: Float32Array.from(json.std) };
+/** The stored normalisation; speaker moments, when the mode wants them, come from the rows being scored. */
+export function normalisationFromJson(json: Preprocessing['normalisation'], speakers: ReadonlyMap<string, Moments> = new Map()): Normalisation {
+  return normalisationOf(json.mode ?? 'global', { mean: Float32Array.from(json.mean), std: Float32Array.from(json.std) }, speakers);
 }
 
 /** One epoch's line of metrics.jsonl. */

@@ -1,6 +1,6 @@
 // Batches for training, straight from a `ser prepare` cache: rows are Float32Array views of NPY shards
-// (kept in memory two at a time), copied whole into batch buffers; per-coefficient normalisation fitted
-// on the training rows only; seeded shuffling and mixup.
+// (kept in memory two at a time), copied whole into batch buffers; per-coefficient normalisation (fitted
+// on the training rows, per speaker or per row); seeded shuffling and mixup.
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { seededUniform } from '../augment/spec';
 import { readManifest, type Manifest } from '../data/cache';
 import { EMOTIONS, type Emotion } from '../data/labels';
+import { identityMoments, MomentAccumulator, rowMoments, type Moments, type NormaliseMode } from '../features/normalise';
 import { parseNpy } from '../data/npy';
 import { cropSamples } from '../workers/feature-task';
 
@@ -85,35 +86,71 @@ export class CacheReader {
   }
 }
 
+/**
+ * How a run standardises its rows. global: `mean` and `std` per coefficient over all frames of the
+ * training rows. speaker: each speaker's own moments (`speakers`), over that speaker's original rows.
+ * utterance: each row's own moments. A row whose speaker has no moments is standardised on its own.
+ */
 export interface Normalisation {
-  /** Per coefficient, over all frames of the training rows. */
+  mode: NormaliseMode;
+  /** global: fitted on the training rows; other modes: zeros and ones. */
   mean: Float32Array;
   std: Float32Array;
+  speakers: ReadonlyMap<string, Moments>;
 }
 
-/** Mean and std per coefficient over the given rows (in shard order, so each shard loads once). */
-export function fitNormalisation(reader: CacheReader, items: readonly number[]): Normalisation {
-  const { coeffs, frames } = reader.manifest;
-  const sum = new Float64Array(coeffs);
-  const sumSquares = new Float64Array(coeffs);
+/** The global moments of the given rows (in shard order, so each shard loads once). */
+function fitGlobalMoments(reader: CacheReader, items: readonly number[]): Moments {
+  const accumulator = new MomentAccumulator(reader.manifest.coeffs);
   const ordered = [...items].sort((a, b) => reader.manifest.items[a].shard - reader.manifest.items[b].shard || a - b);
-  for (const item of ordered) {
-    const row = reader.row(item);
-    for (let t = 0; t < frames; t++) {
-      for (let c = 0; c < coeffs; c++) {
-        const v = row[t * coeffs + c];
-        sum[c] += v;
-        sumSquares[c] += v * v;
-      }
-    }
+  for (const item of ordered) accumulator.add(reader.row(item));
+  if (accumulator.count === 0) throw new Error('cannot fit a normalisation on no rows');
+  return accumulator.moments();
+}
+
+/**
+ * Each speaker's moments over its own original rows, for every speaker of the cache (a speaker with
+ * only augmented rows: over those). No labels are read: this is how a test speaker's recordings
+ * standardise themselves, as they would in use.
+ */
+export function fitSpeakerMoments(reader: CacheReader): Map<string, Moments> {
+  const { items } = reader.manifest;
+  const speakers = [...new Set(items.map((item) => item.speaker))];
+  const moments = new Map<string, Moments>();
+  for (const speaker of speakers) {
+    const own = items.map((item, i) => ({ item, i })).filter(({ item }) => item.speaker === speaker);
+    const originals = own.filter(({ item }) => !item.augmented);
+    moments.set(speaker, fitGlobalMoments(reader, (originals.length > 0 ? originals : own).map(({ i }) => i)));
   }
-  const count = ordered.length * frames;
-  if (count === 0) throw new Error('cannot fit a normalisation on no rows');
-  const mean = new Float32Array(coeffs);
-  const std = new Float32Array(coeffs);
-  for (let c = 0; c < coeffs; c++) {
-    mean[c] = sum[c] / count;
-    std[c] = Math.sqrt(Math.max(sumSquares[c] / count - (sum[c] / count) ** 2, 0)) || 1;
+  return moments;
+}
+
+/** The run's normalisation of the cache's rows, fitted on the training rows (global) or per speaker. */
+export function fitNormalisation(reader: CacheReader, trainItems: readonly number[], mode: NormaliseMode = 'global'): Normalisation {
+  const { coeffs } = reader.manifest;
+  if (mode === 'global') return { mode, ...fitGlobalMoments(reader, trainItems), speakers: new Map() };
+  return { mode, ...identityMoments(coeffs), speakers: mode === 'speaker' ? fitSpeakerMoments(reader) : new Map() };
+}
+
+/** A normalisation as a model folder stores it (speaker moments come from the data being scored). */
+export function normalisationOf(mode: NormaliseMode, moments: Moments, speakers: ReadonlyMap<string, Moments> = new Map()): Normalisation {
+  return { mode, mean: moments.mean, std: moments.std, speakers };
+}
+
+/**
+ * Per-row moments [rows * coeffs] of a batch, or null when one set serves every row (global). Rows of
+ * a speaker without moments (or with no speaker given) use their own.
+ */
+export function batchMoments(norm: Normalisation, features: Float32Array, rows: number, coeffs: number, speakers?: readonly (string | undefined)[]): Moments | null {
+  if (norm.mode === 'global') return null;
+  const rowSize = features.length / rows;
+  const mean = new Float32Array(rows * coeffs);
+  const std = new Float32Array(rows * coeffs);
+  for (let r = 0; r < rows; r++) {
+    const speaker = norm.mode === 'speaker' ? speakers?.[r] : undefined;
+    const moments = (speaker !== undefined ? norm.speakers.get(speaker) : undefined) ?? rowMoments(features.subarray(r * rowSize, (r + 1) * rowSize), coeffs);
+    mean.set(moments.mean, r * coeffs);
+    std.set(moments.std, r * coeffs);
   }
   return { mean, std };
 }
@@ -126,6 +163,8 @@ export interface Batch {
   size: number;
   /** Mixup of this batch: row b becomes lambda * row b + (1 - lambda) * row partner[b]. */
   mixup: { lambda: number; partner: Int32Array } | null;
+  /** Each row's speaker (speaker normalisation looks its moments up by it). */
+  speakers?: readonly (string | undefined)[];
 }
 
 /** Gamma(shape, 1) by Marsaglia and Tsang (with the shape < 1 boost), from a seeded uniform stream. */
@@ -203,12 +242,17 @@ export function batchLabels(reader: CacheReader, members: readonly number[], cla
   return labels;
 }
 
+/** The speakers of cache items. */
+export function speakersOf(reader: CacheReader, items: readonly number[]): string[] {
+  return items.map((item) => reader.manifest.items[item].speaker);
+}
+
 /** The plan's rows copied whole from the shards. */
 export function fillBatch(reader: CacheReader, plan: BatchPlan, classes: number): Batch {
   const rowSize = reader.rowSize;
   const features = new Float32Array(plan.members.length * rowSize);
   plan.members.forEach((item, b) => features.set(reader.row(item), b * rowSize));
-  return { features, labels: batchLabels(reader, plan.members, classes), size: plan.members.length, mixup: plan.mixup };
+  return { features, labels: batchLabels(reader, plan.members, classes), size: plan.members.length, mixup: plan.mixup, speakers: speakersOf(reader, plan.members) };
 }
 
 /** epochPlan + fillBatch. */
@@ -223,7 +267,11 @@ export function* epochBatches(reader: CacheReader, items: readonly number[], nor
 export function batchTensors(batch: Batch, norm: Normalisation, frames: number, coeffs: number): { x: tf.Tensor4D; y: tf.Tensor2D } {
   return tf.tidy(() => {
     const raw = tf.tensor3d(batch.features, [batch.size, frames, coeffs]);
-    const normalised = tf.div(tf.sub(raw, tf.tensor1d(norm.mean)), tf.tensor1d(norm.std));
+    const perRow = batchMoments(norm, batch.features, batch.size, coeffs, batch.speakers);
+    const [mean, std] = perRow
+      ? [tf.tensor3d(perRow.mean, [batch.size, 1, coeffs]), tf.tensor3d(perRow.std, [batch.size, 1, coeffs])]
+      : [tf.tensor1d(norm.mean), tf.tensor1d(norm.std)];
+    const normalised = tf.div(tf.sub(raw, mean), std);
     let x = normalised as tf.Tensor;
     let y = tf.tensor2d(batch.labels, [batch.size, batch.labels.length / batch.size]) as tf.Tensor;
     if (batch.mixup) {

@@ -8,11 +8,12 @@ import type { AugmentSpec } from '../augment/spec';
 import { writeFileAtomic } from '../data/atomic';
 import { CacheConflictError, InputFileError, OptionsError, throwIfAborted } from '../errors';
 import { EMOTIONS } from '../data/labels';
+import type { NormaliseMode } from '../features/normalise';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
 import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
 import { checkpointName, listCheckpoints, type EpochRecord, type LoopState } from './checkpoint';
-import { CacheReader, fitNormalisation } from './dataset';
+import { CacheReader, fitNormalisation, type Normalisation } from './dataset';
 import { stepDropoutMaskOf } from './dropout';
 import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress, type Monitor } from './loop';
 import { buildModel, type ModelSizes } from './model';
@@ -48,6 +49,13 @@ export interface TrainSettings {
   onlineAugment: AugmentSpec | null;
   /** What early stopping, the best epoch and the learning-rate cuts watch (runs from before it: val_loss). */
   monitor?: Monitor;
+  /** How rows are standardised (runs from before it: global). */
+  normalize?: NormaliseMode;
+  /**
+   * Models trained per split, each with its own initial weights, batch order, mixup and dropout (seed
+   * K trains with seed + K - 1; the split stays that of `seed`). Runs from before it: 1.
+   */
+  seeds?: number;
 }
 
 export interface RunConfig {
@@ -90,13 +98,15 @@ export interface TrainRunOptions {
    */
   fold?: number | null;
   log: (line: string) => void;
-  onStep?: (fold: number, folds: number, progress: EpochProgress) => void;
-  onEpoch?: (fold: number, folds: number, record: EpochRecord) => void;
+  onStep?: (fold: number, folds: number, progress: EpochProgress, seed: number, seeds: number) => void;
+  onEpoch?: (fold: number, folds: number, record: EpochRecord, seed: number, seeds: number) => void;
 }
 
-/** How one fold of a training run ended. */
+/** How one fold (of one seed) of a training run ended. */
 export interface FoldResult {
   fold: number;
+  /** 1-based; always 1 unless the run trains several seeds. */
+  seed: number;
   epochs: number;
   bestEpoch: number;
   bestValLoss: number;
@@ -205,9 +215,26 @@ function writeOnce(file: string, value: unknown): string | null {
   }
 }
 
-/** Whether a fold finished training (early stop or its last epoch), from its newest checkpoint. */
-export function foldFinished(runDir: string, fold: FoldRecord): boolean {
-  const paths = foldPaths(path.join(runDir, fold.dir));
+/** One model of a run: a fold's split trained with one seed. */
+export interface RunMember {
+  fold: FoldRecord;
+  /** 1-based. */
+  seed: number;
+  /** Its folder relative to the run: the fold's, or seed-K/ and the fold's below it with several seeds. */
+  dir: string;
+}
+
+/** Every model a run trains, seed by seed, fold by fold. */
+export function runMembers(settings: TrainSettings, folds: readonly FoldRecord[]): RunMember[] {
+  const seeds = settings.seeds ?? 1;
+  return Array.from({ length: seeds }, (_, s) => folds.map((fold) => ({
+    fold, seed: s + 1, dir: seeds === 1 ? fold.dir : path.join(`seed-${s + 1}`, fold.dir),
+  }))).flat();
+}
+
+/** Whether a member finished training (early stop or its last epoch), from its newest checkpoint. */
+export function memberFinished(runDir: string, member: Pick<RunMember, 'dir'>): boolean {
+  const paths = foldPaths(path.join(runDir, member.dir));
   if (!fs.existsSync(path.join(paths.model, 'model.json'))) return false;
   const epochs = listCheckpoints(paths.checkpoints);
   if (epochs.length === 0) return false;
@@ -250,53 +277,62 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
 
   const skipped = backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   options.log(`backend: ${backend.name}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}${skipped ? ` (passed over ${skipped})` : ''}`);
-  const firstEpoch = (fold: FoldRecord) => {
-    const metrics = path.join(options.runDir, fold.dir, 'metrics.jsonl');
+  const members = runMembers(settings, records).filter((m) => oneFold === null || m.fold.fold === oneFold + 1);
+  const seeds = settings.seeds ?? 1;
+  const firstEpoch = (member: RunMember) => {
+    const metrics = path.join(options.runDir, member.dir, 'metrics.jsonl');
     return fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0;
   };
-  const start = (fold: FoldRecord) => ({ backend: backend.name, threads: backend.threads, fromEpoch: firstEpoch(fold), date: new Date().toISOString() });
+  const start = (member: RunMember) => ({ backend: backend.name, threads: backend.threads, fromEpoch: firstEpoch(member), date: new Date().toISOString() });
   if (oneFold === null) {
-    config.backends.push(start(records[0]));
+    config.backends.push(start(members[0]));
     writeJson(path.join(options.runDir, CONFIG_JSON), config);
   } else {
-    // config.json is shared by the tasks: each fold records its own starts.
-    const record = records[oneFold];
-    fs.mkdirSync(path.join(options.runDir, record.dir), { recursive: true });
-    const startsFile = path.join(options.runDir, record.dir, STARTS_JSON);
-    const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
-    writeJson(startsFile, [...starts, start(record)]);
-    options.log(`fold ${record.fold} of ${records.length} (array index ${oneFold})${firstEpoch(record) > 0 ? `, resuming after epoch ${firstEpoch(record)}` : ''}`);
+    // config.json is shared by the tasks: each fold (of each seed) records its own starts.
+    for (const member of members) {
+      fs.mkdirSync(path.join(options.runDir, member.dir), { recursive: true });
+      const startsFile = path.join(options.runDir, member.dir, STARTS_JSON);
+      const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
+      writeJson(startsFile, [...starts, start(member)]);
+    }
+    const resumed = firstEpoch(members[0]);
+    options.log(`fold ${oneFold + 1} of ${records.length} (array index ${oneFold})${resumed > 0 ? `, resuming after epoch ${resumed}` : ''}`);
   }
   if (splits[0].optimistic) options.log('split: random by clip — OPTIMISTIC, the same speakers are in training and test');
 
   const labels = [...EMOTIONS];
   const results: FoldResult[] = [];
-  for (const [f, split] of splits.entries()) {
-    if (oneFold !== null && f !== oneFold) continue;
-    const record = records[f];
+  const norms = new Map<number, Normalisation>();
+  for (const member of members) {
+    const { fold: record, seed } = member;
+    const f = record.fold - 1;
+    const split = splits[f];
     if (split.train.length === 0) throw new Error(`fold ${record.fold} has no training rows`);
-    const paths = foldPaths(path.join(options.runDir, record.dir));
+    const paths = foldPaths(path.join(options.runDir, member.dir));
     fs.mkdirSync(paths.dir, { recursive: true });
-    const norm = fitNormalisation(reader, split.train);
-    const batchOptions = { batchSize: settings.batchSize, seed: settings.seed + 7919 * f, mixupAlpha: settings.mixupAlpha, classes: labels.length };
+    let norm = norms.get(f);
+    if (!norm) norms.set(f, (norm = fitNormalisation(reader, split.train, settings.normalize ?? 'global')));
+    // Seed K draws as a run with seed + K - 1 would, on the split of the run's seed.
+    const trainingSeed = settings.seed + seed - 1;
+    const batchOptions = { batchSize: settings.batchSize, seed: trainingSeed + 7919 * f, mixupAlpha: settings.mixupAlpha, classes: labels.length };
     const source: BatchSource = settings.onlineAugment
       ? new OnlineAugmentSource(reader, split.train, batchOptions, settings.onlineAugment, options.workers)
       : new CacheSource(reader, split.train, batchOptions);
-    const model = buildModel({ frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, seed: settings.seed + 1000 * f });
+    const model = buildModel({ frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, seed: trainingSeed + 1000 * f });
     options.log(
-      `fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
+      `${seeds > 1 ? `seed ${seed}/${seeds} ` : ''}fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
         `${split.val.length} validation, ${split.test.length} test; ${model.countParams()} parameters`,
     );
     // On the native engine whole convolution blocks and recurrent layers run as single ops.
     const fused = backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
-    if (f === 0 && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
+    if (member === members[0] && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
     let state: LoopState;
     try {
       state = await trainFold({
         paths, model, trainingForward: fused?.forward, source, reader, val: split.val, norm,
         preprocessing: {
           featureConfig: manifest.featureConfig, crop: manifest.crop, frames: manifest.frames, coeffs: manifest.coeffs, labels,
-          normalisation: { mean: Array.from(norm.mean), std: Array.from(norm.std) }, sizes: settings.sizes,
+          normalisation: { mode: norm.mode, mean: Array.from(norm.mean), std: Array.from(norm.std) }, sizes: settings.sizes,
         },
         options: {
           epochs: settings.epochs, lr: settings.lr, patience: settings.patience, minDelta: 1e-4,
@@ -305,15 +341,15 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
           prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2,
         },
         signal: options.signal,
-        onStep: (progress) => options.onStep?.(record.fold, splits.length, progress),
-        onEpoch: (epochRecord) => options.onEpoch?.(record.fold, splits.length, epochRecord),
+        onStep: (progress) => options.onStep?.(record.fold, splits.length, progress, seed, seeds),
+        onEpoch: (epochRecord) => options.onEpoch?.(record.fold, splits.length, epochRecord, seed, seeds),
       });
     } finally {
       await source.close();
       model.dispose();
     }
     const best = state.history[state.early.bestEpoch] ?? state.history[state.history.length - 1];
-    results.push({ fold: record.fold, epochs: state.epoch, bestEpoch: best.epoch, bestValLoss: best.valLoss, bestValUar: best.valUar });
+    results.push({ fold: record.fold, seed, epochs: state.epoch, bestEpoch: best.epoch, bestValLoss: best.valLoss, bestValUar: best.valUar });
   }
   return { runDir: options.runDir, backend, folds: results, seconds: (performance.now() - started) / 1000 };
 }

@@ -4,7 +4,7 @@
 import type { AugmentSpec } from '../augment/spec';
 import { drawAugmentPlan, seededUniform } from '../augment/spec';
 import { AugmentPool } from '../workers/pool';
-import { batchLabels, epochPlan, fillBatch, type Batch, type BatchOptions, type BatchPlan, type CacheReader } from './dataset';
+import { batchLabels, epochPlan, fillBatch, speakersOf, type Batch, type BatchOptions, type BatchPlan, type CacheReader } from './dataset';
 
 export interface BatchSource {
   /** The batches of one epoch, in order; a promise stands for a batch still being computed. */
@@ -86,7 +86,10 @@ export class OnlineAugmentSource implements BatchSource {
       }));
     }
     await Promise.all(tasks);
-    return { features, labels: batchLabels(reader, plan.members, this.options.classes), size: plan.members.length, mixup: plan.mixup };
+    return {
+      features, labels: batchLabels(reader, plan.members, this.options.classes), size: plan.members.length, mixup: plan.mixup,
+      speakers: speakersOf(reader, plan.members),
+    };
   }
 
   close(): Promise<void> {

@@ -7,6 +7,7 @@ import { DEFAULT_ONLINE_AUGMENT, specFromNames, validateAugmentSpec, type Augmen
 export { DEFAULT_ONLINE_AUGMENT };
 import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend';
 import { OptionsError } from '../errors';
+import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
 import type { CallOptions } from '../features/extract';
 import { defaultWorkerCount } from '../workers/pool';
 import type { EpochRecord } from './checkpoint';
@@ -51,6 +52,14 @@ export interface TrainOptions extends CallOptions {
   minLr?: number;
   /** What early stopping, the best-epoch choice and the learning-rate cuts watch; default 'val_loss'. */
   monitor?: Monitor;
+  /**
+   * How rows are standardised per coefficient: 'global' over the training rows, 'speaker' over each
+   * speaker's own rows (prediction then wants a speaker map, or falls back to each recording's own),
+   * 'utterance' over each clip; default 'global'.
+   */
+  normalize?: NormaliseMode;
+  /** Models per split, each from its own seed (seed-K/ folders); evaluation reports mean and std over them; default 1. */
+  seeds?: number;
   /** Weight the loss by inverse class frequency of the training rows. */
   classWeights?: boolean;
   /** Seed of the split, initial weights, batch order, mixup and dropout; default 1. */
@@ -82,9 +91,9 @@ export interface TrainOptions extends CallOptions {
   /** Lines worth showing a person (backend chosen, split sizes); default: none. */
   log?: (line: string) => void;
   /** After every step. */
-  onStep?: (event: { fold: number; folds: number; progress: EpochProgress }) => void;
+  onStep?: (event: { fold: number; folds: number; seed: number; seeds: number; progress: EpochProgress }) => void;
   /** After every epoch, with the record appended to metrics.jsonl. */
-  onEpoch?: (event: { fold: number; folds: number; record: EpochRecord }) => void;
+  onEpoch?: (event: { fold: number; folds: number; seed: number; seeds: number; record: EpochRecord }) => void;
 }
 
 const positiveInteger = (name: string, v: number): void => {
@@ -134,6 +143,8 @@ function checkSettings(s: TrainSettings): void {
   if (!(s.lrFactor > 0 && s.lrFactor < 1)) throw new OptionsError(`lrFactor (--lr-factor) must be in (0, 1), got ${s.lrFactor}`);
   if (!(s.mixupAlpha >= 0)) throw new OptionsError(`mixup (--mixup) must be >= 0 (0 disables it), got ${s.mixupAlpha}`);
   if (!Number.isSafeInteger(s.seed) || s.seed < 0) throw new OptionsError(`seed (--seed) must be a non-negative integer, got ${s.seed}`);
+  if (!NORMALISE_MODES.includes(s.normalize as NormaliseMode)) throw new OptionsError(`normalize (--normalize) must be one of ${NORMALISE_MODES.join(', ')}, got '${String(s.normalize)}'`);
+  if (!Number.isSafeInteger(s.seeds) || (s.seeds as number) < 1) throw new OptionsError(`seeds (--seeds) must be a positive integer, got ${s.seeds}`);
   if (s.monitor !== 'val_loss' && s.monitor !== 'val_uar') throw new OptionsError(`monitor (--monitor) must be val_loss or val_uar, got '${String(s.monitor)}'`);
   if (s.split !== 'speaker' && s.split !== 'random') throw new OptionsError(`split (--split) must be speaker or random, got '${String(s.split)}'`);
   for (const [name, v] of [['valFraction (--val-fraction)', s.valFraction], ['testFraction (--test-fraction)', s.testFraction]] as const) {
@@ -170,6 +181,7 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
     valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
     valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
     onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
+    normalize: options.normalize ?? 'global', seeds: options.seeds ?? 1,
   };
   checkSettings(settings);
   return settings;
@@ -194,7 +206,7 @@ export async function train(options: TrainOptions): Promise<TrainRunResult> {
   return trainRun({
     runDir: options.output, backend, threads: options.threads, workers, resume: Boolean(options.resume), settings, fold,
     signal: options.signal, log: options.log ?? (() => undefined),
-    onStep: options.onStep && ((fold, folds, progress) => options.onStep?.({ fold, folds, progress })),
-    onEpoch: options.onEpoch && ((fold, folds, record) => options.onEpoch?.({ fold, folds, record })),
+    onStep: options.onStep && ((fold, folds, progress, seed, seeds) => options.onStep?.({ fold, folds, seed, seeds, progress })),
+    onEpoch: options.onEpoch && ((fold, folds, record, seed, seeds) => options.onEpoch?.({ fold, folds, seed, seeds, record })),
   });
 }
