@@ -201,10 +201,10 @@ describe('on a synthesised corpus with augmented copies', () => {
     expect(refused.stderr).toMatch(/bad\.csv.*line 1: expected "file,speaker"/);
   }, 180_000);
 
-  test('an interrupted seed resumes to the weights of an uninterrupted run', async () => {
+  test('an interrupted seed (with its weight average) resumes to the weights of an uninterrupted run', async () => {
     const options = {
       cache, model: 'small' as const, epochs: 3, batchSize: 16, lr: 3e-3, testSpeakers, valSpeakers: ['ravdess:04'],
-      backend: 'native' as const, threads: 1, normalize: 'utterance' as const, seeds: 2,
+      backend: 'native' as const, threads: 1, normalize: 'utterance' as const, seeds: 2, weightAverage: 0.9,
     };
     const straight = path.join(work, 'run-straight');
     await train({ ...options, output: straight });
@@ -225,5 +225,6 @@ describe('on a synthesised corpus with augmented copies', () => {
     }
     await expect(train({ ...options, output: path.join(work, 'bad'), normalize: 'cepstral' as never })).rejects.toThrow(/normalize \(--normalize\) must be one of global, speaker, utterance/);
     await expect(train({ ...options, output: path.join(work, 'bad'), seeds: 0 })).rejects.toThrow(/seeds \(--seeds\)/);
+    await expect(train({ ...options, output: path.join(work, 'bad'), weightAverage: 1 })).rejects.toThrow(/weightAverage \(--weight-average\) must be in \[0, 1\)/);
   }, 180_000);
 });

@@ -22,6 +22,7 @@ interface TrainCliOptions {
   monitor: 'val_loss' | 'val_uar';
   normalize: NormaliseMode;
   seeds: number;
+  weightAverage: number;
   lrPatience: number;
   lrFactor: number;
   minLr: number;
@@ -69,6 +70,7 @@ export function trainCommand(): Command {
     .option('--patience <n>', 'early stopping: epochs without improvement of the monitored metric', parseInteger, 8)
     .addOption(new Option('--monitor <metric>', 'what early stopping, the best epoch and the learning-rate cuts watch').choices(['val_loss', 'val_uar']).default('val_loss'))
     .addOption(new Option('--normalize <how>', 'per-coefficient standardisation: over the training rows (global), each speaker\'s own rows (speaker), or each clip (utterance)').choices([...NORMALISE_MODES]).default('global'))
+    .option('--weight-average <decay>', 'moving average of the weights for validation, early stopping and the saved model; 0 disables it', parseNumber, 0)
     .option('--seeds <n>', 'models per split, each from its own seed (seed-K/ folders; eval reports mean and std over them, predict averages them)', parseInteger, 1)
     .option('--lr-patience <n>', 'epochs without improvement before the learning rate is cut', parseInteger, 3)
     .option('--lr-factor <f>', 'learning-rate cut factor', parseNumber, 0.5)
@@ -100,7 +102,7 @@ export function trainCommand(): Command {
         lstmUnits: opts.lstmUnits, attentionUnits: opts.attentionUnits, dropout: opts.dropout,
         epochs: opts.epochs, batchSize: opts.batchSize, lr: opts.lr, mixup: opts.mixup,
         patience: opts.patience, lrPatience: opts.lrPatience, lrFactor: opts.lrFactor, minLr: opts.minLr, monitor: opts.monitor,
-        normalize: opts.normalize, seeds: opts.seeds,
+        normalize: opts.normalize, seeds: opts.seeds, weightAverage: opts.weightAverage,
         classWeights: opts.classWeights, seed: opts.seed, split: opts.split,
         valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
         valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds, fold: opts.fold,

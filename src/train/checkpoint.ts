@@ -163,7 +163,11 @@ interface CheckpointIndex {
   optimizer: tf.io.WeightsManifestEntry[];
   accBeta: [number, number];
   state: LoopState;
+  /** The weight averages (averages.bin), when the run averages its weights. */
+  averages?: tf.io.WeightsManifestEntry[];
 }
+
+const AVERAGES_BIN = 'averages.bin';
 
 export const checkpointName = (epoch: number) => `epoch-${String(epoch).padStart(4, '0')}`;
 const CHECKPOINT_PATTERN = /^epoch-(\d{4,})$/;
@@ -184,16 +188,20 @@ function writeSynced(file: string, bytes: Uint8Array): void {
  * folder and renamed, so a checkpoint folder is complete or absent. Older checkpoints beyond `keep`
  * are removed after the new one is in place.
  */
-export async function saveCheckpoint(dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: LoopState, keep = 2): Promise<void> {
+export async function saveCheckpoint(
+  dir: string, model: tf.LayersModel, optimizer: tf.Optimizer, state: LoopState, keep = 2, averages: { name: string; tensor: tf.Tensor }[] = [],
+): Promise<void> {
   fs.mkdirSync(dir, { recursive: true });
   const weights = await tf.io.encodeWeights(model.weights.map((w) => ({ name: w.originalName, tensor: w.read() })));
   const optimizerWeights = await tf.io.encodeWeights(await optimizer.getWeights());
+  const averageWeights = averages.length > 0 ? await tf.io.encodeWeights(averages) : null;
   const { accBeta1, accBeta2 } = adamInternals(optimizer);
   const index: CheckpointIndex = {
     weights: weights.specs,
     optimizer: optimizerWeights.specs,
     accBeta: [accBeta1.dataSync()[0], accBeta2.dataSync()[0]],
     state,
+    ...(averageWeights ? { averages: averageWeights.specs } : {}),
   };
   const final = path.join(dir, checkpointName(state.epoch));
   const tmp = `${final}.${process.pid}.tmp`;
@@ -201,6 +209,7 @@ export async function saveCheckpoint(dir: string, model: tf.LayersModel, optimiz
   fs.mkdirSync(tmp);
   writeSynced(path.join(tmp, WEIGHTS_BIN), weightBytes(weights.data));
   writeSynced(path.join(tmp, 'optimizer.bin'), weightBytes(optimizerWeights.data));
+  if (averageWeights) writeSynced(path.join(tmp, AVERAGES_BIN), weightBytes(averageWeights.data));
   writeSynced(path.join(tmp, 'checkpoint.json'), Buffer.from(JSON.stringify(index), 'utf8'));
   fs.rmSync(final, { recursive: true, force: true });
   fs.renameSync(tmp, final);
@@ -261,4 +270,14 @@ export async function restoreLatestCheckpoint(dir: string, model: tf.LayersModel
     accBeta2.assign(tf.scalar(index.accBeta[1]));
   });
   return index.state;
+}
+
+/** The weight averages of the newest checkpoint, or null (no checkpoint, or one saved without them). */
+export function readCheckpointAverages(dir: string): tf.NamedTensorMap | null {
+  const epochs = listCheckpoints(dir);
+  if (epochs.length === 0) return null;
+  const folder = path.join(dir, checkpointName(epochs[epochs.length - 1]));
+  const index = JSON.parse(fs.readFileSync(path.join(folder, 'checkpoint.json'), 'utf8')) as CheckpointIndex;
+  if (!index.averages) return null;
+  return decode(fs.readFileSync(path.join(folder, AVERAGES_BIN)), index.averages);
 }

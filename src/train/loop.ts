@@ -13,11 +13,12 @@ import { computeMetrics } from '../eval/metrics';
 import { argmaxRows, predictItems } from '../eval/predict';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks';
 import {
-  restoreLatestCheckpoint, saveCheckpoint, saveModelFolder, type EpochRecord, type LoopState, type Preprocessing,
+  readCheckpointAverages, restoreLatestCheckpoint, saveCheckpoint, saveModelFolder, type EpochRecord, type LoopState, type Preprocessing,
 } from './checkpoint';
 import { batchTensors, type CacheReader, type Normalisation } from './dataset';
 import { setDropoutStep } from './dropout';
 import { prefetch, type BatchSource } from './sources';
+import { WeightAverage } from './weight-average';
 
 /** val_loss: lower is better; val_uar: higher is better (watched as its negative). */
 export type Monitor = 'val_loss' | 'val_uar';
@@ -37,6 +38,11 @@ export interface LoopOptions {
   classWeights: Float32Array | null;
   /** Batches built ahead of the running step. */
   prefetchDepth: number;
+  /**
+   * Decay of an exponential moving average of the weights that validation, the best model and so the
+   * result use (0 or absent: the weights as trained).
+   */
+  weightAverage?: number;
 }
 
 export interface FoldPaths {
@@ -140,6 +146,13 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
   early.state = state.early;
   plateau.state = state.plateau;
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
+  const average = options.weightAverage ? new WeightAverage(trainable, options.weightAverage, model.trainableWeights.map((w) => w.originalName)) : null;
+  if (average && restored) {
+    const saved = readCheckpointAverages(paths.checkpoints);
+    if (!saved) throw new Error(`${paths.checkpoints}: the run averages its weights, but its newest checkpoint holds no averages`);
+    average.restore(saved, paths.checkpoints);
+    tf.dispose(Object.values(saved));
+  }
   const forward: TrainingForward = input.trainingForward ?? ((x) => model.apply(x, { training: true }) as tf.Tensor);
   const classWeights = options.classWeights ? tf.tensor1d(options.classWeights) : null;
   try {
@@ -168,6 +181,7 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         kept.hits?.dispose();
         seen += batch.size;
         state.step++;
+        average?.update(state.step);
         batchIndex++;
         const elapsedSeconds = (performance.now() - started) / 1000;
         input.onStep?.({
@@ -179,7 +193,8 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         throwIfAborted(input.signal, `training (epoch ${epoch + 1}, step ${batchIndex})`);
       }
       const trainSeconds = (performance.now() - started) / 1000;
-      const validation = validate(input);
+      // Validation and the best model see the averaged weights; training goes on from its own.
+      const validation = average ? await average.withAverages(() => validate(input)) : validate(input);
       const seconds = (performance.now() - started) / 1000;
       const record: EpochRecord = {
         epoch: epoch + 1,
@@ -197,19 +212,23 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
       const watched = options.monitor === 'val_uar' ? -record.valUar : record.valLoss;
       const monitored = Number.isFinite(watched) ? watched : record.loss;
       const decision = early.update(epoch, monitored);
-      if (decision === 'improved' || !fs.existsSync(paths.model)) await saveModelFolder(paths.model, model, input.preprocessing);
+      if (decision === 'improved' || !fs.existsSync(paths.model)) {
+        const save = () => saveModelFolder(paths.model, model, input.preprocessing);
+        await (average ? average.withAverages(save) : save());
+      }
       state.lr = plateau.update(monitored);
       state.early = early.state;
       state.plateau = plateau.state;
       state.history.push(record);
       state.epoch = epoch + 1;
       state.finished = decision === 'stop' || state.epoch >= options.epochs;
-      await saveCheckpoint(paths.checkpoints, model, optimizer, state);
+      await saveCheckpoint(paths.checkpoints, model, optimizer, state, 2, average?.named());
       writeMetrics(paths.metrics, state.history);
       input.onEpoch?.(record, state);
     }
   } finally {
     classWeights?.dispose();
+    average?.dispose();
     optimizer.dispose();
   }
   return state;

@@ -56,6 +56,8 @@ export interface TrainSettings {
    * K trains with seed + K - 1; the split stays that of `seed`). Runs from before it: 1.
    */
   seeds?: number;
+  /** Decay of the moving average of the weights that validation and the best model use; 0: none (runs from before it). */
+  weightAverage?: number;
 }
 
 export interface RunConfig {
@@ -338,7 +340,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
           epochs: settings.epochs, lr: settings.lr, patience: settings.patience, minDelta: 1e-4,
           lrPatience: settings.lrPatience, lrFactor: settings.lrFactor, minLr: settings.minLr, lrCooldown: 0, monitor: settings.monitor ?? 'val_loss',
           classWeights: settings.classWeights ? inverseFrequencyWeights(split.train.map((i) => reader.label(i)), labels.length) : null,
-          prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2,
+          prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2, weightAverage: settings.weightAverage ?? 0,
         },
         signal: options.signal,
         onStep: (progress) => options.onStep?.(record.fold, splits.length, progress, seed, seeds),

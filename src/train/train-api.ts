@@ -58,6 +58,11 @@ export interface TrainOptions extends CallOptions {
    * 'utterance' over each clip; default 'global'.
    */
   normalize?: NormaliseMode;
+  /**
+   * Decay of an exponential moving average of the weights, which validation, early stopping and the
+   * saved model use (it steadies results from seed to seed); 0 disables it; default 0.
+   */
+  weightAverage?: number;
   /** Models per split, each from its own seed (seed-K/ folders); evaluation reports mean and std over them; default 1. */
   seeds?: number;
   /** Weight the loss by inverse class frequency of the training rows. */
@@ -144,6 +149,7 @@ function checkSettings(s: TrainSettings): void {
   if (!(s.mixupAlpha >= 0)) throw new OptionsError(`mixup (--mixup) must be >= 0 (0 disables it), got ${s.mixupAlpha}`);
   if (!Number.isSafeInteger(s.seed) || s.seed < 0) throw new OptionsError(`seed (--seed) must be a non-negative integer, got ${s.seed}`);
   if (!NORMALISE_MODES.includes(s.normalize as NormaliseMode)) throw new OptionsError(`normalize (--normalize) must be one of ${NORMALISE_MODES.join(', ')}, got '${String(s.normalize)}'`);
+  if (!(typeof s.weightAverage === 'number' && s.weightAverage >= 0 && s.weightAverage < 1)) throw new OptionsError(`weightAverage (--weight-average) must be in [0, 1) (0 disables it), got ${s.weightAverage}`);
   if (!Number.isSafeInteger(s.seeds) || (s.seeds as number) < 1) throw new OptionsError(`seeds (--seeds) must be a positive integer, got ${s.seeds}`);
   if (s.monitor !== 'val_loss' && s.monitor !== 'val_uar') throw new OptionsError(`monitor (--monitor) must be val_loss or val_uar, got '${String(s.monitor)}'`);
   if (s.split !== 'speaker' && s.split !== 'random') throw new OptionsError(`split (--split) must be speaker or random, got '${String(s.split)}'`);
@@ -181,7 +187,7 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
     valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
     valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
     onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
-    normalize: options.normalize ?? 'global', seeds: options.seeds ?? 1,
+    normalize: options.normalize ?? 'global', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0,
   };
   checkSettings(settings);
   return settings;
