@@ -8,6 +8,7 @@ import * as path from 'path';
 
 import { AbortError, loadModel, predictFiles, readSpeakerMap, shutdown, train } from '../src/index';
 import { MomentAccumulator, rowMoments } from '../src/features/normalise';
+import { native } from '../src/native';
 import { batchTensors, CacheReader, fillBatch, fitNormalisation, fitSpeakerMoments } from '../src/train/dataset';
 import { CLI, maxAbsDiff, tempDir } from './helpers/paths';
 
@@ -187,6 +188,32 @@ describe('on a synthesised corpus with augmented copies', () => {
       return p;
     }));
     expect(maxAbsDiff(averaged, averaged.map((_, i) => (single[0][i] + single[1][i]) / 2))).toBeLessThan(1e-6);
+
+    // A timeline takes its recording as one speaker: the moments of its non-silent windows, measured in
+    // a first pass, standardise every window.
+    const recording = files[0];
+    const timeline = await both.timeline(recording, { windowSeconds: 0.6, hopSeconds: 0.3 });
+    expect(timeline.windows.length).toBeGreaterThan(2);
+    expect(timeline.windows.filter((w) => !w.silent).length).toBeGreaterThan(1);
+    const windowRows = timeline.windows.map((w) => {
+      const samples = native.decodeWav(fs.readFileSync(recording));
+      expect(samples.sampleRate).toBe(48000);
+      const audio = native.resample(samples.samples, 48000, 16000);
+      const crop = new Float32Array(Math.round(1.2 * 16000));
+      crop.set(audio.subarray(Math.round(w.start * 16000), Math.round(w.end * 16000)));
+      return native.computeFeatures(crop, both.preprocessing.featureConfig).data;
+    });
+    const speech = new MomentAccumulator(16);
+    timeline.windows.forEach((w, i) => {
+      if (!w.silent) speech.add(windowRows[i]);
+    });
+    const stacked = new Float32Array(windowRows.length * windowRows[0].length);
+    windowRows.forEach((r, i) => stacked.set(r, i * r.length));
+    const expected = both.predictRows(stacked, windowRows.length, windowRows.map(() => 'one'), new Map([['one', speech.moments()]]));
+    timeline.windows.forEach((w, i) => {
+      if (w.silent) return;
+      both.labels.forEach((label, c) => expect(Math.abs((w.probabilities as Record<string, number>)[label] - expected[i * both.labels.length + c])).toBeLessThan(1e-4));
+    });
     both.dispose();
 
     // The CLI says it too, and refuses what cannot work.

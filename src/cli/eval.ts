@@ -106,7 +106,7 @@ export function predictCommand(): Command {
         throw new OptionsError('--window, --hop, --silence-db and -o go with --timeline');
       }
       if (opts.output !== undefined && files.length !== 1) throw new OptionsError('-o writes the timeline of one file; give one file');
-      if (opts.timeline && opts.speakerMap !== undefined) throw new OptionsError('--speaker-map goes with file predictions, not --timeline (timeline windows are standardised each on its own)');
+      if (opts.timeline && opts.speakerMap !== undefined) throw new OptionsError('--speaker-map goes with file predictions, not --timeline (a timeline takes its recording as one speaker)');
       const { loadModel, predictFiles, readSpeakerMap } = await import('../eval/model');
       const speakers = opts.speakerMap === undefined ? undefined : readSpeakerMap(opts.speakerMap);
       const model = await loadModel(run, { backend: opts.backend, threads: opts.threads });
@@ -114,7 +114,7 @@ export function predictCommand(): Command {
       try {
         if (speakers && model.normalisation !== 'speaker') warn(`${run} was trained with ${model.normalisation} normalisation: the speaker map is not needed and is not used`);
         if (opts.timeline) {
-          if (model.normalisation === 'speaker') warn(`${run} was trained with speaker normalisation; timeline windows are standardised each by its own statistics`);
+          if (model.normalisation === 'speaker' && files.includes('-')) warn(`${run} was trained with speaker normalisation; standard input cannot be read twice, so its timeline windows are standardised each by its own statistics`);
           await timelines(model, files, opts);
           return;
         }

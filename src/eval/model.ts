@@ -6,7 +6,7 @@ import * as path from 'path';
 
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { InputFileError, OptionsError, throwIfAborted } from '../errors';
-import { audioSource, inputName, runClipTask, type AudioInput, type CallOptions } from '../features/extract';
+import { audioSource, inputName, runClipTask, STDIN, type AudioInput, type CallOptions } from '../features/extract';
 import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel, type Preprocessing } from '../train/checkpoint';
 import { readFolds, readRunConfig, runMembers } from '../train/run';
 import { apiPool } from '../workers/pool';
@@ -44,6 +44,9 @@ export function modelFolders(run: string): string[] {
   if (missing.length > 0) throw new InputFileError(run, `no trained model in ${missing.join(', ')} (has training finished an epoch?)`);
   return folders;
 }
+
+// The one speaker of a timeline's recording.
+const RECORDING = 'recording';
 
 /** Each named speaker's moments over its rows among `features`. */
 function momentsBySpeaker(features: Float32Array, rows: number, coeffs: number, speakers: readonly (string | undefined)[]): Map<string, Moments> {
@@ -117,22 +120,46 @@ export class EmotionModel {
 
   /**
    * The emotion over time of a recording of any length ('-': standard input), read a block at a time:
-   * the model's window slides by hopSeconds, windows are scored in batches, silence is marked.
+   * the model's window slides by hopSeconds, windows are scored in batches, silence is marked. With
+   * speaker normalisation the recording is taken as one speaker: a first pass over its windows (features
+   * only) measures the moments of its non-silent windows, and the second scores them with those;
+   * standard input cannot be read twice, so there each window is standardised on its own.
    */
   async timeline(input: AudioInput, options: TimelineOptions = {}): Promise<Timeline> {
     if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
-    return computeTimeline((features, rows) => this.predictRows(features, rows), this.preprocessing, input, options);
+    if (this.normalisation !== 'speaker' || input === STDIN) {
+      return computeTimeline((features, rows) => this.predictRows(features, rows), this.preprocessing, input, options);
+    }
+    const { coeffs, labels } = this.preprocessing;
+    const perWindow: MomentAccumulator[] = [];
+    const measured = await computeTimeline((features, rows) => {
+      const rowSize = features.length / rows;
+      for (let r = 0; r < rows; r++) {
+        const accumulator = new MomentAccumulator(coeffs);
+        accumulator.add(features.subarray(r * rowSize, (r + 1) * rowSize));
+        perWindow.push(accumulator);
+      }
+      return new Float32Array(rows * labels.length);
+    }, this.preprocessing, input, { ...options, onProgress: undefined });
+    const recording = new MomentAccumulator(coeffs);
+    measured.windows.forEach((w, i) => {
+      if (!w.silent) recording.merge(perWindow[i]);
+    });
+    if (recording.count === 0) perWindow.forEach((a) => recording.merge(a));
+    const moments = new Map([[RECORDING, recording.moments()]]);
+    return computeTimeline((features, rows) => this.predictRows(features, rows, new Array<string>(rows).fill(RECORDING), moments), this.preprocessing, input, options);
   }
 
   /**
    * Probabilities [rows, labels] of rows of features as the training cache holds them (not normalised),
-   * averaged over the folds and seeds. `speakers` names each row's speaker (see `normalisation`).
+   * averaged over the folds and seeds. `speakers` names each row's speaker (see `normalisation`);
+   * `speakerMoments`, when given, are their moments (otherwise those of their rows among these).
    */
-  predictRows(features: Float32Array, rows: number, speakers?: readonly (string | undefined)[]): Float32Array {
+  predictRows(features: Float32Array, rows: number, speakers?: readonly (string | undefined)[], speakerMoments?: ReadonlyMap<string, Moments>): Float32Array {
     const { labels, frames, coeffs } = this.preprocessing;
     if (features.length !== rows * frames * coeffs) throw new OptionsError(`${rows} feature rows have ${rows}x${frames}x${coeffs} values, got ${features.length}`);
     if (speakers !== undefined && speakers.length !== rows) throw new OptionsError(`${rows} feature rows need ${rows} speakers, got ${speakers.length}`);
-    const speakerMoments = this.normalisation === 'speaker' && speakers ? momentsBySpeaker(features, rows, coeffs, speakers) : undefined;
+    if (this.normalisation === 'speaker' && speakers && !speakerMoments) speakerMoments = momentsBySpeaker(features, rows, coeffs, speakers);
     const mean = new Float32Array(rows * labels.length);
     const sums = new Float64Array(rows * labels.length);
     for (const { model, preprocessing: p } of this.models) {

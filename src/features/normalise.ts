@@ -45,6 +45,16 @@ export class MomentAccumulator {
     this.frames += row.length / coeffs;
   }
 
+  /** Adds another accumulator's rows. */
+  merge(other: MomentAccumulator): void {
+    if (other.coeffs !== this.coeffs) throw new Error(`cannot merge moments of ${other.coeffs} coefficients into ${this.coeffs}`);
+    for (let c = 0; c < this.coeffs; c++) {
+      this.sum[c] += other.sum[c];
+      this.sumSquares[c] += other.sumSquares[c];
+    }
+    this.frames += other.frames;
+  }
+
   moments(): Moments {
     if (this.frames === 0) throw new Error('cannot take moments of no rows');
     const mean = new Float32Array(this.coeffs);

@@ -34,7 +34,7 @@ export interface TrainOptions extends CallOptions {
   lstmUnits?: number;
   attentionUnits?: number;
   dropout?: number;
-  /** Most epochs; default 50. */
+  /** Most epochs; default 100. */
   epochs?: number;
   /** Rows per step; default 32. */
   batchSize?: number;
@@ -42,9 +42,9 @@ export interface TrainOptions extends CallOptions {
   lr?: number;
   /** Mixup Beta(alpha, alpha); 0 disables it; default 0.2. */
   mixup?: number;
-  /** Early stopping: epochs without validation-loss improvement; default 8. */
+  /** Early stopping: epochs without improvement of the monitored metric; default 15. */
   patience?: number;
-  /** Epochs without improvement before the learning rate is cut; default 3. */
+  /** Epochs without improvement before the learning rate is cut; default 5. */
   lrPatience?: number;
   /** Learning-rate cut factor; default 0.5. */
   lrFactor?: number;
@@ -55,12 +55,12 @@ export interface TrainOptions extends CallOptions {
   /**
    * How rows are standardised per coefficient: 'global' over the training rows, 'speaker' over each
    * speaker's own rows (prediction then wants a speaker map, or falls back to each recording's own),
-   * 'utterance' over each clip; default 'global'.
+   * 'utterance' over each clip; default 'speaker'.
    */
   normalize?: NormaliseMode;
   /**
    * Decay of an exponential moving average of the weights, which validation, early stopping and the
-   * saved model use (it steadies results from seed to seed); 0 disables it; default 0.
+   * saved model use (it steadies results from seed to seed); 0 disables it; default 0.99.
    */
   weightAverage?: number;
   /** Models per split, each from its own seed (seed-K/ folders); evaluation reports mean and std over them; default 1. */
@@ -181,13 +181,13 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
   const { preset, sizes } = modelSizes(options);
   const settings: TrainSettings = {
     cache: path.resolve(options.cache), modelPreset: preset, sizes,
-    epochs: options.epochs ?? 50, batchSize: options.batchSize ?? 32, lr: options.lr ?? 1e-3, mixupAlpha: options.mixup ?? 0.2,
-    patience: options.patience ?? 8, lrPatience: options.lrPatience ?? 3, lrFactor: options.lrFactor ?? 0.5, minLr: options.minLr ?? 1e-5,
+    epochs: options.epochs ?? 100, batchSize: options.batchSize ?? 32, lr: options.lr ?? 1e-3, mixupAlpha: options.mixup ?? 0.2,
+    patience: options.patience ?? 15, lrPatience: options.lrPatience ?? 5, lrFactor: options.lrFactor ?? 0.5, minLr: options.minLr ?? 1e-5,
     classWeights: Boolean(options.classWeights), seed: options.seed ?? 1, split: options.split ?? 'speaker',
     valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
     valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
     onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
-    normalize: options.normalize ?? 'global', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0,
+    normalize: options.normalize ?? 'speaker', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0.99,
   };
   checkSettings(settings);
   return settings;
