@@ -114,13 +114,21 @@ function fitGlobalMoments(reader: CacheReader, items: readonly number[]): Moment
  * standardise themselves, as they would in use.
  */
 export function fitSpeakerMoments(reader: CacheReader): Map<string, Moments> {
-  const { items } = reader.manifest;
-  const speakers = [...new Set(items.map((item) => item.speaker))];
+  const { items, coeffs } = reader.manifest;
+  // One pass in shard order (each shard loads once), originals and copies apart.
+  const originals = new Map<string, MomentAccumulator>();
+  const copies = new Map<string, MomentAccumulator>();
+  const ordered = items.map((_, i) => i).sort((a, b) => items[a].shard - items[b].shard || a - b);
+  for (const i of ordered) {
+    const { speaker, augmented } = items[i];
+    const into = augmented ? copies : originals;
+    let accumulator = into.get(speaker);
+    if (!accumulator) into.set(speaker, (accumulator = new MomentAccumulator(coeffs)));
+    accumulator.add(reader.row(i));
+  }
   const moments = new Map<string, Moments>();
-  for (const speaker of speakers) {
-    const own = items.map((item, i) => ({ item, i })).filter(({ item }) => item.speaker === speaker);
-    const originals = own.filter(({ item }) => !item.augmented);
-    moments.set(speaker, fitGlobalMoments(reader, (originals.length > 0 ? originals : own).map(({ i }) => i)));
+  for (const speaker of new Set(items.map((item) => item.speaker))) {
+    moments.set(speaker, ((originals.get(speaker) ?? copies.get(speaker)) as MomentAccumulator).moments());
   }
   return moments;
 }
