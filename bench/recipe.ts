@@ -48,11 +48,11 @@ const CONFIGS: readonly { name: string; label: string; args: string[] }[] = [
   { name: 'seed-speaker-long', label: 'seed preset, speaker normalisation, long schedule: up to 100 epochs, patience 15, learning-rate patience 5', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG] },
   { name: 'small-speaker-long', label: 'small preset, speaker normalisation, long schedule', args: ['--model', 'small', '--normalize', 'speaker', ...LONG] },
   { name: 'seed-speaker-long-ema', label: 'seed preset, speaker normalisation, long schedule, weight average 0.99 (the new defaults)', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE] },
-  { name: 'small-speaker-long-ema', label: 'small preset with the new defaults', args: ['--model', 'small', '--normalize', 'speaker', ...LONG, ...AVERAGE] },
-  { name: 'seed-speaker-long-ema-2blocks', label: 'the same, 2 convolution blocks (32,64: the LSTM sees 75 steps, not 37)', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--conv-filters', '32,64'] },
-  { name: 'seed-speaker-long-ema-valuar', label: 'the same, --monitor val_uar', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--monitor', 'val_uar'] },
-  { name: 'seed-speaker-long-ema-nomixup', label: 'the same, no mixup', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--mixup', '0'] },
-  { name: 'seed-speaker-long-ema-online', label: 'the same, online augmentation (noise, shift, pitch, stretch)', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--online-augment'] },
+  { name: 'seed-speaker-long-ema-2blocks', label: 'new defaults, 2 convolution blocks (32,64: the LSTM sees 75 steps, not 37)', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--conv-filters', '32,64'] },
+  { name: 'seed-speaker-long-ema-valuar', label: 'new defaults, --monitor val_uar', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--monitor', 'val_uar'] },
+  { name: 'seed-speaker-long-ema-nomixup', label: 'new defaults, no mixup', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--mixup', '0'] },
+  { name: 'seed-speaker-long-ema-online', label: 'new defaults, online augmentation (noise, shift, pitch, stretch)', args: ['--model', 'seed', '--normalize', 'speaker', ...LONG, ...AVERAGE, '--online-augment'] },
+  { name: 'small-speaker-long-ema', label: 'small preset, new defaults', args: ['--model', 'small', '--normalize', 'speaker', ...LONG, ...AVERAGE] },
 ];
 
 interface Args {

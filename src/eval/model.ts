@@ -92,7 +92,8 @@ export class EmotionModel {
   /**
    * How the run standardised its rows. 'speaker': rows given with a speaker are standardised by the
    * moments of that speaker's rows in the same call (predictRows, predictFiles with a speaker map);
-   * any other row, and every predict() and timeline window, by its own moments (per recording).
+   * any other row, and every predict(), by its own moments (per recording); timeline() takes its
+   * recording as one speaker.
    */
   get normalisation(): NormaliseMode {
     return this.preprocessing.normalisation.mode ?? 'global';
