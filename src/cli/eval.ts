@@ -12,19 +12,6 @@ import { parseNumber, threadsOption } from './options';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 
-/** The epoch (1-based) whose weights the model kept: the best of the monitored metric. */
-function bestEpochOf(history: readonly { epoch: number; valLoss: number; valUar: number; loss: number }[], monitor: 'val_loss' | 'val_uar'): number {
-  let best = 0;
-  const score = (r: (typeof history)[number]) => {
-    const watched = monitor === 'val_uar' ? -r.valUar : r.valLoss;
-    return Number.isFinite(watched) ? watched : r.loss;
-  };
-  history.forEach((r, i) => {
-    if (score(r) < score(history[best])) best = i;
-  });
-  return history[best]?.epoch ?? 0;
-}
-
 export function evalCommand(): Command {
   return new Command('eval')
     .description('evaluate a trained run on its held-out test speakers: metrics.json, confusion.svg, curves.svg, report.html')
@@ -43,7 +30,7 @@ export function evalCommand(): Command {
           splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet, missingFolds: evaluation.missingFolds,
           seeds: evaluation.seeds,
           folds: evaluation.folds.map((f) => ({
-            fold: f.fold, seed: f.seed, epochs: f.history.length, bestEpoch: bestEpochOf(f.history, evaluation.config.settings.monitor ?? 'val_loss'),
+            fold: f.fold, seed: f.seed, epochs: f.history.length, bestEpoch: f.bestEpoch,
             testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1,
             baseline: f.baseline && { accuracy: f.baseline.accuracy, uar: f.baseline.uar, macroF1: f.baseline.macroF1, rows: f.baseline.total },
           })),

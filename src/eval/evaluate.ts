@@ -9,7 +9,7 @@ import type { CropSpec } from '../workers/feature-task';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
 import { CacheReader, fitSpeakerMoments } from '../train/dataset';
-import { makeSplits, memberFinished, readFolds, runMembers, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
+import { makeSplits, memberFinished, memberState, readFolds, runMembers, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
 import { clipStatistics, fitLogisticRegression, predictLogisticRegression } from './baseline';
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
 import { argmaxRows, predictItems } from './predict';
@@ -25,6 +25,8 @@ export interface FoldEvaluation {
   rows: number;
   metrics: Metrics;
   history: EpochRecord[];
+  /** The epoch (1-based) whose weights the model keeps, as early stopping chose it; null without a checkpoint. */
+  bestEpoch: number | null;
   /** The backend of each start of this fold when it was trained on its own (--fold); empty otherwise. */
   starts: RunConfig['backends'];
   /**
@@ -138,7 +140,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       }
       const startsFile = path.join(foldDir, STARTS_JSON);
       const starts = fs.existsSync(startsFile) ? (JSON.parse(fs.readFileSync(startsFile, 'utf8')) as RunConfig['backends']) : [];
-      evaluations.push({ fold: fold.fold, seed, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history: readHistory(path.join(foldDir, 'metrics.jsonl')), starts, baseline });
+      const history = readHistory(path.join(foldDir, 'metrics.jsonl'));
+      const state = memberState(runDir, member);
+      const bestEpoch = state ? (history[state.early.bestEpoch]?.epoch ?? null) : null;
+      evaluations.push({ fold: fold.fold, seed, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history, bestEpoch, starts, baseline });
     } finally {
       model.dispose();
     }

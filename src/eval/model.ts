@@ -45,6 +45,16 @@ export function modelFolders(run: string): string[] {
   return folders;
 }
 
+/** The most probable label of one row of probabilities, with every probability rounded to 6 decimals. */
+function toPrediction(probabilities: ArrayLike<number>, labels: readonly string[]): EmotionPrediction {
+  let best = 0;
+  for (let c = 1; c < labels.length; c++) if (probabilities[c] > probabilities[best]) best = c;
+  return {
+    emotion: labels[best], confidence: Number(probabilities[best].toFixed(6)),
+    probabilities: Object.fromEntries(labels.map((label, c) => [label, Number(probabilities[c].toFixed(6))])),
+  };
+}
+
 // The one speaker of a timeline's recording.
 const RECORDING = 'recording';
 
@@ -184,10 +194,7 @@ export class EmotionModel {
         mean[c] += v / this.models.length;
       });
     }
-    let best = 0;
-    for (let c = 1; c < labels.length; c++) if (mean[c] > mean[best]) best = c;
-    const probabilities = Object.fromEntries(labels.map((label, c) => [label, Number(mean[c].toFixed(6))]));
-    return { emotion: labels[best], confidence: Number(mean[best].toFixed(6)), probabilities };
+    return toPrediction(mean, labels);
   }
 
   /** Frees the weights. Predictions after this throw. */
@@ -286,14 +293,8 @@ async function predictBySpeaker(
   rows.forEach((row, i) => {
     let result: Prediction;
     if ('features' in row) {
-      const p = probabilities.subarray(g * labels.length, (g + 1) * labels.length);
+      result = { file: files[i], ...toPrediction(probabilities.subarray(g * labels.length, (g + 1) * labels.length), labels) };
       g++;
-      let best = 0;
-      for (let c = 1; c < labels.length; c++) if (p[c] > p[best]) best = c;
-      result = {
-        file: files[i], emotion: labels[best], confidence: Number(p[best].toFixed(6)),
-        probabilities: Object.fromEntries(labels.map((label, c) => [label, Number(p[c].toFixed(6))])),
-      };
     } else {
       result = { file: inputName(files[i]), error: row.error };
     }

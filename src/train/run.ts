@@ -234,18 +234,23 @@ export function runMembers(settings: TrainSettings, folds: readonly FoldRecord[]
   }))).flat();
 }
 
-/** Whether a member finished training (early stop or its last epoch), from its newest checkpoint. */
-export function memberFinished(runDir: string, member: Pick<RunMember, 'dir'>): boolean {
+/** The loop state of a member's newest checkpoint, or null (none yet, or unreadable). */
+export function memberState(runDir: string, member: Pick<RunMember, 'dir'>): LoopState | null {
   const paths = foldPaths(path.join(runDir, member.dir));
-  if (!fs.existsSync(path.join(paths.model, 'model.json'))) return false;
   const epochs = listCheckpoints(paths.checkpoints);
-  if (epochs.length === 0) return false;
+  if (epochs.length === 0) return null;
   const index = path.join(paths.checkpoints, checkpointName(epochs[epochs.length - 1]), 'checkpoint.json');
   try {
-    return (JSON.parse(fs.readFileSync(index, 'utf8')) as { state: LoopState }).state.finished === true;
+    return (JSON.parse(fs.readFileSync(index, 'utf8')) as { state: LoopState }).state;
   } catch {
-    return false;
+    return null;
   }
+}
+
+/** Whether a member finished training (early stop or its last epoch), from its newest checkpoint. */
+export function memberFinished(runDir: string, member: Pick<RunMember, 'dir'>): boolean {
+  if (!fs.existsSync(path.join(foldPaths(path.join(runDir, member.dir)).model, 'model.json'))) return false;
+  return memberState(runDir, member)?.finished === true;
 }
 
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
