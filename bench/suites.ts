@@ -10,6 +10,7 @@ import { longRecordingScenario } from './suites/long-recording';
 import { mfccE2eSuite } from './suites/mfcc-e2e';
 import { prepareBundleScenario } from './suites/prepare-bundle';
 import { trainScenario } from './suites/train';
+import { trainBundleScenario } from './suites/train-bundle';
 import { trainEngineScenario } from './suites/train-engine';
 
 export type { BenchCase, BenchReport, CaseResult, MachineInfo, PreparedSuite, RunOptions, Suite, SuiteResult } from './framework';
@@ -17,7 +18,7 @@ export { describeMachine, renderMarkdown, renderTable, writeReportAtomic } from 
 
 export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite, pitchSuite, stretchSuite];
 
-export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, longRecordingScenario, gemmScenario, trainScenario, trainEngineScenario];
+export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, longRecordingScenario, gemmScenario, trainScenario, trainBundleScenario, trainEngineScenario];
 
 export function suiteNames(): string[] {
   return [...ALL_SUITES, ...ALL_SCENARIOS].map((s) => s.name);

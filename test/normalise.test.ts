@@ -9,7 +9,7 @@ import * as path from 'path';
 import { AbortError, loadModel, predictFiles, readSpeakerMap, shutdown, train } from '../src/index';
 import { MomentAccumulator, rowMoments } from '../src/features/normalise';
 import { native } from '../src/native';
-import { batchTensors, CacheReader, fillBatch, fitNormalisation, fitSpeakerMoments } from '../src/train/dataset';
+import { CacheReader, fillBatch, fitNormalisation, fitSpeakerMoments } from '../src/train/dataset';
 import { CLI, maxAbsDiff, tempDir } from './helpers/paths';
 
 const work = tempDir('normalise');
@@ -104,10 +104,7 @@ describe('on a synthesised corpus with augmented copies', () => {
     const all = items.map((_, i) => i);
     for (const mode of ['speaker', 'utterance'] as const) {
       const norm = fitNormalisation(reader, all, mode);
-      const batch = fillBatch(reader, { members: all, mixup: null }, 8);
-      const x = batchTensors(batch, norm, frames, coeffs).x;
-      const values = x.dataSync();
-      x.dispose();
+      const values = fillBatch(reader, { members: all, mixup: null }, 8, norm).features;
       const rowSize = frames * coeffs;
       const rowsOf = (members: number[]) => members.map((i) => values.slice(i * rowSize, (i + 1) * rowSize) as Float32Array);
       const groups = mode === 'speaker'

@@ -40,12 +40,16 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
     trainOutput = ser([
       'train', cache, '-o', run, '--model', 'small', '--epochs', '20', '--batch-size', '16', '--lr', '3e-3', '--seed', '3',
       '--test-speakers', testSpeakers.join(','), '--val-speakers', 'ravdess:06', '--backend', 'native',
+      // 1 MiB holds 86 of the 160 training rows: they stream through a shuffle window, as a cache
+      // larger than the memory budget does.
+      '--cache-memory', '1',
     ]);
   }, 240_000);
 
   test('the small model learns: test UAR on two held-out speakers is far above chance', () => {
     expectOk(trainOutput);
     expect(trainOutput.stderr).toMatch(/^backend: native/m);
+    expect(trainOutput.stderr).toMatch(/^data: 160 training rows \(2 MiB\) streamed shard by shard through a shuffle window of 86 rows/m);
     const evaluation = ser(['eval', run, '--json', '--backend', 'native']);
     expectOk(evaluation);
     const result = JSON.parse(evaluation.stdout) as {
@@ -159,11 +163,17 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
 
   // The native engine (fused ops, 2 threads) as well as the cpu backend: every kernel is deterministic.
   // Native epochs take a fraction of cpu's: more of them leave time to kill the run midway.
-  test.each([['cpu', '1', 6], ['native', '2', 16]])('on %s with %s thread(s): kill -9 after an epoch, --resume, and the final weights equal an uninterrupted run\'s', async (backend, threads, epochs) => {
-    const args = ['train', cache, ...tiny, '--epochs', String(epochs), '--backend', backend, '--threads', threads, '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04'];
-    const whole = path.join(work, `whole-${backend}`);
+  // The third case streams its rows through a window of 10 rows (a budget smaller than the cache); the
+  // resume is given no budget and keeps the window its checkpoint records.
+  test.each([
+    ['cpu', '1', 6, 'rows in memory', []],
+    ['native', '2', 16, 'rows in memory', []],
+    ['native', '2', 16, 'rows streamed', ['--cache-memory', '0.02']],
+  ])('on %s with %s thread(s), %s epochs, %s: kill -9 after an epoch, --resume, and the final weights equal an uninterrupted run\'s', async (backend, threads, epochs, _rows, extra) => {
+    const args = ['train', cache, ...tiny, '--epochs', String(epochs), '--backend', backend, '--threads', threads, '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04', ...extra];
+    const whole = path.join(work, `whole-${backend}-${extra.length}`);
     expectOk(ser([...args, '-o', whole]));
-    const interrupted = path.join(work, `interrupted-${backend}`);
+    const interrupted = path.join(work, `interrupted-${backend}-${extra.length}`);
     const child = spawn(process.execPath, [CLI, ...args, '-o', interrupted], { stdio: 'ignore' });
     const metrics = path.join(interrupted, 'metrics.jsonl');
     const signal = await new Promise<NodeJS.Signals | null>((resolve) => {
@@ -181,7 +191,9 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     expect(signal).toBe('SIGKILL');
     const doneBeforeKill = lines(metrics).length;
     expect(doneBeforeKill).toBeLessThan(epochs);
-    expectOk(ser(['train', '-o', interrupted, '--resume', '--backend', backend, '--threads', threads]));
+    const resumed = ser(['train', '-o', interrupted, '--resume', '--backend', backend, '--threads', threads]);
+    expectOk(resumed);
+    expect(resumed.stderr).toMatch(extra.length > 0 ? /^data: \d+ training rows .* shuffle window of 10 rows/m : /^data: \d+ training rows .* in memory/m);
     const last = `checkpoints/epoch-${String(epochs).padStart(4, '0')}`;
     for (const file of [`${last}/weights.bin`, `${last}/optimizer.bin`, 'model/weights.bin']) {
       expect(fs.readFileSync(path.join(interrupted, file)).equals(fs.readFileSync(path.join(whole, file)))).toBe(true);

@@ -2,6 +2,7 @@
 // plan (recorded in manifests), then applied by the native effects in a fixed order.
 import { OptionsError } from '../errors';
 import { native, type NoiseColor, type ShiftMode } from '../native';
+import { seededUniform } from './random';
 
 /** The names of the augmentations: speed, pitch, stretch, shift, noise. */
 export type AugmentKind = 'speed' | 'pitch' | 'stretch' | 'shift' | 'noise';
@@ -52,19 +53,7 @@ export class AugmentSpecError extends OptionsError {
   override name = 'AugmentSpecError';
 }
 
-/** A seeded uniform generator: a Weyl sequence through murmur3's 32-bit finaliser. */
-export function seededUniform(seed: number): () => number {
-  let state = seed >>> 0;
-  let high = Math.floor(seed / 2 ** 32) >>> 0;
-  return () => {
-    state = (state + 0x9e3779b9) >>> 0;
-    let z = state ^ high;
-    high = (high + 0x7f4a7c15) >>> 0;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
-  };
-}
+export { seededUniform };
 
 /** Builds a spec from names like 'noise,pitch' with the default ranges. */
 export function specFromNames(names: readonly string[], probability?: number): AugmentSpec {

@@ -37,6 +37,7 @@ interface TrainCliOptions {
   fold?: number | 'auto';
   onlineAugment?: string | boolean;
   workers?: number;
+  cacheMemory?: number;
   backend: BackendChoice;
   threads?: number;
   resume?: boolean;
@@ -86,6 +87,7 @@ export function trainCommand(): Command {
     .option('--fold <i|auto>', 'with --folds: train only fold i (0-based) into the shared run folder, as one task of an array job; auto: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseFold)
     .option('--online-augment [kinds]', `augment every training clip afresh each epoch in workers (needs prepare --keep-audio; default ${DEFAULT_ONLINE_AUGMENT.join(',')})`)
     .option('--workers <n>', 'worker threads for online augmentation (default: one per core)', parseInteger)
+    .option('--cache-memory <MiB>', 'memory for the training rows: within it they are loaded once, beyond it streamed shard by shard through a shuffle window of that many MiB (default: half of the available memory)', parseNumber)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
     .addOption(threadsOption())
     .option('--resume', 'continue the run in -o from its last checkpoint (its stored settings apply)')
@@ -107,7 +109,7 @@ export function trainCommand(): Command {
         valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
         valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds, fold: opts.fold,
         onlineAugment: Array.isArray(onlineAugment) && onlineAugment.length === 0 ? true : onlineAugment,
-        workers: opts.workers, backend: opts.backend, threads: opts.threads,
+        workers: opts.workers, cacheMemory: opts.cacheMemory, backend: opts.backend, threads: opts.threads,
         log: (line) => process.stderr.write(`${line}\n`),
         onStep: ({ fold, folds, seed, seeds, progress: p }) => {
           if (!tty) return;

@@ -9,11 +9,11 @@ export function clipStatistics(reader: CacheReader, items: readonly number[]): F
   const { frames, coeffs } = reader.manifest;
   const width = 2 * coeffs;
   const out = new Float64Array(items.length * width);
-  // Rows in shard order, so each shard loads once.
-  const order = items.map((item, i) => ({ item, i })).sort((a, b) => reader.manifest.items[a.item].shard - reader.manifest.items[b.item].shard || a.item - b.item);
-  for (const { item, i } of order) {
-    const row = reader.row(item);
-    const o = i * width;
+  const position = new Map<number, number>();
+  items.forEach((item, i) => position.set(item, i));
+  // Rows in shard order, so each shard is read once.
+  reader.forEachRow([...position.keys()], (row, item) => {
+    const o = (position.get(item) as number) * width;
     for (let c = 0; c < coeffs; c++) {
       let sum = 0;
       let squares = 0;
@@ -26,7 +26,12 @@ export function clipStatistics(reader: CacheReader, items: readonly number[]): F
       out[o + c] = mean;
       out[o + coeffs + c] = Math.sqrt(Math.max(squares / frames - mean * mean, 0));
     }
-  }
+  });
+  // A repeated item gets the same statistics at each of its places.
+  items.forEach((item, i) => {
+    const first = position.get(item) as number;
+    if (first !== i) out.copyWithin(i * width, first * width, (first + 1) * width);
+  });
   return out;
 }
 

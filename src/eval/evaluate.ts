@@ -148,6 +148,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       model.dispose();
     }
   }
+  reader.close();
   const { pooled, ...summary } = summariseFolds(evaluations.map((e) => e.metrics));
   const foldBaselines = evaluations.map((e) => e.baseline).filter((b): b is Metrics => b !== null);
   let baselineSummary: Evaluation['baselineSummary'] = null;

@@ -11,7 +11,7 @@ import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel, t
 import { readFolds, readRunConfig, runMembers } from '../train/run';
 import { apiPool } from '../workers/pool';
 import { MomentAccumulator, type Moments, type NormaliseMode } from '../features/normalise';
-import { predictFeatures } from './predict';
+import { predictFeatures, PREDICT_BATCH_ROWS } from './predict';
 import { computeTimeline, type Timeline, type TimelineOptions } from './timeline';
 
 /** A prediction: the most probable emotion, its probability, and every emotion's probability. */
@@ -174,7 +174,7 @@ export class EmotionModel {
     const mean = new Float32Array(rows * labels.length);
     const sums = new Float64Array(rows * labels.length);
     for (const { model, preprocessing: p } of this.models) {
-      const probabilities = predictFeatures(model, features, rows, normalisationFromJson(p.normalisation, speakerMoments), frames, coeffs, 64, speakers);
+      const probabilities = predictFeatures(model, features, rows, normalisationFromJson(p.normalisation, speakerMoments), frames, coeffs, PREDICT_BATCH_ROWS, speakers);
       probabilities.forEach((v, i) => {
         sums[i] += v / this.models.length;
       });

@@ -80,3 +80,44 @@ export function rowMoments(row: Float32Array, coeffs: number): Moments {
 export function identityMoments(coeffs: number): Moments {
   return { mean: new Float32Array(coeffs), std: new Float32Array(coeffs).fill(1) };
 }
+
+/**
+ * How a run standardises its rows. global: `mean` and `std` per coefficient over all frames of the
+ * training rows. speaker: each speaker's own moments (`speakers`), over that speaker's original rows.
+ * utterance: each row's own moments. A row whose speaker has no moments is standardised on its own.
+ */
+export interface Normalisation {
+  mode: NormaliseMode;
+  /** global: fitted on the training rows; other modes: zeros and ones. */
+  mean: Float32Array;
+  std: Float32Array;
+  speakers: ReadonlyMap<string, Moments>;
+}
+
+/** The moments that standardise `row` (of speaker `speaker`, when known) under `norm`. */
+export function momentsFor(norm: Normalisation, row: Float32Array, coeffs: number, speaker?: string): Moments {
+  if (norm.mode === 'global') return { mean: norm.mean, std: norm.std };
+  const own = norm.mode === 'speaker' && speaker !== undefined ? norm.speakers.get(speaker) : undefined;
+  return own ?? rowMoments(row, coeffs);
+}
+
+/** Standardises a row of frames x coeffs in place: (value - mean) / std per coefficient. */
+export function standardiseRow(row: Float32Array, coeffs: number, moments: Moments): void {
+  const { mean, std } = moments;
+  for (let offset = 0; offset < row.length; offset += coeffs) {
+    for (let c = 0; c < coeffs; c++) row[offset + c] = (row[offset + c] - mean[c]) / std[c];
+  }
+}
+
+/**
+ * Standardises `rows` rows of `features` in place under `norm`; `speakers` names each row's speaker
+ * (speaker normalisation looks its moments up by it).
+ */
+export function standardiseRows(norm: Normalisation, features: Float32Array, rows: number, coeffs: number, speakers?: readonly (string | undefined)[]): void {
+  if (rows === 0) return;
+  const rowSize = features.length / rows;
+  for (let r = 0; r < rows; r++) {
+    const row = features.subarray(r * rowSize, (r + 1) * rowSize);
+    standardiseRow(row, coeffs, momentsFor(norm, row, coeffs, speakers?.[r]));
+  }
+}

@@ -141,6 +141,11 @@ export interface LoopState {
   plateau: PlateauState;
   history: EpochRecord[];
   finished: boolean;
+  /**
+   * The shuffle window the run's batches were drawn with: null when every training row was in memory
+   * (runs from before it: null). The epoch order depends on it, so a resume keeps it.
+   */
+  shuffleWindowRows?: number | null;
 }
 
 /** Adam keeps its bias-correction powers in variables it builds up by products; tfjs's setWeights

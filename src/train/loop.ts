@@ -43,6 +43,11 @@ export interface LoopOptions {
    * result use (0 or absent: the weights as trained).
    */
   weightAverage?: number;
+  /**
+   * The shuffle window the batch source streams with (null: every training row in memory). Recorded
+   * in the loop state of a new run; a resumed run's source must use the window its state records.
+   */
+  shuffleWindowRows?: number | null;
 }
 
 export interface FoldPaths {
@@ -66,6 +71,8 @@ export interface EpochProgress {
   accuracy: number;
   samplesPerSecond: number;
   elapsedSeconds: number;
+  /** Of elapsedSeconds, the time spent waiting for batches. */
+  dataWaitSeconds: number;
 }
 
 export interface FoldInput {
@@ -142,7 +149,9 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
     options.lr,
   );
   const restored = await restoreLatestCheckpoint(paths.checkpoints, model, optimizer);
-  const state: LoopState = restored ?? { epoch: 0, step: 0, lr: options.lr, early: early.state, plateau: plateau.state, history: [], finished: false };
+  const state: LoopState = restored ?? {
+    epoch: 0, step: 0, lr: options.lr, early: early.state, plateau: plateau.state, history: [], finished: false, shuffleWindowRows: options.shuffleWindowRows ?? null,
+  };
   early.state = state.early;
   plateau.state = state.plateau;
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
@@ -168,7 +177,7 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
       for await (const { batch, waitMs: waited } of prefetch(source.epoch(epoch), options.prefetchDepth)) {
         waitMs += waited;
         setDropoutStep(state.step);
-        const { x, y } = batchTensors(batch, input.norm, frames, coeffs);
+        const { x, y } = batchTensors(batch, frames, coeffs);
         const kept: { hits?: tf.Scalar } = {};
         const loss = optimizer.minimize(() => {
           const probabilities = forward(x) as tf.Tensor2D;
@@ -178,6 +187,8 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         lossSum += loss.dataSync()[0] * batch.size;
         correct += kept.hits?.dataSync()[0] ?? 0;
         tf.dispose([x, y, loss]);
+        // x was made on the batch's own buffer; disposed, the buffer can go back to be refilled.
+        source.recycle?.(batch);
         kept.hits?.dispose();
         seen += batch.size;
         state.step++;
@@ -186,7 +197,7 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         const elapsedSeconds = (performance.now() - started) / 1000;
         input.onStep?.({
           epoch: epoch + 1, epochs: options.epochs, batch: batchIndex, batches: source.batchesPerEpoch,
-          loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / elapsedSeconds, elapsedSeconds,
+          loss: lossSum / seen, accuracy: correct / seen, samplesPerSecond: seen / elapsedSeconds, elapsedSeconds, dataWaitSeconds: waitMs / 1000,
         });
         // A step is one synchronous run of kernels: between steps, timers and I/O of the caller get their turn.
         await new Promise<void>((resolve) => setImmediate(resolve));

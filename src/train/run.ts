@@ -14,10 +14,11 @@ import { CREATED_BY } from '../version';
 import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
 import { checkpointName, listCheckpoints, type EpochRecord, type LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation, type Normalisation } from './dataset';
+import type { RowResidence } from './batch-assembler';
 import { stepDropoutMaskOf } from './dropout';
 import { foldPaths, inverseFrequencyWeights, trainFold, type EpochProgress, type Monitor } from './loop';
 import { buildModel, type ModelSizes } from './model';
-import { CacheSource, OnlineAugmentSource, type BatchSource } from './sources';
+import { CacheSource, chooseResidence, defaultCacheMemoryMiB, OnlineAugmentSource, recordedWindow, type BatchSource } from './sources';
 
 export const RUN_VERSION = 1;
 export const CONFIG_JSON = 'config.json';
@@ -88,6 +89,13 @@ export interface TrainRunOptions {
   /** Threads to train on (default: every core). A run repeats bit for bit at the same count. */
   threads?: number;
   workers: number;
+  /**
+   * Memory budget in MiB for the training rows: within it they are loaded once, beyond it streamed
+   * through a shuffle window of that size (default: defaultCacheMemoryMiB()).
+   */
+  cacheMemoryMiB?: number;
+  /** Where new members keep their training rows, overriding the budget's choice (tests and benchmarks). */
+  residence?: RowResidence;
   resume: boolean;
   /** Required unless resuming. */
   settings: TrainSettings | null;
@@ -322,9 +330,23 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     // Seed K draws as a run with seed + K - 1 would, on the split of the run's seed.
     const trainingSeed = settings.seed + seed - 1;
     const batchOptions = { batchSize: settings.batchSize, seed: trainingSeed + 7919 * f, mixupAlpha: settings.mixupAlpha, classes: labels.length };
-    const source: BatchSource = settings.onlineAugment
-      ? new OnlineAugmentSource(reader, split.train, batchOptions, settings.onlineAugment, options.workers)
-      : new CacheSource(reader, split.train, batchOptions);
+    // Online augmentation computes rows from kept audio; the cache's rows come through the batch
+    // worker, in memory when they fit the budget, else streamed (a resumed member keeps its window).
+    const recorded = memberState(options.runDir, member);
+    const residence = recorded || !options.residence
+      ? chooseResidence(split.train.length, reader.rowSize * 4, options.cacheMemoryMiB ?? defaultCacheMemoryMiB(), recorded ? recorded.shuffleWindowRows ?? null : undefined)
+      : options.residence;
+    let source: BatchSource;
+    if (settings.onlineAugment) source = new OnlineAugmentSource(reader, split.train, batchOptions, settings.onlineAugment, options.workers, norm);
+    else {
+      const cacheSource = await CacheSource.open(reader, split.train, batchOptions, norm, residence, recorded?.epoch ?? 0);
+      const mib = (split.train.length * reader.rowSize * 4) / 2 ** 20;
+      options.log(residence.mode === 'memory'
+        ? `data: ${split.train.length} training rows (${mib.toFixed(0)} MiB) in memory, loaded in ${cacheSource.loadSeconds.toFixed(1)} s`
+        : `data: ${split.train.length} training rows (${mib.toFixed(0)} MiB) streamed shard by shard through a shuffle window of ${residence.windowRows} rows ` +
+          `(${((residence.windowRows * reader.rowSize * 4) / 2 ** 20).toFixed(0)} MiB), first window filled in ${cacheSource.loadSeconds.toFixed(1)} s`);
+      source = cacheSource;
+    }
     const model = buildModel({ frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, seed: trainingSeed + 1000 * f });
     options.log(
       `${seeds > 1 ? `seed ${seed}/${seeds} ` : ''}fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
@@ -346,6 +368,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
           lrPatience: settings.lrPatience, lrFactor: settings.lrFactor, minLr: settings.minLr, lrCooldown: 0, monitor: settings.monitor ?? 'val_loss',
           classWeights: settings.classWeights ? inverseFrequencyWeights(split.train.map((i) => reader.label(i)), labels.length) : null,
           prefetchDepth: settings.onlineAugment ? 2 * options.workers : 2, weightAverage: settings.weightAverage ?? 0,
+          shuffleWindowRows: recordedWindow(residence),
         },
         signal: options.signal,
         onStep: (progress) => options.onStep?.(record.fold, splits.length, progress, seed, seeds),
@@ -358,5 +381,6 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     const best = state.history[state.early.bestEpoch] ?? state.history[state.history.length - 1];
     results.push({ fold: record.fold, seed, epochs: state.epoch, bestEpoch: best.epoch, bestValLoss: best.valLoss, bestValUar: best.valUar });
   }
+  reader.close();
   return { runDir: options.runDir, backend, folds: results, seconds: (performance.now() - started) / 1000 };
 }

@@ -89,6 +89,12 @@ export interface TrainOptions extends CallOptions {
   onlineAugment?: boolean | readonly AugmentKind[] | AugmentSpec;
   /** Worker threads for online augmentation; default one per core. */
   workers?: number;
+  /**
+   * Memory budget for the training rows in MiB: rows that fit are loaded once into memory, a larger
+   * training set is streamed shard by shard through a shuffle window of this size. Default: half of
+   * the memory the system reports available (or of the process's cgroup limit, when lower).
+   */
+  cacheMemory?: number;
   /** TensorFlow.js backend; default 'auto'. */
   backend?: BackendChoice;
   /** Threads to train on; default every core. */
@@ -206,11 +212,14 @@ export async function train(options: TrainOptions): Promise<TrainRunResult> {
   const workers = options.workers ?? defaultWorkerCount();
   positiveInteger('workers (--workers)', workers);
   if (options.threads !== undefined) checkThreadCount(options.threads);
+  if (options.cacheMemory !== undefined && !(typeof options.cacheMemory === 'number' && Number.isFinite(options.cacheMemory) && options.cacheMemory > 0)) {
+    throw new OptionsError(`cacheMemory (--cache-memory) must be a positive number of MiB, got ${options.cacheMemory}`);
+  }
   const settings = options.resume ? null : resolveTrainSettings(options);
   const fold = resolveFold(options.fold, process.env);
   if (fold !== null && settings && settings.folds === null) throw new OptionsError('fold (--fold) needs folds (--folds K)');
   return trainRun({
-    runDir: options.output, backend, threads: options.threads, workers, resume: Boolean(options.resume), settings, fold,
+    runDir: options.output, backend, threads: options.threads, workers, cacheMemoryMiB: options.cacheMemory, resume: Boolean(options.resume), settings, fold,
     signal: options.signal, log: options.log ?? (() => undefined),
     onStep: options.onStep && ((fold, folds, progress, seed, seeds) => options.onStep?.({ fold, folds, seed, seeds, progress })),
     onEpoch: options.onEpoch && ((fold, folds, record, seed, seeds) => options.onEpoch?.({ fold, folds, seed, seeds, record })),
