@@ -10,6 +10,7 @@ import * as path from 'path';
 import { epochSchedule } from '../src/data/epoch-order';
 import { BatchAssembler, type AssemblerInput, type Batch, type RowResidence } from '../src/train/batch-assembler';
 import { CacheReader } from '../src/train/dataset';
+import { rowMoments } from '../src/features/normalise';
 import { trainRun, type TrainSettings } from '../src/train/run';
 import { assemblerInput as inputOf, chooseResidence, CacheSource, prefetch } from '../src/train/sources';
 import { MODEL_PRESETS } from '../src/train/model';
@@ -192,3 +193,63 @@ test('training with every row in memory and streaming through a window that hold
   expect(state('stream-run').shuffleWindowRows).toBe(reader.manifest.items.length);
   reader.close();
 }, 120_000);
+
+test('SpecAugment in the assembler: each row as without it but for masked zeros, the masks the same in every residence', () => {
+  const reader = new CacheReader(cache);
+  const items = trainItems(reader);
+  const spec = { timeMasks: 2, maxFrames: 5, coeffMasks: 1, maxCoeffs: 3 };
+  const plain = [...new BatchAssembler(assemblerInput(reader, items, { mode: 'memory' })).epoch(0)];
+  const masked = [...new BatchAssembler({ ...assemblerInput(reader, items, { mode: 'memory' }), specAugment: spec }).epoch(0)];
+  const streamed = [...new BatchAssembler({ ...assemblerInput(reader, items, { mode: 'stream', windowRows: items.length }), specAugment: spec }).epoch(0)];
+  let zeros = 0;
+  masked.forEach((batch, k) => {
+    expect(Buffer.from(streamed[k].features.buffer).equals(Buffer.from(batch.features.buffer))).toBe(true);
+    batch.features.forEach((v, i) => {
+      if (v === 0 && plain[k].features[i] !== 0) zeros++;
+      else expect(v).toBe(plain[k].features[i]);
+    });
+  });
+  expect(zeros).toBeGreaterThan(0);
+  reader.close();
+});
+
+test('--enrol-clips 1: every training row is standardised by the statistics of one other original clip of its speaker, drawn anew each epoch', () => {
+  const reader = new CacheReader(cache);
+  const items = trainItems(reader);
+  const { coeffs } = reader.manifest;
+  const norm = { mode: 'speaker' as const, mean: new Float32Array(coeffs), std: new Float32Array(coeffs).fill(1), speakers: new Map() };
+  const input = { ...inputOf(reader, items, { batchSize: 4, seed: 3, mixupAlpha: 0, classes: 8 }, norm, { mode: 'memory' }), enrolClips: 1 };
+  const assembler = new BatchAssembler(input);
+  const order = epochSchedule(items, input.options, 0).order;
+  const batches = [...assembler.epoch(0)];
+  const rowSize = reader.rowSize;
+  const drawn: number[] = [];
+  order.forEach((item, p) => {
+    const out = batches[Math.floor(p / 4)].features.subarray((p % 4) * rowSize, (p % 4 + 1) * rowSize);
+    const raw = reader.row(item);
+    const { speaker, id } = reader.manifest.items[item];
+    const candidates = items.filter((o) => reader.manifest.items[o].speaker === speaker && !reader.manifest.items[o].augmented && reader.manifest.items[o].id !== id);
+    const match = candidates.find((o) => {
+      const m = rowMoments(reader.row(o), coeffs);
+      return raw.every((v, i) => Math.abs((v - m.mean[i % coeffs]) / m.std[i % coeffs] - out[i]) < 1e-4);
+    });
+    expect(match).toBeDefined();
+    drawn.push(match as number);
+  });
+  // Another epoch draws other clips for some rows.
+  const again = [...new BatchAssembler(input).epoch(0)];
+  expect(Buffer.from(again[0].features.buffer).equals(Buffer.from(batches[0].features.buffer))).toBe(true);
+  // Epoch 1: the same rows in another order, some standardised by other drawn clips.
+  const rowsByItem = (epoch: number) => {
+    const out = new Map<number, string>();
+    const schedule = epochSchedule(items, input.options, epoch).order;
+    const made = [...new BatchAssembler(input).epoch(epoch)];
+    schedule.forEach((item, p) => out.set(item, Buffer.from(made[Math.floor(p / 4)].features.slice((p % 4) * rowSize, (p % 4 + 1) * rowSize).buffer).toString('base64')));
+    return out;
+  };
+  const first = rowsByItem(0);
+  const second = rowsByItem(1);
+  expect(items.filter((item) => first.get(item) !== second.get(item)).length).toBeGreaterThan(0);
+  expect(new Set(drawn).size).toBeGreaterThan(3);
+  reader.close();
+});

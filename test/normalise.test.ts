@@ -143,14 +143,16 @@ describe('on a synthesised corpus with augmented copies', () => {
     const report = fs.readFileSync(path.join(run, 'report.html'), 'utf8');
     expect(report).toMatch(/2 seeds per split/);
 
-    // Prediction with each test speaker's files named: the seed's model gives eval's confusion matrix.
+    // Prediction with each test speaker's files named: the seed's model gives the confusion matrix of
+    // eval's speaker-map scoring.
     const testFiles = fs.readdirSync(corpus, { recursive: true, encoding: 'utf8' })
       .filter((f) => f.endsWith('.wav') && testSpeakers.some((s) => f.startsWith(`Actor_${s.slice(-2)}/`))).sort();
     const mapFile = path.join(work, 'speakers.csv');
     fs.writeFileSync(mapFile, `# file,speaker\n${testFiles.map((f) => `synth/${f},${f.slice(0, 8)}`).join('\n')}\n`);
     const speakers = readSpeakerMap(mapFile);
     expect(speakers.size).toBe(testFiles.length);
-    const metrics = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { folds: { seed: number; metrics: { confusion: number[][]; labels: string[] } }[] };
+    type Scored = { confusion: number[][]; labels: string[] };
+    const metrics = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { folds: { seed: number; metrics: Scored; scorings: { speakerMap: Scored } }[] };
     const seedOne = await loadModel(path.join(run, 'seed-1', 'model'), { backend: 'native', threads: 1 });
     const warnings: string[] = [];
     const files = testFiles.map((f) => path.join(corpus, f));
@@ -163,7 +165,7 @@ describe('on a synthesised corpus with augmented copies', () => {
       const truth = Number(path.basename(testFiles[i]).split('-')[2]) - 1;
       confusion[truth][labels.indexOf(p.emotion)]++;
     });
-    expect(confusion).toEqual(metrics.folds.find((f) => f.seed === 1)!.metrics.confusion);
+    expect(confusion).toEqual(metrics.folds.find((f) => f.seed === 1)!.scorings.speakerMap.confusion);
     // Without the map every file stands alone, and the caller is told so.
     await predictFiles(seedOne, files.slice(0, 2), undefined, { warn: (m) => warnings.push(m) });
     expect(warnings.join('\n')).toMatch(/without a speaker map each file is standardised by its own statistics/);

@@ -17,24 +17,27 @@ export function evalCommand(): Command {
     .description('evaluate a trained run on its held-out test speakers: metrics.json, confusion.svg, curves.svg, report.html')
     .argument('<run>', 'run folder from ser train')
     .option('--cache <cache>', 'evaluate on this cache instead of the run\'s (same feature settings)')
+    .addOption(new Option('--on <speakers>', 'score each fold\'s test speakers, or its validation speakers (to choose settings without looking at the test)').choices(['test', 'val']).default('test'))
     .option('--require-all', 'fail when a fold has not finished training (default: join the finished folds and name the others)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
     .addOption(threadsOption())
     .option('--json', 'print metrics as JSON')
-    .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean; requireAll?: boolean }) => {
+    .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean; requireAll?: boolean; on: 'test' | 'val' }) => {
       const { evaluate } = await import('../report/write');
-      const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads, requireAll: opts.requireAll });
+      const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads, requireAll: opts.requireAll, partition: opts.on });
       const { summary, pooled } = evaluation;
       if (opts.json) {
         process.stdout.write(`${JSON.stringify({
-          splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet, missingFolds: evaluation.missingFolds,
+          partition: evaluation.partition, splitKind: evaluation.splitKind, optimistic: evaluation.optimistic, testSet: evaluation.testSet, missingFolds: evaluation.missingFolds,
           seeds: evaluation.seeds,
           folds: evaluation.folds.map((f) => ({
             fold: f.fold, seed: f.seed, epochs: f.history.length, bestEpoch: f.bestEpoch,
             testSpeakers: f.testSpeakers, rows: f.rows, accuracy: f.metrics.accuracy, uar: f.metrics.uar, macroF1: f.metrics.macroF1,
             baseline: f.baseline && { accuracy: f.baseline.accuracy, uar: f.baseline.uar, macroF1: f.baseline.macroF1, rows: f.baseline.total },
+            scorings: f.scorings && Object.fromEntries(Object.entries(f.scorings).map(([name, m]) => [name, { accuracy: m.accuracy, uar: m.uar, macroF1: m.macroF1 }])),
           })),
           baseline: evaluation.baselineSummary,
+          scorings: evaluation.scoringSummaries,
           accuracy: summary.accuracy, uar: summary.uar, macroF1: summary.macroF1, confusion: pooled.confusion, labels: pooled.labels, files: evaluation.files,
         })}\n`);
         return;
@@ -50,9 +53,16 @@ export function evalCommand(): Command {
       }
       const pm = (s: typeof summary.uar) => (s.values.length > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));
       const over = [evaluation.seeds > 1 ? `${evaluation.seeds} seeds` : '', evaluation.folds.length > evaluation.seeds ? 'folds' : ''].filter(Boolean).join(' and ');
-      lines.push(`${evaluation.folds.length > 1 ? `mean ± std over ${over}` : 'test'}: WA ${pm(summary.accuracy)}  UAR ${pm(summary.uar)}  macro-F1 ${pm(summary.macroF1)}`);
+      const figures = (s: typeof summary) => `WA ${pm(s.accuracy)}  UAR ${pm(s.uar)}  macro-F1 ${pm(s.macroF1)}`;
+      lines.push(`${evaluation.folds.length > 1 ? `mean ± std over ${over}` : 'test'}, each clip scored alone (as ser predict scores a lone file): ${figures(summary)}`);
+      const scorings = evaluation.scoringSummaries;
+      if (scorings) {
+        lines.push(`  with the speaker's statistics from 1 other clip of the speaker: ${figures(scorings.enrol1)}`);
+        lines.push(`  with the speaker's statistics from 4 other clips: ${figures(scorings.enrol4)}`);
+        lines.push(`  with the speaker's statistics from all its clips (ser predict --speaker-map): ${figures(scorings.speakerMap)}`);
+      }
       const base = evaluation.baselineSummary;
-      if (base) lines.push(`baseline (logistic regression on each clip's coefficient means and stds, same rows): WA ${pm(base.accuracy)}  UAR ${pm(base.uar)}  macro-F1 ${pm(base.macroF1)}`);
+      if (base) lines.push(`baseline (logistic regression on each clip's coefficient means and stds, standardised as the model's rows, same rows): ${figures(base)}`);
       lines.push(`${'class'.padEnd(10)} ${'n'.padStart(5)} ${'prec'.padStart(6)} ${'recall'.padStart(6)} ${'F1'.padStart(6)}`);
       for (const c of pooled.perClass) {
         lines.push(`${c.label.padEnd(10)} ${String(c.support).padStart(5)} ${c.precision.toFixed(3).padStart(6)} ${c.recall.toFixed(3).padStart(6)} ${c.f1.toFixed(3).padStart(6)}`);
@@ -72,6 +82,7 @@ interface PredictCliOptions {
   silenceDb?: number;
   output?: string;
   speakerMap?: string;
+  enroll?: string;
 }
 
 export function predictCommand(): Command {
@@ -83,6 +94,7 @@ export function predictCommand(): Command {
     .addOption(threadsOption())
     .option('--json', 'print one JSON array instead of JSON lines')
     .option('--speaker-map <file>', 'for runs trained with --normalize speaker: each file\'s speaker (lines "file,speaker" or a JSON object; names relative to the map\'s folder); without it each file is standardised on its own')
+    .option('--enroll <files>', 'for runs trained with --normalize speaker: a few clips of the speaker of every file, comma-separated; each file is standardised by their statistics')
     .option('--timeline', 'slide the model\'s window over each recording: JSON lines {file, start, end, emotion, confidence, probabilities} per window')
     .option('--window <seconds>', 'timeline window (default: the training duration)', parseNumber)
     .option('--hop <seconds>', 'timeline step between windows (default 1)', parseNumber)
@@ -93,6 +105,7 @@ export function predictCommand(): Command {
         throw new OptionsError('--window, --hop, --silence-db and -o go with --timeline');
       }
       if (opts.output !== undefined && files.length !== 1) throw new OptionsError('-o writes the timeline of one file; give one file');
+      if (opts.timeline && opts.enroll !== undefined) throw new OptionsError('--enroll goes with file predictions, not --timeline (a timeline takes its recording as one speaker)');
       if (opts.timeline && opts.speakerMap !== undefined) throw new OptionsError('--speaker-map goes with file predictions, not --timeline (a timeline takes its recording as one speaker)');
       const { loadModel, predictFiles, readSpeakerMap } = await import('../eval/model');
       const speakers = opts.speakerMap === undefined ? undefined : readSpeakerMap(opts.speakerMap);
@@ -108,7 +121,7 @@ export function predictCommand(): Command {
         const results = await predictFiles(model, files, (result) => {
           if ('error' in result) process.stderr.write(`ser predict: ${result.file}: ${result.error}\n`);
           if (!opts.json) process.stdout.write(`${JSON.stringify(result)}\n`);
-        }, { speakers, warn });
+        }, { speakers, warn, enroll: opts.enroll === undefined ? undefined : opts.enroll.split(',').map((f) => f.trim()).filter(Boolean) });
         if (opts.json) process.stdout.write(`${JSON.stringify(results)}\n`);
         const failed = results.filter((r) => 'error' in r).length;
         if (failed > 0) throw new PartialFailure(`${failed} of ${results.length} files could not be predicted`);

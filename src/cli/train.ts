@@ -2,6 +2,7 @@
 import { Command, Option } from 'commander';
 
 import { DEFAULT_ONLINE_AUGMENT, type AugmentKind } from '../augment/spec';
+import { parseSpecAugment } from '../augment/spec-augment';
 import { BACKENDS, type BackendChoice } from '../backend/names';
 import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
 import { parseInteger, parseNumber, threadsOption } from './options';
@@ -36,6 +37,8 @@ interface TrainCliOptions {
   folds?: number;
   fold?: number | 'auto';
   onlineAugment?: string | boolean;
+  specAugment?: string | boolean;
+  enrolClips?: number;
   workers?: number;
   cacheMemory?: number;
   backend: BackendChoice;
@@ -85,6 +88,8 @@ export function trainCommand(): Command {
     .option('--test-fraction <f>', 'share of speakers (or clips) for test', parseNumber, 0.15)
     .option('--folds <k>', 'speaker-disjoint k-fold cross-validation', parseInteger)
     .option('--fold <i|auto>', 'with --folds: train only fold i (0-based) into the shared run folder, as one task of an array job; auto: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseFold)
+    .option('--enrol-clips <k>', 'with --normalize speaker: standardise each training row by the statistics of k other clips of its speaker, drawn anew every epoch (default: all its clips)', parseInteger)
+    .option('--spec-augment [masks]', 'mask spans of frames and bands of coefficients of every training row, anew each epoch: timeMasks,maxFrames,coeffMasks,maxCoeffs (default 2,20,2,4)')
     .option('--online-augment [kinds]', `augment every training clip afresh each epoch in workers (needs prepare --keep-audio; default ${DEFAULT_ONLINE_AUGMENT.join(',')})`)
     .option('--workers <n>', 'worker threads for online augmentation (default: one per core)', parseInteger)
     .option('--cache-memory <MiB>', 'memory for the training rows: within it they are loaded once, beyond it streamed shard by shard through a shuffle window of that many MiB (default: half of the available memory)', parseNumber)
@@ -109,6 +114,8 @@ export function trainCommand(): Command {
         valSpeakers: list(opts.valSpeakers), testSpeakers: list(opts.testSpeakers),
         valFraction: opts.valFraction, testFraction: opts.testFraction, folds: opts.folds, fold: opts.fold,
         onlineAugment: Array.isArray(onlineAugment) && onlineAugment.length === 0 ? true : onlineAugment,
+        enrolClips: opts.enrolClips,
+        specAugment: typeof opts.specAugment === 'string' ? parseSpecAugment(opts.specAugment) : opts.specAugment,
         workers: opts.workers, cacheMemory: opts.cacheMemory, backend: opts.backend, threads: opts.threads,
         log: (line) => process.stderr.write(`${line}\n`),
         onStep: ({ fold, folds, seed, seeds, progress: p }) => {

@@ -4,8 +4,11 @@
 // beat it clearly, the model has not earned its keep.
 import type { CacheReader } from '../train/dataset';
 
-/** Per-row statistics: [mean of each coefficient, std of each coefficient]. */
-export function clipStatistics(reader: CacheReader, items: readonly number[]): Float64Array {
+/**
+ * Per-row statistics: [mean of each coefficient, std of each coefficient], of each row as `standardise`
+ * leaves it (the model's normalisation, so the baseline sees what the model sees), or raw.
+ */
+export function clipStatistics(reader: CacheReader, items: readonly number[], standardise?: (row: Float32Array, item: number) => void): Float64Array {
   const { frames, coeffs } = reader.manifest;
   const width = 2 * coeffs;
   const out = new Float64Array(items.length * width);
@@ -13,6 +16,7 @@ export function clipStatistics(reader: CacheReader, items: readonly number[]): F
   items.forEach((item, i) => position.set(item, i));
   // Rows in shard order, so each shard is read once.
   reader.forEachRow([...position.keys()], (row, item) => {
+    standardise?.(row, item);
     const o = (position.get(item) as number) * width;
     for (let c = 0; c < coeffs; c++) {
       let sum = 0;

@@ -3,7 +3,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { InputFileError, throwIfAborted } from '../errors';
+import { InputFileError, OptionsError, throwIfAborted } from '../errors';
 import type { FeatureConfig } from '../features/config';
 import type { CropSpec } from '../workers/feature-task';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
@@ -12,7 +12,9 @@ import { CacheReader, fitSpeakerMoments } from '../train/dataset';
 import { makeSplits, memberFinished, memberState, readFolds, runMembers, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
 import { clipStatistics, fitLogisticRegression, predictLogisticRegression } from './baseline';
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
-import { argmaxRows, predictItems } from './predict';
+import { standardiseRows } from '../features/normalise';
+import { enrolmentMoments } from './enrolment';
+import { argmaxRows, predictItems, PREDICT_BATCH_ROWS } from './predict';
 
 /** One fold's (of one seed's) test metrics and training history. */
 export interface FoldEvaluation {
@@ -23,7 +25,18 @@ export interface FoldEvaluation {
   splitSpeakers: FoldRecord['speakers'];
   testSpeakers: string[];
   rows: number;
+  /**
+   * The headline: every test clip scored alone, standardised as `ser predict` standardises a lone file
+   * (global moments, or under speaker and utterance normalisation the clip's own).
+   */
   metrics: Metrics;
+  /**
+   * Runs trained with speaker normalisation, scored with speaker statistics a user may have: from k = 1
+   * and 4 other clips of the same speaker drawn at random (enrolment), and from all of the speaker's
+   * clips in the evaluated cache (a speaker map). Null for other normalisations (their clips need no
+   * speaker statistics: every way scores as the headline).
+   */
+  scorings: Scorings<Metrics> | null;
   history: EpochRecord[];
   /** The epoch (1-based) whose weights the model keeps, as early stopping chose it; null without a checkpoint. */
   bestEpoch: number | null;
@@ -31,10 +44,20 @@ export interface FoldEvaluation {
   starts: RunConfig['backends'];
   /**
    * The baseline on the same test rows: logistic regression on each clip's coefficient means and
-   * standard deviations, fitted on the fold's training rows. Null when evaluating on another cache.
+   * standard deviations, fitted on the fold's training rows standardised as the model trained on them
+   * and scored on the test rows standardised as the headline scores them. Null on another cache.
    */
   baseline: Metrics | null;
 }
+
+/** The scorings beside the headline (see FoldEvaluation.scorings). */
+export interface Scorings<T> {
+  enrol1: T;
+  enrol4: T;
+  speakerMap: T;
+}
+
+type MetricSummaries = { accuracy: Summary; uar: Summary; macroF1: Summary };
 
 /** What evaluation computed: metrics per fold, mean and std over folds, the pooled confusion matrix. */
 export interface Evaluation {
@@ -42,6 +65,8 @@ export interface Evaluation {
   cache: string;
   /** 'held-out': the run's own test rows; 'external': every original row of another cache. */
   testSet: 'held-out' | 'external';
+  /** The speakers scored: each fold's test speakers, or its validation speakers (EvaluateOptions.partition). */
+  partition: 'test' | 'val';
   splitKind: FoldRecord['kind'];
   optimistic: boolean;
   config: RunConfig;
@@ -53,10 +78,12 @@ export interface Evaluation {
   missingFolds: number[];
   /** Seeds the run trains per fold (folds holds one evaluation per seed and fold). */
   seeds: number;
-  /** Mean and std over every joined seed and fold. */
-  summary: { accuracy: Summary; uar: Summary; macroF1: Summary };
+  /** Mean and std over every joined seed and fold, of the headline (each clip scored alone). */
+  summary: MetricSummaries;
+  /** The same over the other scorings, for runs trained with speaker normalisation; else null. */
+  scoringSummaries: Scorings<MetricSummaries> | null;
   /** The baseline's figures over the same folds, or null (another cache). */
-  baselineSummary: { accuracy: Summary; uar: Summary; macroF1: Summary } | null;
+  baselineSummary: MetricSummaries | null;
   pooled: Metrics;
 }
 
@@ -81,10 +108,16 @@ export interface EvaluateOptions {
   signal?: AbortSignal;
   /** A fold that has not finished training is an error (default: it is left out and named in missingFolds). */
   requireAll?: boolean;
+  /**
+   * Which held-out speakers to score: 'test' (default), or each fold's validation speakers ('val'),
+   * for choosing settings without looking at the test speakers.
+   */
+  partition?: 'test' | 'val';
 }
 
 export async function evaluateRun(runDir: string, options: EvaluateOptions = {}): Promise<Evaluation> {
   if (options.threads !== undefined) checkThreadCount(options.threads);
+  if (options.partition !== undefined && options.partition !== 'test' && options.partition !== 'val') throw new OptionsError(`partition (--on) must be test or val, got '${String(options.partition)}'`);
   const config = readRunConfig(runDir);
   const folds = readFolds(runDir);
   const cache = options.cache ? path.resolve(options.cache) : config.settings.cache;
@@ -117,25 +150,45 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       if (!sameFeatures(preprocessing.featureConfig, reader.manifest.featureConfig) || preprocessing.frames !== reader.manifest.frames || preprocessing.coeffs !== reader.manifest.coeffs) {
         throw new InputFileError(cache, `its features (${reader.manifest.frames}x${reader.manifest.coeffs}) were not computed as the model's were (${preprocessing.frames}x${preprocessing.coeffs}, feature config in ${path.join(foldDir, 'model', 'preprocessing.json')})`);
       }
-      const testIds = new Set(fold.testIds);
+      const testIds = new Set(options.partition === 'val' ? fold.valIds : fold.testIds);
       let items = originals.filter(({ item }) => testIds.has(item.id)).map(({ i }) => i);
       if (items.length === 0 && options.cache) {
         testSet = 'external';
         items = originals.map(({ i }) => i);
       }
+      if (items.length === 0 && options.partition === 'val') throw new InputFileError(runDir, `fold ${fold.fold} has no validation speakers to score`);
       if (items.length === 0) throw new Error(`fold ${fold.fold} has no test rows in ${cache} (was the split made without test speakers?)`);
-      // Speaker normalisation: each speaker of the evaluated cache standardised by its own rows.
-      const speakerMoments = preprocessing.normalisation.mode === 'speaker' ? (cachedSpeakerMoments ??= fitSpeakerMoments(reader)) : undefined;
-      const probabilities = predictItems(model, reader, items, normalisationFromJson(preprocessing.normalisation, speakerMoments));
       const truth = items.map((i) => reader.label(i));
-      const metrics = computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
+      const score = (probabilities: Float32Array) => computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
+      // The headline: each clip alone, as ser predict scores a lone file.
+      const lone = normalisationFromJson(preprocessing.normalisation);
+      const metrics = score(predictItems(model, reader, items, lone));
+      let scorings: Scorings<Metrics> | null = null;
+      // Speaker normalisation: each test speaker's statistics from a few of its other clips, or from all
+      // its rows in the evaluated cache (as a speaker map gives them).
+      const speakerMode = preprocessing.normalisation.mode === 'speaker';
+      const speakerMoments = speakerMode ? (cachedSpeakerMoments ??= fitSpeakerMoments(reader)) : undefined;
+      if (speakerMode) {
+        const enrolled = (k: number) => {
+          const enrolment = enrolmentMoments(reader, items, k, config.settings.seed);
+          return score(predictItems(model, reader, items, normalisationFromJson(preprocessing.normalisation, enrolment.moments), PREDICT_BATCH_ROWS, enrolment.keyOf));
+        };
+        scorings = {
+          enrol1: enrolled(1), enrol4: enrolled(4),
+          speakerMap: score(predictItems(model, reader, items, normalisationFromJson(preprocessing.normalisation, speakerMoments))),
+        };
+      }
       const testSpeakers = [...new Set(items.map((i) => reader.manifest.items[i].speaker))].sort();
-      // The baseline has no seed: fitted once per fold.
+      // The baseline has no seed: fitted once per fold, on rows standardised as the model's were.
       let baseline: Metrics | null = baselines.get(f) ?? null;
       if (!baseline && splits && testSet === 'held-out') {
         const train = splits[f].train;
-        const fitted = fitLogisticRegression(clipStatistics(reader, train), train.map((i) => reader.label(i)), preprocessing.labels.length);
-        baseline = computeMetrics(truth, predictLogisticRegression(fitted, clipStatistics(reader, items)), preprocessing.labels);
+        const trained = normalisationFromJson(preprocessing.normalisation, speakerMoments);
+        const { coeffs } = reader.manifest;
+        const asTrained = (row: Float32Array, item: number) => standardiseRows(trained, row, 1, coeffs, [reader.manifest.items[item].speaker]);
+        const asScored = (row: Float32Array) => standardiseRows(lone, row, 1, coeffs);
+        const fitted = fitLogisticRegression(clipStatistics(reader, train, asTrained), train.map((i) => reader.label(i)), preprocessing.labels.length);
+        baseline = computeMetrics(truth, predictLogisticRegression(fitted, clipStatistics(reader, items, asScored)), preprocessing.labels);
         baselines.set(f, baseline);
       }
       const startsFile = path.join(foldDir, STARTS_JSON);
@@ -143,7 +196,7 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       const history = readHistory(path.join(foldDir, 'metrics.jsonl'));
       const state = memberState(runDir, member);
       const bestEpoch = state ? (history[state.early.bestEpoch]?.epoch ?? null) : null;
-      evaluations.push({ fold: fold.fold, seed, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, history, bestEpoch, starts, baseline });
+      evaluations.push({ fold: fold.fold, seed, splitSpeakers: fold.speakers, testSpeakers, rows: items.length, metrics, scorings, history, bestEpoch, starts, baseline });
     } finally {
       model.dispose();
     }
@@ -151,14 +204,21 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   reader.close();
   const { pooled, ...summary } = summariseFolds(evaluations.map((e) => e.metrics));
   const foldBaselines = evaluations.map((e) => e.baseline).filter((b): b is Metrics => b !== null);
+  const summariseScoring = (pick: (s: Scorings<Metrics>) => Metrics): MetricSummaries => {
+    const { pooled: _pooled, ...rest } = summariseFolds(evaluations.map((e) => pick(e.scorings as Scorings<Metrics>)));
+    return rest;
+  };
+  const scoringSummaries: Scorings<MetricSummaries> | null = evaluations.length > 0 && evaluations.every((e) => e.scorings !== null)
+    ? { enrol1: summariseScoring((s) => s.enrol1), enrol4: summariseScoring((s) => s.enrol4), speakerMap: summariseScoring((s) => s.speakerMap) }
+    : null;
   let baselineSummary: Evaluation['baselineSummary'] = null;
   if (foldBaselines.length === evaluations.length) {
     const { pooled: _pooled, ...rest } = summariseFolds(foldBaselines);
     baselineSummary = rest;
   }
   return {
-    runDir, cache, testSet, splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
+    runDir, cache, testSet, partition: options.partition ?? 'test', splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
     featureConfig: reader.manifest.featureConfig, crop: reader.manifest.crop, evalBackend: backend.name,
-    folds: evaluations, missingFolds, seeds: config.settings.seeds ?? 1, summary, baselineSummary, pooled,
+    folds: evaluations, missingFolds, seeds: config.settings.seeds ?? 1, summary, scoringSummaries, baselineSummary, pooled,
   };
 }

@@ -233,15 +233,29 @@ export interface PredictFilesOptions extends CallOptions {
    * for a file it does not name, a file is standardised by its own moments (per recording).
    */
   speakers?: ReadonlyMap<string, string>;
+  /**
+   * A few clips of the speaker of every file (enrolment), for a run trained with speaker
+   * normalisation: each file is standardised by these clips' statistics. Not with `speakers`.
+   */
+  enroll?: readonly AudioInput[];
   /** Told what falls back to per-recording normalisation; default: nothing is said. */
   warn?: (message: string) => void;
 }
+
+const ENROLLED = '\u0000enrolled';
 
 /**
  * Predicts files; a file that fails is reported in its place and the rest go on. With speaker
  * normalisation and a speaker map, every file's features are computed first, then predicted together.
  */
 export async function predictFiles(model: EmotionModel, files: readonly string[], onResult?: (p: Prediction) => void, options: PredictFilesOptions = {}): Promise<Prediction[]> {
+  if (options.enroll !== undefined && options.speakers !== undefined) throw new OptionsError('enroll (--enroll) and speakers (--speaker-map) are two ways to give speaker statistics: give one');
+  if (options.enroll !== undefined && options.enroll.length === 0) throw new OptionsError('enroll (--enroll) needs at least one clip');
+  if (options.enroll !== undefined && model.normalisation !== 'speaker') {
+    options.warn?.(`${model.source} was trained with ${model.normalisation} normalisation: the enrolment clips are not needed and are not used`);
+  } else if (options.enroll !== undefined) {
+    return predictEnrolled(model, files, options.enroll, onResult, options);
+  }
   if (model.normalisation === 'speaker') {
     if (!options.speakers) {
       options.warn?.(`${model.source} was trained with speaker normalisation; without a speaker map each file is standardised by its own statistics (per recording), which may cost accuracy`);
@@ -249,11 +263,16 @@ export async function predictFiles(model: EmotionModel, files: readonly string[]
       return predictBySpeaker(model, files, options.speakers, onResult, options);
     }
   }
+  return eachFile(files, onResult, (file) => model.predict(file, options));
+}
+
+/** Predicts file after file; a file that fails with an InputFileError is reported in its place. */
+async function eachFile(files: readonly string[], onResult: ((p: Prediction) => void) | undefined, predictOne: (file: string) => Promise<EmotionPrediction>): Promise<Prediction[]> {
   const results: Prediction[] = [];
   for (const file of files) {
     let result: Prediction;
     try {
-      result = { file, ...(await model.predict(file, options)) };
+      result = { file, ...(await predictOne(file)) };
     } catch (error) {
       if (!(error instanceof InputFileError)) throw error;
       result = { file: inputName(file), error: error.reason };
@@ -262,6 +281,16 @@ export async function predictFiles(model: EmotionModel, files: readonly string[]
     onResult?.(result);
   }
   return results;
+}
+
+/** Every file standardised by the statistics of the enrolment clips (one speaker's). */
+async function predictEnrolled(
+  model: EmotionModel, files: readonly string[], enroll: readonly AudioInput[], onResult: ((p: Prediction) => void) | undefined, options: PredictFilesOptions,
+): Promise<Prediction[]> {
+  const accumulator = new MomentAccumulator(model.preprocessing.coeffs);
+  for (const clip of enroll) accumulator.add(await model.featureRow(clip, options));
+  const moments = new Map([[ENROLLED, accumulator.moments()]]);
+  return eachFile(files, onResult, async (file) => toPrediction(model.predictRows(await model.featureRow(file, options), 1, [ENROLLED], moments), model.labels));
 }
 
 async function predictBySpeaker(

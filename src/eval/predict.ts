@@ -54,9 +54,13 @@ export function predictFeatures(
 
 /**
  * Probabilities of cache items (row k for items[k]), read in shard order (each shard once, front to
- * back) in batches, whatever order the items come in.
+ * back) in batches, whatever order the items come in. Under speaker normalisation each row takes the
+ * moments of its speaker, or of `keyOf(item)` when given; a row whose key has none, its own.
  */
-export function predictItems(model: tf.LayersModel, reader: CacheReader, items: readonly number[], norm: Normalisation, batchSize = PREDICT_BATCH_ROWS): Float32Array {
+export function predictItems(
+  model: tf.LayersModel, reader: CacheReader, items: readonly number[], norm: Normalisation, batchSize = PREDICT_BATCH_ROWS,
+  keyOf?: (item: number) => string | undefined,
+): Float32Array {
   const { frames, coeffs } = reader.manifest;
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(items.length * classes);
@@ -65,7 +69,9 @@ export function predictItems(model: tf.LayersModel, reader: CacheReader, items: 
   const ordered = shardOrder(reader.manifest.items, [...positions.keys()]);
   for (let first = 0; first < ordered.length; first += batchSize) {
     const members = ordered.slice(first, first + batchSize);
-    const probabilities = predictFeatures(model, reader.rows(members), members.length, norm, frames, coeffs, batchSize, speakersOf(reader, members));
+    // Each row's moments are looked up by its speaker, or by the caller's key (enrolment).
+    const keys = keyOf ? members.map(keyOf) : speakersOf(reader, members);
+    const probabilities = predictFeatures(model, reader.rows(members), members.length, norm, frames, coeffs, batchSize, keys);
     members.forEach((item, b) => {
       for (const k of positions.get(item) as number[]) out.set(probabilities.subarray(b * classes, (b + 1) * classes), k * classes);
     });

@@ -61,18 +61,25 @@ export function renderReport(evaluation: Evaluation, confusionSvg: string, curve
 <p class="muted">run <code>${escape(evaluation.runDir)}</code> · cache <code>${escape(evaluation.cache)}</code> · ${escape(config.createdBy)}</p>
 ${split}
 ${external}
+${evaluation.partition === 'val' ? '<p class="warning">Scored on each fold\'s <strong>validation</strong> speakers (<code>--on val</code>), for choosing settings: these are not test figures.</p>' : ''}
 ${evaluation.missingFolds.length > 0 ? `<p class="warning">Joined ${folds.length} finished folds; fold(s) ${evaluation.missingFolds.join(', ')} have not finished training and are left out.</p>` : ''}
 <div class="headline">
- <div class="metric"><div class="value" id="uar">${meanStd(summary.uar)}</div><div class="name">UAR (unweighted average recall)</div></div>
+ <div class="metric"><div class="value" id="uar">${meanStd(summary.uar)}</div><div class="name">UAR (unweighted average recall), each clip scored alone</div></div>
  <div class="metric"><div class="value" id="wa">${meanStd(summary.accuracy)}</div><div class="name">WA (accuracy)</div></div>
  <div class="metric"><div class="value" id="f1">${meanStd(summary.macroF1)}</div><div class="name">macro-F1</div></div>
  <div class="metric"><div class="value">${pooled.total}</div><div class="name">test clips (chance UAR ${pct(1 / Math.max(1, pooled.perClass.filter((c) => c.support > 0).length))})</div></div>
 </div>
-${evaluation.baselineSummary ? table(['', 'UAR', 'WA', 'macro-F1'], [
-    ['model', meanStd(summary.uar), meanStd(summary.accuracy), meanStd(summary.macroF1)],
-    ['baseline: logistic regression on each clip\'s coefficient means and standard deviations (same training and test rows)',
-      meanStd(evaluation.baselineSummary.uar), meanStd(evaluation.baselineSummary.accuracy), meanStd(evaluation.baselineSummary.macroF1)],
-  ], 'baseline-row') : '<p class="muted">No baseline: evaluated on another cache than the run was trained on.</p>'}
+${table(['how each test clip is scored', 'UAR', 'WA', 'macro-F1'], [
+    ['model, each clip alone (as <code>ser predict</code> scores a lone file; the headline above)', meanStd(summary.uar), meanStd(summary.accuracy), meanStd(summary.macroF1)],
+    ...(evaluation.scoringSummaries ? ([
+      ['model, with the speaker\'s statistics from 1 other clip of the speaker', evaluation.scoringSummaries.enrol1],
+      ['model, with the speaker\'s statistics from 4 other clips', evaluation.scoringSummaries.enrol4],
+      ['model, with the speaker\'s statistics from all its clips (<code>--speaker-map</code>)', evaluation.scoringSummaries.speakerMap],
+    ] as const).map(([name, s]) => [name, meanStd(s.uar), meanStd(s.accuracy), meanStd(s.macroF1)]) : []),
+    ...(evaluation.baselineSummary ? [['baseline: logistic regression on each clip\'s coefficient means and standard deviations, standardised as the model\'s rows (same training and test rows)',
+      meanStd(evaluation.baselineSummary.uar), meanStd(evaluation.baselineSummary.accuracy), meanStd(evaluation.baselineSummary.macroF1)]] : []),
+  ], 'baseline-row')}
+${evaluation.baselineSummary ? '' : '<p class="muted">No baseline: evaluated on another cache than the run was trained on.</p>'}
 <h2>Confusion matrix</h2>
 <figure id="confusion">${confusionSvg}</figure>
 <h2>Per class</h2>

@@ -18,11 +18,13 @@ export interface EvaluationFiles {
 /** Writes the evaluation's files into its run folder. */
 export function writeEvaluationFiles(evaluation: Evaluation): EvaluationFiles {
   const { runDir, folds, pooled, config } = evaluation;
+  // Scoring the validation speakers writes its own files beside the test evaluation's.
+  const suffix = evaluation.partition === 'val' ? '-val' : '';
   const files: EvaluationFiles = {
-    metrics: path.join(runDir, 'metrics.json'),
-    confusion: path.join(runDir, 'confusion.svg'),
-    curves: path.join(runDir, 'curves.svg'),
-    report: path.join(runDir, 'report.html'),
+    metrics: path.join(runDir, `metrics${suffix}.json`),
+    confusion: path.join(runDir, `confusion${suffix}.svg`),
+    curves: path.join(runDir, `curves${suffix}.svg`),
+    report: path.join(runDir, `report${suffix}.html`),
   };
   const title = `${folds.length > 1 ? `${folds.length} ${evaluation.seeds > 1 ? 'models' : 'folds'} pooled` : 'test speakers'}: UAR ${(100 * pooled.uar).toFixed(1)}%${evaluation.optimistic ? ' (random split, optimistic)' : ''}`;
   const confusion = confusionSvg(pooled, `Confusion matrix, ${title}`);

@@ -3,7 +3,9 @@
 // here: this runs in the batch worker (batch-worker.ts), off the thread that runs the training steps.
 import { epochSchedule, type BatchOptions, type BatchPlan, type Mixup } from '../data/epoch-order';
 import { ShardRows, type RowPlace, type ShardLayout } from '../data/rows';
-import { standardiseRows, type Normalisation } from '../features/normalise';
+import { maskRow, maskSeed, type SpecAugmentSpec } from '../augment/spec-augment';
+import { seededUniform } from '../augment/random';
+import { MomentAccumulator, standardiseRows, type Moments, type Normalisation } from '../features/normalise';
 
 /** A batch as the model takes it. */
 export interface Batch {
@@ -34,6 +36,17 @@ export interface AssemblerInput {
   options: BatchOptions;
   norm: Normalisation;
   residence: RowResidence;
+  /** SpecAugment masks drawn per (seed, epoch, item), or none. */
+  specAugment?: SpecAugmentSpec | null;
+  /**
+   * Speaker normalisation with the statistics a user has: each row standardised by the moments of this
+   * many other original clips of its speaker, drawn anew per (seed, epoch, item); 0 or absent: all of the
+   * speaker's clips (norm.speakers).
+   */
+  enrolClips?: number;
+  /** Per training item (aligned with `items`): whether it is an augmented copy, and its source clip. */
+  augmented?: Uint8Array;
+  sourceIds?: string[];
 }
 
 /** Recycled batch buffers kept at most (a few batches are in flight at once). */
@@ -96,12 +109,23 @@ export function oneHot(classes: readonly number[], count: number): Float32Array 
  * Raw rows of a plan made ready for the model: standardised under `norm` (each row's speaker from
  * `speakers`), then mixed as the plan says; labels one-hot and mixed alike.
  */
+/** SpecAugment of one epoch: the masks of each row are drawn from (seed, epoch, item). */
+export interface EpochMasks {
+  spec: SpecAugmentSpec;
+  seed: number;
+  epoch: number;
+}
+
 export function readyBatch(
   raw: Float32Array, plan: BatchPlan, classOf: readonly number[], classes: number, coeffs: number, norm: Normalisation,
-  speakers: readonly (string | undefined)[], mixInto?: Float32Array,
+  speakers: readonly (string | undefined)[], mixInto?: Float32Array, masks?: EpochMasks | null,
 ): Batch {
   const size = plan.members.length;
   standardiseRows(norm, raw, size, coeffs, speakers);
+  if (masks) {
+    const rowSize = raw.length / size;
+    plan.members.forEach((item, b) => maskRow(raw.subarray(b * rowSize, (b + 1) * rowSize), coeffs, masks.spec, maskSeed(masks.seed, masks.epoch, item)));
+  }
   const labels = oneHot(classOf, classes);
   if (!plan.mixup) return { features: raw, labels, size };
   return { features: mixRows(raw, size, plan.mixup, mixInto), labels: mixRows(labels, size, plan.mixup), size };
@@ -123,6 +147,9 @@ export class BatchAssembler {
   private window: RowSlots | null = null;
   private resident = 0;
   private peak = 0;
+  /** Enrolment during training: each training position's own sums, and the speaker's original positions. */
+  private ownMoments: MomentAccumulator[] | null = null;
+  private originalsOf: Map<string, number[]> | null = null;
   /** Batch-sized buffers handed back by the consumer (recycle), reused so no batch touches fresh pages. */
   private readonly spare: Float32Array[] = [];
 
@@ -165,6 +192,7 @@ export class BatchAssembler {
    * window (its memory touched now, not during the first epoch).
    */
   load(): void {
+    this.loadEnrolment();
     const { residence } = this.input;
     if (residence.mode === 'stream') {
       const capacity = Math.min(this.input.items.length, Math.max(1, Math.floor(residence.windowRows)));
@@ -196,6 +224,47 @@ export class BatchAssembler {
     this.hold(n);
   }
 
+  /** With enrolClips: every training row's own sums (one read of each row, in shard order). */
+  private loadEnrolment(): void {
+    const { input } = this;
+    if (!input.enrolClips || this.ownMoments) return;
+    const n = input.items.length;
+    const own: MomentAccumulator[] = new Array(n);
+    const order = Array.from({ length: n }, (_, k) => k).sort((a, b) => input.places[a].shard - input.places[b].shard || input.places[a].row - input.places[b].row);
+    const row = new Float32Array(this.rows.rowSize);
+    for (const k of order) {
+      this.rows.readRun(input.places[k].shard, input.places[k].row, 1, row, 0);
+      own[k] = new MomentAccumulator(input.coeffs);
+      own[k].add(row);
+    }
+    const originalsOf = new Map<string, number[]>();
+    for (let k = 0; k < n; k++) {
+      if (input.augmented?.[k]) continue;
+      const speaker = input.speakers[k];
+      originalsOf.set(speaker, [...(originalsOf.get(speaker) ?? []), k]);
+    }
+    this.ownMoments = own;
+    this.originalsOf = originalsOf;
+  }
+
+  /** The moments of `enrolClips` other original clips of position k's speaker, drawn for this epoch. */
+  private enrolmentMoments(k: number, epoch: number): Moments | null {
+    const { input } = this;
+    const clips = input.enrolClips as number;
+    const source = input.sourceIds?.[k];
+    const others = (this.originalsOf?.get(input.speakers[k]) ?? []).filter((o) => o !== k && (source === undefined || input.sourceIds?.[o] !== source));
+    if (others.length === 0) return null;
+    const random = seededUniform(input.options.seed * 1000003 + epoch * 104729 + input.items[k] * 7919 + clips);
+    const take = Math.min(clips, others.length);
+    const merged = new MomentAccumulator(input.coeffs);
+    for (let i = 0; i < take; i++) {
+      const j = i + Math.floor(random() * (others.length - i));
+      [others[i], others[j]] = [others[j], others[i]];
+      merged.merge((this.ownMoments as MomentAccumulator[])[others[i]]);
+    }
+    return merged.moments();
+  }
+
   /** The epoch's batches, each ready for the model. */
   *epoch(epoch: number): Generator<Batch> {
     const { input } = this;
@@ -215,7 +284,7 @@ export class BatchAssembler {
       for (const plan of schedule.plans) {
         const raw = this.buffer(plan.members.length * rowSize);
         plan.members.forEach((item, b) => raw.set(slots.view(slotOf[this.position.get(item) as number]), b * rowSize));
-        yield this.ready(raw, plan);
+        yield this.ready(raw, plan, epoch);
       }
       return;
     }
@@ -253,19 +322,33 @@ export class BatchAssembler {
           this.hold(-1);
           produced++;
         });
-        yield this.ready(raw, plan);
+        yield this.ready(raw, plan, epoch);
       }
     } finally {
       this.hold(-slotOf.size);
     }
   }
 
-  private ready(raw: Float32Array, plan: BatchPlan): Batch {
+  private ready(raw: Float32Array, plan: BatchPlan, epoch: number): Batch {
     const { input } = this;
+    const masks = input.specAugment ? { spec: input.specAugment, seed: input.options.seed, epoch } : null;
     const classOf = plan.members.map((item) => input.labels[this.position.get(item) as number]);
-    const speakers = plan.members.map((item) => input.speakers[this.position.get(item) as number]);
+    let speakers: (string | undefined)[] = plan.members.map((item) => input.speakers[this.position.get(item) as number]);
+    let norm = input.norm;
+    if (input.enrolClips && norm.mode === 'speaker') {
+      this.loadEnrolment();
+      // Each row under its own key: the moments of its drawn enrolment clips (none drawn: its own).
+      const drawn = new Map<string, Moments>();
+      speakers = plan.members.map((item) => {
+        const moments = this.enrolmentMoments(this.position.get(item) as number, epoch);
+        if (!moments) return undefined;
+        drawn.set(`enrol:${item}`, moments);
+        return `enrol:${item}`;
+      });
+      norm = { ...norm, speakers: drawn };
+    }
     const mixInto = plan.mixup ? this.buffer(raw.length) : undefined;
-    const batch = readyBatch(raw, plan, classOf, input.options.classes, input.coeffs, input.norm, speakers, mixInto);
+    const batch = readyBatch(raw, plan, classOf, input.options.classes, input.coeffs, norm, speakers, mixInto, masks);
     if (batch.features !== raw) this.recycle(raw);
     return batch;
   }

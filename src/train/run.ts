@@ -5,6 +5,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { AugmentSpec } from '../augment/spec';
+import type { SpecAugmentSpec } from '../augment/spec-augment';
 import { writeFileAtomic } from '../data/atomic';
 import { CacheConflictError, InputFileError, OptionsError, throwIfAborted } from '../errors';
 import { EMOTIONS } from '../data/labels';
@@ -59,6 +60,13 @@ export interface TrainSettings {
   seeds?: number;
   /** Decay of the moving average of the weights that validation and the best model use; 0: none (runs from before it). */
   weightAverage?: number;
+  /** SpecAugment masks on every training row (runs from before it: none). */
+  specAugment?: SpecAugmentSpec | null;
+  /**
+   * With speaker normalisation: train on statistics from this many other clips of each row's speaker,
+   * drawn anew every epoch, as a user with a few clips of a speaker has them (absent or 0: all its clips).
+   */
+  enrolClips?: number;
 }
 
 export interface RunConfig {
@@ -337,9 +345,11 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
       ? chooseResidence(split.train.length, reader.rowSize * 4, options.cacheMemoryMiB ?? defaultCacheMemoryMiB(), recorded ? recorded.shuffleWindowRows ?? null : undefined)
       : options.residence;
     let source: BatchSource;
-    if (settings.onlineAugment) source = new OnlineAugmentSource(reader, split.train, batchOptions, settings.onlineAugment, options.workers, norm);
+    if (settings.onlineAugment) source = new OnlineAugmentSource(reader, split.train, batchOptions, settings.onlineAugment, options.workers, norm, settings.specAugment ?? null);
     else {
-      const cacheSource = await CacheSource.open(reader, split.train, batchOptions, norm, residence, recorded?.epoch ?? 0);
+      const cacheSource = await CacheSource.open(reader, split.train, batchOptions, norm, residence, recorded?.epoch ?? 0, {
+        specAugment: settings.specAugment ?? null, enrolClips: settings.enrolClips ?? 0,
+      });
       const mib = (split.train.length * reader.rowSize * 4) / 2 ** 20;
       options.log(residence.mode === 'memory'
         ? `data: ${split.train.length} training rows (${mib.toFixed(0)} MiB) in memory, loaded in ${cacheSource.loadSeconds.toFixed(1)} s`

@@ -6,6 +6,7 @@ import * as os from 'os';
 import { Worker } from 'worker_threads';
 
 import type { AugmentSpec } from '../augment/spec';
+import type { SpecAugmentSpec } from '../augment/spec-augment';
 import { drawAugmentPlan, seededUniform } from '../augment/spec';
 import { epochPlan, type BatchOptions, type BatchPlan } from '../data/epoch-order';
 import { featureLayout } from '../data/rows';
@@ -58,7 +59,15 @@ export function recordedWindow(residence: RowResidence): number | null {
 }
 
 /** What a BatchAssembler needs of a cache and a run's training items (plain data, for a worker). */
-export function assemblerInput(reader: CacheReader, items: readonly number[], options: BatchOptions, norm: Normalisation, residence: RowResidence): AssemblerInput {
+/** What a run adds to plain batches: SpecAugment masks, and speaker statistics from a few clips. */
+export interface BatchExtras {
+  specAugment?: SpecAugmentSpec | null;
+  enrolClips?: number;
+}
+
+export function assemblerInput(
+  reader: CacheReader, items: readonly number[], options: BatchOptions, norm: Normalisation, residence: RowResidence, extras: BatchExtras = {},
+): AssemblerInput {
   const { manifest } = reader;
   return {
     layout: featureLayout(reader.dir, manifest),
@@ -70,6 +79,10 @@ export function assemblerInput(reader: CacheReader, items: readonly number[], op
     options,
     norm,
     residence,
+    specAugment: extras.specAugment ?? null,
+    enrolClips: extras.enrolClips ?? 0,
+    augmented: Uint8Array.from(items, (item) => (manifest.items[item].augmented ? 1 : 0)),
+    sourceIds: items.map((item) => manifest.items[item].id),
   };
 }
 
@@ -100,9 +113,12 @@ export class CacheSource implements BatchSource {
    * Starts the batch worker and waits until it has loaded the training rows (memory) or filled its
    * window for `firstEpoch` (stream): the one-off cost of the data path, reported as loadSeconds.
    */
-  static async open(reader: CacheReader, items: readonly number[], options: BatchOptions, norm: Normalisation, residence: RowResidence, firstEpoch = 0): Promise<CacheSource> {
+  static async open(
+    reader: CacheReader, items: readonly number[], options: BatchOptions, norm: Normalisation, residence: RowResidence, firstEpoch = 0,
+    extras: BatchExtras = {},
+  ): Promise<CacheSource> {
     const started = performance.now();
-    const input = assemblerInput(reader, items, options, norm, residence);
+    const input = assemblerInput(reader, items, options, norm, residence, extras);
     const worker = new Worker(compiledEntry('train', 'batch-worker', __dirname), { workerData: input });
     const source = new CacheSource(worker, items.length, options.batchSize, residence);
     await new Promise<void>((resolve, reject) => {
@@ -231,6 +247,7 @@ export class OnlineAugmentSource implements BatchSource {
     private readonly spec: AugmentSpec,
     workers: number,
     private readonly norm: Normalisation,
+    private readonly specAugment: SpecAugmentSpec | null = null,
   ) {
     if (!reader.hasAudio) throw new Error(`${reader.dir}: online augmentation needs the clips' audio; prepare the cache with --keep-audio`);
     drawAugmentPlan(spec, 0);
@@ -265,7 +282,8 @@ export class OnlineAugmentSource implements BatchSource {
       }));
     }
     await Promise.all(tasks);
-    return readyBatch(features, plan, labelsOf(reader, plan.members), this.options.classes, reader.manifest.coeffs, this.norm, speakersOf(reader, plan.members));
+    const masks = this.specAugment ? { spec: this.specAugment, seed: this.options.seed, epoch } : null;
+    return readyBatch(features, plan, labelsOf(reader, plan.members), this.options.classes, reader.manifest.coeffs, this.norm, speakersOf(reader, plan.members), undefined, masks);
   }
 
   close(): Promise<void> {

@@ -3,6 +3,7 @@
 import * as path from 'path';
 
 import { DEFAULT_ONLINE_AUGMENT, specFromNames, validateAugmentSpec, type AugmentKind, type AugmentSpec } from '../augment/spec';
+import { DEFAULT_SPEC_AUGMENT, validateSpecAugment, type SpecAugmentSpec } from '../augment/spec-augment';
 
 export { DEFAULT_ONLINE_AUGMENT };
 import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend';
@@ -65,6 +66,12 @@ export interface TrainOptions extends CallOptions {
   weightAverage?: number;
   /** Models per split, each from its own seed (seed-K/ folders); evaluation reports mean and std over them; default 1. */
   seeds?: number;
+  /**
+   * With normalize 'speaker': standardise each training row by the statistics of this many other clips
+   * of its speaker, drawn anew every epoch (the statistics a user with k clips of a speaker has), instead
+   * of all the speaker's clips. Default: all.
+   */
+  enrolClips?: number;
   /** Weight the loss by inverse class frequency of the training rows. */
   classWeights?: boolean;
   /** Seed of the split, initial weights, batch order, mixup and dropout; default 1. */
@@ -85,6 +92,12 @@ export interface TrainOptions extends CallOptions {
    * SLURM_ARRAY_TASK_ID (Slurm). The fold resumes from its own checkpoints when it has them.
    */
   fold?: number | 'auto';
+  /**
+   * SpecAugment: mask a few spans of frames and bands of coefficients of every training row, drawn
+   * anew each epoch; true for DEFAULT_SPEC_AUGMENT (two spans of up to 20 frames, two bands of up to 4
+   * coefficients). Default: off.
+   */
+  specAugment?: boolean | SpecAugmentSpec;
   /** Augment every training clip afresh each epoch (needs a cache with kept audio): true for the default effects. */
   onlineAugment?: boolean | readonly AugmentKind[] | AugmentSpec;
   /** Worker threads for online augmentation; default one per core. */
@@ -194,7 +207,14 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
     valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
     onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
     normalize: options.normalize ?? 'speaker', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0.99,
+    ...(options.specAugment ? { specAugment: options.specAugment === true ? { ...DEFAULT_SPEC_AUGMENT } : { ...options.specAugment } } : {}),
   };
+  if (settings.specAugment) validateSpecAugment(settings.specAugment);
+  if (options.enrolClips !== undefined) {
+    positiveInteger('enrolClips (--enrol-clips)', options.enrolClips);
+    if (settings.normalize !== 'speaker') throw new OptionsError('enrolClips (--enrol-clips) goes with speaker normalisation (--normalize speaker)');
+    settings.enrolClips = options.enrolClips;
+  }
   checkSettings(settings);
   return settings;
 }
