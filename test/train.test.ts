@@ -40,6 +40,9 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
     trainOutput = ser([
       'train', cache, '-o', run, '--model', 'small', '--epochs', '20', '--batch-size', '16', '--lr', '3e-3', '--seed', '3',
       '--test-speakers', testSpeakers.join(','), '--val-speakers', 'ravdess:06', '--backend', 'native',
+      // Speaker normalisation (not the default): eval then also scores with speaker statistics, which
+      // the tests below compare with ser predict --speaker-map and --enroll.
+      '--normalize', 'speaker',
       // 1 MiB holds 86 of the 160 training rows: they stream through a shuffle window, as a cache
       // larger than the memory budget does.
       '--cache-memory', '1',

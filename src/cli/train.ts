@@ -73,7 +73,7 @@ export function trainCommand(): Command {
     .option('--mixup <alpha>', 'mixup Beta(alpha, alpha); 0 disables it', parseNumber, 0.2)
     .option('--patience <n>', 'early stopping: epochs without improvement of the monitored metric', parseInteger, 15)
     .addOption(new Option('--monitor <metric>', 'what early stopping, the best epoch and the learning-rate cuts watch').choices(['val_loss', 'val_uar']).default('val_loss'))
-    .addOption(new Option('--normalize <how>', 'per-coefficient standardisation: over the training rows (global), each speaker\'s own rows (speaker), or each clip (utterance)').choices([...NORMALISE_MODES]).default('speaker'))
+    .addOption(new Option('--normalize <how>', 'per-coefficient standardisation: over the training rows (global), each speaker\'s own rows (speaker), or each clip (utterance)').choices([...NORMALISE_MODES]).default('global'))
     .option('--weight-average <decay>', 'decay of a moving average of the weights that validation, early stopping and the saved model use; 0 disables it', parseNumber, 0.99)
     .option('--seeds <n>', 'models per split, each from its own seed (seed-K/ folders; eval reports mean and std over them, predict averages them)', parseInteger, 1)
     .option('--lr-patience <n>', 'epochs without improvement before the learning rate is cut', parseInteger, 5)

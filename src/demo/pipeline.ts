@@ -92,29 +92,23 @@ export async function runDemo(options: DemoOptions): Promise<DemoSummary> {
   log(`3/5 train: the small model, ${options.epochs} epochs at most; validation ${valSpeakers.join(', ')}, test ${testSpeakers.join(', ')}`);
   const trained: TrainRunResult = await train({
     cache, output: run, backend: options.backend, threads: options.threads, workers: options.workers, log, onStep: options.onTrainStep, signal: options.signal,
-    model: 'small', normalize: 'speaker', epochs: options.epochs, batchSize: 16, lr: 3e-3, mixup: 0.2, patience: 8, lrPatience: 3, lrFactor: 0.5, minLr: 1e-5,
+    model: 'small', epochs: options.epochs, batchSize: 16, lr: 3e-3, mixup: 0.2, patience: 8, lrPatience: 3, lrFactor: 0.5, minLr: 1e-5,
     seed: options.seed, split: 'speaker', valSpeakers, testSpeakers, valFraction: 0, testFraction: 0,
   });
 
   log('4/5 eval: the best model on the test speakers');
   const evaluation = await evaluate(run, { backend: options.backend, threads: options.threads, signal: options.signal });
 
-  // Every clip of the test speakers, each named with its speaker: the model standardises a speaker's
-  // clips by their own statistics, as in training. One clip of each is shown.
-  const speakerMap = new Map<string, string>();
-  const shown: string[] = [];
-  for (const speaker of testSpeakers) {
+  // One clip of each test speaker, each scored alone, as a user scores a new clip.
+  const shown = testSpeakers.map((speaker) => {
     const folder = path.join(corpus, `Actor_${speaker.split(':')[1]}`);
-    const files = fs.readdirSync(folder).sort().map((name) => path.join(folder, name));
-    for (const file of files) speakerMap.set(path.resolve(file), speaker);
-    shown.push(files[0]);
-  }
-  log('5/5 predict: the test speakers\' clips, one of each shown');
+    return path.join(folder, fs.readdirSync(folder).sort()[0]);
+  });
+  log('5/5 predict: one clip of each test speaker, each alone');
   const model = await loadModel(run, { backend: options.backend, threads: options.threads });
   let predictions: Prediction[];
   try {
-    const all = await predictFiles(model, [...speakerMap.keys()], undefined, { speakers: speakerMap, signal: options.signal });
-    predictions = shown.map((file) => all.find((p) => path.resolve(p.file) === path.resolve(file)) as Prediction);
+    predictions = await predictFiles(model, shown, undefined, { signal: options.signal });
   } finally {
     model.dispose();
   }

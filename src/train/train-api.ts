@@ -55,8 +55,9 @@ export interface TrainOptions extends CallOptions {
   monitor?: Monitor;
   /**
    * How rows are standardised per coefficient: 'global' over the training rows, 'speaker' over each
-   * speaker's own rows (prediction then wants a speaker map, or falls back to each recording's own),
-   * 'utterance' over each clip; default 'speaker'.
+   * speaker's own rows (prediction then wants a speaker map or enrolment clips, or falls back to each
+   * recording's own), 'utterance' over each clip; default 'global' (chosen on real speech: a lone clip
+   * scores best under it).
    */
   normalize?: NormaliseMode;
   /**
@@ -206,7 +207,7 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
     valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
     valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
     onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
-    normalize: options.normalize ?? 'speaker', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0.99,
+    normalize: options.normalize ?? 'global', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0.99,
     ...(options.specAugment ? { specAugment: options.specAugment === true ? { ...DEFAULT_SPEC_AUGMENT } : { ...options.specAugment } } : {}),
   };
   if (settings.specAugment) validateSpecAugment(settings.specAugment);
