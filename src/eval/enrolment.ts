@@ -28,7 +28,9 @@ export function enrolmentMoments(reader: CacheReader, items: readonly number[], 
   const bySpeaker = new Map<string, number[]>();
   for (const item of items) {
     const speaker = reader.manifest.items[item].speaker;
-    bySpeaker.set(speaker, [...(bySpeaker.get(speaker) ?? []), item]);
+    const list = bySpeaker.get(speaker);
+    if (list) list.push(item);
+    else bySpeaker.set(speaker, [item]);
   }
   const moments = new Map<string, Moments>();
   let short = 0;

@@ -65,7 +65,11 @@ export function predictItems(
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(items.length * classes);
   const positions = new Map<number, number[]>();
-  items.forEach((item, k) => positions.set(item, [...(positions.get(item) ?? []), k]));
+  items.forEach((item, k) => {
+    const list = positions.get(item);
+    if (list) list.push(k);
+    else positions.set(item, [k]);
+  });
   const ordered = shardOrder(reader.manifest.items, [...positions.keys()]);
   for (let first = 0; first < ordered.length; first += batchSize) {
     const members = ordered.slice(first, first + batchSize);

@@ -241,7 +241,9 @@ export class BatchAssembler {
     for (let k = 0; k < n; k++) {
       if (input.augmented?.[k]) continue;
       const speaker = input.speakers[k];
-      originalsOf.set(speaker, [...(originalsOf.get(speaker) ?? []), k]);
+      const list = originalsOf.get(speaker);
+      if (list) list.push(k);
+      else originalsOf.set(speaker, [k]);
     }
     this.ownMoments = own;
     this.originalsOf = originalsOf;

@@ -14,7 +14,7 @@ export type BatchRequest =
 
 /** Worker -> training thread. */
 export type BatchReply =
-  | { type: 'ready'; loadSeconds: number; residentRows: number }
+  | { type: 'ready' }
   | { type: 'batch'; id: number; features: Float32Array; labels: Float32Array; size: number; peakResidentRows: number }
   | { type: 'error'; id: number | null; message: string };
 
@@ -23,10 +23,9 @@ function serve(): void {
   if (!port) throw new Error('batch-worker runs as a worker thread');
   let assembler: BatchAssembler;
   try {
-    const started = performance.now();
     assembler = new BatchAssembler(workerData as AssemblerInput);
     assembler.load();
-    port.postMessage({ type: 'ready', loadSeconds: (performance.now() - started) / 1000, residentRows: assembler.residentRows } satisfies BatchReply);
+    port.postMessage({ type: 'ready' } satisfies BatchReply);
   } catch (error) {
     port.postMessage({ type: 'error', id: null, message: (error as Error).message } satisfies BatchReply);
     return;

@@ -58,13 +58,13 @@ export function recordedWindow(residence: RowResidence): number | null {
   return residence.mode === 'memory' ? null : residence.windowRows;
 }
 
-/** What a BatchAssembler needs of a cache and a run's training items (plain data, for a worker). */
 /** What a run adds to plain batches: SpecAugment masks, and speaker statistics from a few clips. */
 export interface BatchExtras {
   specAugment?: SpecAugmentSpec | null;
   enrolClips?: number;
 }
 
+/** What a BatchAssembler needs of a cache and a run's training items (plain data, for a worker). */
 export function assemblerInput(
   reader: CacheReader, items: readonly number[], options: BatchOptions, norm: Normalisation, residence: RowResidence, extras: BatchExtras = {},
 ): AssemblerInput {
