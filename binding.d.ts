@@ -137,7 +137,9 @@ export function rfft(frames: Float32Array, nFft: number, output?: Float32Array):
 
 // --- augmentation (native/dsp/augment.cc). Inputs must be non-empty and finite; bad parameters throw. ---
 
+/** Colour of added noise: flat (white) or 1/f (pink). */
 export type NoiseColor = 'white' | 'pink';
+/** A time shift rolls the clip around, or shifts it in with zeros. */
 export type ShiftMode = 'roll' | 'zero';
 
 /** The accepted parameter ranges, defined once in native/dsp/augment.h. */
@@ -151,6 +153,21 @@ export interface AugmentLimits {
   readonly maxSnrDb: number;
 }
 export const augmentLimits: AugmentLimits;
+
+/** The feature configuration's limits, defined once in native/dsp (features.h, fft.h, resample.h). */
+export interface FeatureLimits {
+  /** Highest sample rate, Hz (resample.h). */
+  readonly maxSampleRate: number;
+  /** Largest nFft. */
+  readonly maxFftSize: number;
+  /** nFft / 2 may have no prime factor above this (fft.h: the mixed-radix FFT's largest radix). */
+  readonly maxFftPrimeFactor: number;
+  /** Most mel bands. */
+  readonly maxMels: number;
+  /** nMels x (nFft / 2 + 1) at most: the dense mel basis. */
+  readonly maxMelBasisFloats: number;
+}
+export const featureLimits: FeatureLimits;
 
 /** x plus Gaussian noise (pink: -3 dB/octave) scaled so 20 log10(rms(x) / rms(noise)) = snrDb. Silent x throws. */
 export function addNoise(samples: Float32Array, snrDb: number, seed: number, color?: NoiseColor): Float32Array;

@@ -6,7 +6,7 @@ import * as os from 'os';
 import * as path from 'path';
 import Benchmark from 'benchmark';
 
-import { writeFileAtomic } from '../src/data/atomic';
+import { writeFileAtomic } from '../src/io/atomic';
 
 /** One timed function. `unitsPerOp` converts ops/s into the suite's unit (frames per op, audio seconds per op). */
 export interface BenchCase {

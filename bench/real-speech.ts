@@ -12,7 +12,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { writeFileAtomic } from '../src/data/atomic';
+import { writeFileAtomic } from '../src/io/atomic';
 
 interface Candidate {
   name: string;
@@ -30,7 +30,15 @@ const CANDIDATES: readonly Candidate[] = [
   { name: 'small-speaker-enrol4', label: 'small preset, speaker normalisation from 4 random clips in training', prepare: [], train: ['--model', 'small', '--normalize', 'speaker', '--enrol-clips', '4'] },
   { name: 'seed-speaker', label: 'seed preset, speaker normalisation (the defaults)', prepare: [], train: ['--model', 'seed', '--normalize', 'speaker'] },
   { name: 'seed-global', label: 'seed preset, global normalisation', prepare: [], train: ['--model', 'seed', '--normalize', 'global'] },
+  // The spread over seeds: fold 0 only, three models from their own seeds (eval reports over the seeds).
+  { name: 'seed-global-fold0-seeds3', label: 'seed preset, global normalisation, fold 0 only, 3 seeds', prepare: [], train: ['--model', 'seed', '--normalize', 'global', '--fold', '0', '--seeds', '3'] },
   { name: 'seed-global-logmel64', label: 'seed preset, global normalisation, 64 log-mel bands', prepare: ['--kind', 'logmel', '--n-mels', '64'], train: ['--model', 'seed', '--normalize', 'global'] },
+  { name: 'small-global-logmel64', label: 'small preset, global normalisation, 64 log-mel bands', prepare: ['--kind', 'logmel', '--n-mels', '64'], train: ['--model', 'small', '--normalize', 'global'] },
+  { name: 'small-global-online', label: 'small preset, global normalisation, online pitch, stretch and noise', prepare: ['--keep-audio'], train: ['--model', 'small', '--normalize', 'global', '--online-augment', 'pitch,stretch,noise'] },
+  { name: 'small-global-crop4', label: 'small preset, global normalisation, 4 s crop from 0.25 s', prepare: ['--duration', '4', '--offset', '0.25'], train: ['--model', 'small', '--normalize', 'global'] },
+  { name: 'small-global-nomixup', label: 'small preset, global normalisation, no mixup', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--mixup', '0'] },
+  { name: 'small-global-classweights', label: 'small preset, global normalisation, class weights', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--class-weights'] },
+  { name: 'small-global-valuar', label: 'small preset, global normalisation, schedule on validation UAR', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--monitor', 'val_uar'] },
 ];
 
 interface Args {

@@ -11,7 +11,7 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { writeFileAtomic } from '../src/data/atomic';
+import { writeFileAtomic } from '../src/io/atomic';
 
 interface Corpus {
   name: string;

@@ -4,7 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
-import { prepareCache, type PrepareSummary } from '../src/data/prepare';
+import { prepareCache, type PrepareSummary } from '../src/clips/prepare';
 import { resolveFeatureConfig } from '../src/features/config';
 
 export interface UserDataCase {
@@ -33,7 +33,7 @@ export async function benchUserData(data: string, workers: number, log: (line: s
     try {
       const started = performance.now();
       const summary: PrepareSummary = await prepareCache({
-        dataset: data, out, corpus: 'auto', features: resolveFeatureConfig({}), crop: { offsetSeconds: 0.5, durationSeconds: 3 },
+        dataset: data, out, corpus: 'auto', manifest: null, features: resolveFeatureConfig({}), crop: { offsetSeconds: 0.5, durationSeconds: 3 },
         augment: null, copies: 0, seed: 1, workers: n, slice: null, shardRows: 512, clipsPerTask: 8, keepAudio: false, overwrite: true,
       });
       const wallSeconds = (performance.now() - started) / 1000;

@@ -420,6 +420,14 @@ void registerDspExports(Napi::Env env, Napi::Object exports) {
   limits.Set("maxSnrDb", Napi::Number::New(env, ser::kMaxSnrDb));
   limits.Freeze();
   exports.Set("augmentLimits", limits);
+  Napi::Object featureLimits = Napi::Object::New(env);
+  featureLimits.Set("maxSampleRate", Napi::Number::New(env, ser::kMaxSampleRate));
+  featureLimits.Set("maxFftSize", Napi::Number::New(env, ser::kMaxFftSize));
+  featureLimits.Set("maxFftPrimeFactor", Napi::Number::New(env, static_cast<double>(ser::kMaxFftPrimeFactor)));
+  featureLimits.Set("maxMels", Napi::Number::New(env, ser::kMaxMels));
+  featureLimits.Set("maxMelBasisFloats", Napi::Number::New(env, static_cast<double>(ser::kMaxMelBasisFloats)));
+  featureLimits.Freeze();
+  exports.Set("featureLimits", featureLimits);
   exports.Set("addNoise", Napi::Function::New<guarded<AddNoise>>(env, "addNoise"));
   exports.Set("timeShift", Napi::Function::New<guarded<TimeShift>>(env, "timeShift"));
   exports.Set("timeStretch", Napi::Function::New<guarded<TimeStretch>>(env, "timeStretch"));

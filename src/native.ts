@@ -29,6 +29,7 @@ export const native: typeof Binding = loadAddon();
 export type {
   AdamStep,
   AugmentLimits,
+  FeatureLimits,
   Conv2DGeometry,
   ConvBlockShape,
   EngineCounters,

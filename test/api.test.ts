@@ -10,7 +10,7 @@ import {
   prepare, shutdown, synthesize, train, type EmotionModel,
 } from '../src/index';
 import { applyAugmentPlan } from '../src/augment/spec';
-import { planFromEffects } from '../src/augment/effects';
+import { planFromEffects } from '../src/clips/augment';
 import { native } from '../src/native';
 import { synthesizeCorpus } from '../src/synth/corpus';
 import { CLI, FIXTURES, ROOT, tempDir } from './helpers/paths';

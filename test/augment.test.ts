@@ -1,6 +1,6 @@
 // Native augmentations: pitch, stretch, noise, shift, speed, the seeded AugmentSpec, and bad input.
 import { augment, drawAugmentPlan, specFromNames, AugmentSpecError } from '../src/augment/spec';
-import { extractFeaturesSync } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/clips/extract';
 import { native } from '../src/native';
 import { speechLike } from '../bench/signals';
 import { estimateF0, harmonicTone, snrDb } from './helpers/signals';

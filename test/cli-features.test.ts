@@ -3,7 +3,7 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { extractFeaturesSync } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/clips/extract';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, FIXTURES, maxAbsDiff, tempDir } from './helpers/paths';
 import { writeWav } from './helpers/wav-writer';

@@ -1,6 +1,6 @@
 // FeatureConfig defaults and validation, and the feature options of non-default configs.
 import { DEFAULT_FEATURE_CONFIG, FeatureConfigError, resolveFeatureConfig } from '../src/features/config';
-import { extractFeaturesSync } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/clips/extract';
 import { native } from '../src/native';
 
 describe('resolveFeatureConfig', () => {

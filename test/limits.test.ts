@@ -34,3 +34,16 @@ test('shifts past the clip in either direction give silence', () => {
   expect(Array.from(native.timeShift(x, 4, 'zero'))).toEqual([0, 0, 0, 0]);
   expect(Array.from(native.timeShift(x, -1, 'roll'))).toEqual([2, 3, 4, 1]);
 });
+
+test('the feature limits come from the addon, and the config check and the engine agree at each edge', () => {
+  expect(native.featureLimits).toEqual({ maxSampleRate: 768000, maxFftSize: 1 << 20, maxFftPrimeFactor: 127, maxMels: 4096, maxMelBasisFloats: 2 ** 26 });
+  expect(Object.isFrozen(native.featureLimits)).toBe(true);
+  const { maxMels, maxSampleRate } = native.featureLimits;
+  // The largest band count passes both checks; one more fails both, the config's naming the flag.
+  const widest = resolveFeatureConfig({ nMels: maxMels, nMfcc: 13, nFft: 8192, winLength: 8192 });
+  expect(() => native.melFilterbank({ ...widest, fmin: widest.fmin, fmax: widest.fmax })).not.toThrow();
+  expect(() => resolveFeatureConfig({ nMels: maxMels + 1, nFft: 8192, winLength: 8192 })).toThrow(/nMels \(--n-mels\)/);
+  expect(() => native.computeFeatures(new Float32Array(8192), { ...widest, nMels: maxMels + 1 })).toThrow(/nMels must be 1\.\.4096/);
+  expect(resolveFeatureConfig({ sampleRate: maxSampleRate }).sampleRate).toBe(maxSampleRate);
+  expect(() => resolveFeatureConfig({ sampleRate: maxSampleRate + 1 })).toThrow(/sampleRate \(--sample-rate\)/);
+});

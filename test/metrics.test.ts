@@ -1,6 +1,6 @@
 // Metrics against hand-computed confusion matrices.
 import { fitLogisticRegression, predictLogisticRegression } from '../src/eval/baseline';
-import { computeMetrics, confusionMatrix, metricsFromConfusion, summarise, summariseFolds } from '../src/eval/metrics';
+import { computeMetrics, confusionMatrix, metricsFromConfusion, summarise, summariseFolds } from '../src/train/metrics';
 
 describe('a 3-class example worked by hand', () => {
   // truth:     A A A A B B C C C C

@@ -48,8 +48,9 @@ beforeAll(async () => {
   if (!tarball) throw new Error('npm pack made no tarball');
   fs.mkdirSync(project);
   fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'consumer', version: '1.0.0', private: true }));
-  // Optional packages (tfjs-node) download libtensorflow at install; the fallbacks serve here.
-  execFileSync(npm, ['install', path.join(work, tarball), '--omit=optional', '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, stdio: 'pipe' });
+  // As a user installs it: no flags that leave anything out. tfjs-node and -node-gpu are optional peers,
+  // so nothing downloads libtensorflow.
+  execFileSync(npm, ['install', path.join(work, tarball), '--no-audit', '--no-fund', '--prefer-offline'], { cwd: project, stdio: 'pipe' });
 }, 600_000);
 
 test('the tarball ships the built JS, the types, the native sources and no build outputs', () => {
@@ -60,6 +61,44 @@ test('the tarball ships the built JS, the types, the native sources and no build
   expect(fs.existsSync(path.join(installed, 'test'))).toBe(false);
   expect(fs.existsSync(path.join(installed, 'node_modules', '.cache'))).toBe(false);
 });
+
+test('a default install brings no tfjs-node, and auto trains and predicts on native', () => {
+  for (const name of ['tfjs-node', 'tfjs-node-gpu']) expect([name, fs.existsSync(path.join(project, 'node_modules', '@tensorflow', name))]).toEqual([name, false]);
+  const lock = JSON.parse(fs.readFileSync(path.join(project, 'package-lock.json'), 'utf8')) as { packages: Record<string, unknown> };
+  expect(Object.keys(lock.packages).filter((p) => /tfjs-node/.test(p))).toEqual([]);
+  fs.writeFileSync(path.join(project, 'auto.cjs'), `
+const ser = require('ser-native');
+ser.loadModel(process.argv[2], { threads: 1 }).then((model) => { console.log(model.backend); model.dispose(); });
+`);
+  expect(node(['auto.cjs', run]).trim()).toBe('native');
+}, 60_000);
+
+test('importing the package or ser-native/features loads no TensorFlow.js until a model function runs', () => {
+  fs.writeFileSync(path.join(project, 'light.cjs'), `
+const tfjsLoaded = () => Object.keys(require.cache).some((file) => file.includes('@tensorflow'));
+const ser = require('ser-native');
+const seen = { imported: tfjsLoaded() };
+ser.extractFeatures(process.argv[2], { nMfcc: 20 }).then(async (features) => {
+  seen.features = [features.frames, tfjsLoaded()];
+  const model = await ser.loadModel(process.argv[3], { threads: 1 });
+  seen.model = tfjsLoaded();
+  model.dispose();
+  await ser.shutdown();
+  console.log(JSON.stringify(seen));
+});
+`);
+  expect(JSON.parse(node(['light.cjs', wav, run]))).toEqual({ imported: false, features: [151, false], model: true });
+  fs.writeFileSync(path.join(project, 'light.mjs'), `
+import { createRequire } from 'module';
+import { extractFeatures, shutdown } from 'ser-native/features';
+const cache = createRequire(import.meta.url).cache;
+const features = await extractFeatures(process.argv[2], { nMfcc: 20 });
+await shutdown();
+const loaded = Object.keys(cache);
+console.log(JSON.stringify({ frames: features.frames, addon: loaded.some((f) => f.endsWith('ser_native.node')), tfjs: loaded.some((f) => f.includes('@tensorflow')) }));
+`);
+  expect(JSON.parse(node(['light.mjs', wav]))).toEqual({ frames: 151, addon: true, tfjs: false });
+}, 60_000);
 
 describe('imported by name', () => {
   let expected: { frames: number; coeffs: number; prediction: unknown };

@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { extractFeaturesSync } from '../src/features/extract';
+import { extractFeaturesSync } from '../src/clips/extract';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
 import { FIXTURES, maxAbs, maxAbsDiff } from './helpers/paths';

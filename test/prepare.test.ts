@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import type { Manifest } from '../src/data/cache';
-import { resolveSlice } from '../src/data/prepare-api';
+import { resolveSlice } from '../src/clips/prepare-api';
 import { planCorpus } from '../src/synth/corpus';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';

@@ -30,4 +30,8 @@ test('main, types and the exports map name the built entry for require and impor
   expect(Object.keys(pkg.exports['.'])[0]).toBe('types');
   expect(pkg.exports['.']).toMatchObject({ types: './dist/src/index.d.ts', require: './dist/src/index.js', import: './dist/src/index.js' });
   expect(pkg.files).toContain('dist/src/');
+  // The features alone, as a subpath that loads no TensorFlow.js (test/package.test.ts imports it).
+  expect((pkg.exports as Record<string, Record<string, string>>)['./features']).toMatchObject({
+    types: './dist/src/features-entry.d.ts', require: './dist/src/features-entry.js', import: './dist/src/features-entry.js',
+  });
 });

@@ -77,3 +77,49 @@ test('random split: by clip, copies follow their source, flagged optimistic', ()
   // Speakers are shared: that is exactly why it is optimistic.
   expect(split.speakers.test.some((s) => split.speakers.train.includes(s))).toBe(true);
 });
+
+describe('stratified by corpus', () => {
+  // The Kaggle bundle's speaker counts: RAVDESS 24, CREMA-D 91, TESS 2, SAVEE 4.
+  const bundle: SplitRow[] = [['ravdess', 24], ['crema', 91], ['tess', 2], ['savee', 4]].flatMap(([corpus, speakers]) =>
+    Array.from({ length: speakers as number }, (_, s) => [0, 1].map((c) => ({ id: `${corpus}/${s}/${c}.wav`, speaker: `${corpus}:${s}`, augmented: false }))).flat());
+  const corpusCount = (split: Split, part: 'train' | 'val' | 'test') => {
+    const counts: Record<string, number> = {};
+    for (const s of split.speakers[part]) counts[s.split(':')[0]] = (counts[s.split(':')[0]] ?? 0) + 1;
+    return counts;
+  };
+
+  test('every corpus with three or more speakers has speakers in each partition; TESS (2) only trains, whatever the seed', () => {
+    for (const seed of [1, 2, 3, 4, 5, 6, 7, 8]) {
+      const split = splitBySpeaker(bundle, { valFraction: 0.15, testFraction: 0.15, seed });
+      expectSpeakerDisjoint(bundle, split);
+      expect(corpusCount(split, 'test')).toEqual({ crema: 14, ravdess: 4, savee: 1 });
+      expect(corpusCount(split, 'val')).toEqual({ crema: 14, ravdess: 4, savee: 1 });
+      expect(corpusCount(split, 'train')).toEqual({ crema: 63, ravdess: 16, savee: 2, tess: 2 });
+    }
+  });
+
+  test('folds deal each corpus over the folds: no fold holds both TESS speakers or all of SAVEE', () => {
+    const folds = speakerFolds(bundle, 6, 1);
+    for (const fold of folds) {
+      const test = corpusCount(fold, 'test');
+      expect(test.tess ?? 0).toBeLessThanOrEqual(1);
+      expect(test.savee ?? 0).toBeLessThanOrEqual(1);
+      expect(test.ravdess).toBe(4);
+      expect([15, 16]).toContain(test.crema);
+    }
+    expect(folds.flatMap((f) => f.speakers.test).sort()).toEqual([...new Set(bundle.map((r) => r.speaker))].sort());
+  });
+
+  test('one corpus draws exactly as before stratification (the runs of earlier versions keep their splits)', () => {
+    const one = rows(20, 2, 0);
+    // Recorded with the code before corpora were stratified (commit 37b6957), same rows and seed.
+    const split = splitBySpeaker(one, { valFraction: 0.15, testFraction: 0.15, seed: 1 });
+    expect(split.speakers.test).toEqual(['corpus:10', 'corpus:13', 'corpus:3']);
+    expect(split.speakers.val).toEqual(['corpus:12', 'corpus:15', 'corpus:9']);
+    expect(speakerFolds(one, 5, 1).map((f) => f.speakers.test)).toEqual([
+      ['corpus:1', 'corpus:12', 'corpus:13', 'corpus:6'], ['corpus:10', 'corpus:14', 'corpus:16', 'corpus:17'],
+      ['corpus:2', 'corpus:3', 'corpus:7', 'corpus:8'], ['corpus:11', 'corpus:15', 'corpus:18', 'corpus:5'],
+      ['corpus:0', 'corpus:19', 'corpus:4', 'corpus:9'],
+    ]);
+  });
+});

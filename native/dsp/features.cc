@@ -34,14 +34,14 @@ std::string num(double v) {
 void validateFeatureConfig(const FeatureConfig& c) {
   require(c.sampleRate >= 1 && c.sampleRate <= kMaxSampleRate,
           "sampleRate must be 1.." + std::to_string(kMaxSampleRate) + " Hz, got " + std::to_string(c.sampleRate));
-  require(c.nFft >= 2 && c.nFft <= (1u << 20) && c.nFft % 2 == 0,
-          "nFft must be an even number from 2 to 1048576, got " + std::to_string(c.nFft));
+  require(c.nFft >= 2 && c.nFft <= kMaxFftSize && c.nFft % 2 == 0,
+          "nFft must be an even number from 2 to " + std::to_string(kMaxFftSize) + ", got " + std::to_string(c.nFft));
   require(c.winLength >= 1 && c.winLength <= c.nFft,
           "winLength must be 1..nFft (" + std::to_string(c.nFft) + "), got " + std::to_string(c.winLength));
   require(c.hopLength >= 1, "hopLength must be at least 1");
   require(std::isfinite(c.power) && c.power > 0, "power must be a positive number, got " + num(c.power));
   if (c.kind == FeatureKind::Power) return;
-  require(c.nMels >= 1 && c.nMels <= 4096, "nMels must be 1..4096, got " + std::to_string(c.nMels));
+  require(c.nMels >= 1 && c.nMels <= kMaxMels, "nMels must be 1.." + std::to_string(kMaxMels) + ", got " + std::to_string(c.nMels));
   require(static_cast<uint64_t>(c.nMels) * (c.nFft / 2 + 1) <= kMaxMelBasisFloats,
           "nMels x (nFft/2 + 1) must be at most " + std::to_string(kMaxMelBasisFloats) + " (the mel basis), got " +
               std::to_string(c.nMels) + " x " + std::to_string(c.nFft / 2 + 1));

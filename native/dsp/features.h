@@ -36,6 +36,9 @@ struct FeatureConfig {
 
 // The dense mel basis is built once per config: 64 Mi floats (256 MiB) at most.
 constexpr uint64_t kMaxMelBasisFloats = uint64_t{1} << 26;
+// Largest FFT and mel band count a config may ask for (the addon exports these as featureLimits).
+constexpr uint32_t kMaxFftSize = uint32_t{1} << 20;
+constexpr uint32_t kMaxMels = 4096;
 
 // Throws InputError naming the first option that is out of range.
 void validateFeatureConfig(const FeatureConfig& config);

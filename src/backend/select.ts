@@ -1,5 +1,9 @@
-// The TensorFlow.js backend chain (DESIGN section 7): tfjs-node-gpu, tfjs-node, native (our addon), wasm,
-// cpu. `auto` takes the first that loads; a forced backend that cannot load fails with what to install.
+// The TensorFlow.js backend chain (DESIGN section 7). `auto` tries tfjs-node-gpu (only where it is
+// installed and a GPU with the CUDA 11 runtime it needs is visible), then native (our addon), wasm,
+// cpu, and takes the first that loads; tfjs-node is never its choice (native is the CPU engine this
+// package measures and tests) but can be asked for. A forced backend that cannot load fails with what
+// to install.
+import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 
@@ -33,7 +37,7 @@ const NODE_PACKAGES: Record<'tensorflow-gpu' | 'tensorflow', string> = {
 
 const INSTALL_HINTS: Record<BackendName, string> = {
   'tensorflow-gpu':
-    `npm install @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (its install script downloads libtensorflow; needs a CUDA 11.2 / cuDNN 8.1 GPU machine with internet access)`,
+    `npm install @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (its install script downloads libtensorflow 2.9.1; it runs on the GPU only with CUDA 11.2 and cuDNN 8.1 installed, not with CUDA 12 or 13)`,
   tensorflow: `npm install @tensorflow/tfjs-node@${TFJS_VERSION} (its install script downloads libtensorflow, so it needs internet access)`,
   native: 'npm install (or npx cmake-js compile) in ser-native, which builds the addon; needs cmake >= 3.15 and a C++17 compiler',
   wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`,
@@ -108,11 +112,73 @@ export interface BackendOptions {
   threads?: number;
 }
 
-export async function selectBackend(choice: BackendChoice, options: BackendOptions = {}): Promise<SelectedBackend> {
+/** What `auto` looks at before it loads tfjs-node-gpu; a seam for tests. */
+export interface GpuProbe {
+  /** Whether a package can be resolved from here. */
+  installed(name: string): boolean;
+  /** Null when an NVIDIA GPU and the CUDA 11 runtime tfjs-node-gpu 4.22 links are both visible, else why not. */
+  gpuUnavailable(): string | null;
+}
+
+/** The order `auto` tries: tfjs-node (CPU) is left out, native is the CPU engine of this package. */
+export const AUTO_CHAIN: readonly BackendName[] = ['tensorflow-gpu', 'native', 'wasm', 'cpu'];
+
+function resolvable(name: string): boolean {
+  try {
+    require.resolve(name);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The folders the dynamic loader searches: LD_LIBRARY_PATH, then the ldconfig cache's folders. */
+function libraryFolders(): string[] {
+  const folders = (process.env.LD_LIBRARY_PATH ?? '').split(':').filter(Boolean);
+  try {
+    const cache = fs.readFileSync('/etc/ld.so.cache');
+    // The cache holds absolute paths as NUL-terminated strings; their folders are what ldconfig indexed.
+    for (const match of cache.toString('latin1').matchAll(/\/[\x21-\x7e]*\/lib[\x21-\x7e]*?\.so[\x21-\x7e]*/g)) folders.push(path.dirname(match[0]));
+  } catch {
+    // No cache (not glibc Linux): LD_LIBRARY_PATH alone.
+  }
+  return [...new Set(folders)];
+}
+
+function gpuUnavailable(): string | null {
+  let gpus: string[] = [];
+  try {
+    gpus = fs.readdirSync('/proc/driver/nvidia/gpus');
+  } catch {
+    // No NVIDIA driver loaded (or not Linux).
+  }
+  if (gpus.length === 0) return 'no NVIDIA GPU is visible (/proc/driver/nvidia/gpus lists none)';
+  const runtime = 'libcudart.so.11.0';
+  if (!libraryFolders().some((folder) => fs.existsSync(path.join(folder, runtime)))) {
+    return `a GPU is visible but ${runtime} is not (tfjs-node-gpu ${TFJS_VERSION} needs CUDA 11.2 and cuDNN 8.1; without them libtensorflow quietly runs on the CPU)`;
+  }
+  return null;
+}
+
+const SYSTEM_PROBE: GpuProbe = { installed: resolvable, gpuUnavailable };
+
+/** Why `auto` does not try a backend before loading it, or null to try it. */
+function autoPassesOver(name: BackendName, probe: GpuProbe): string | null {
+  if (name !== 'tensorflow-gpu') return null;
+  if (!probe.installed(NODE_PACKAGES[name])) return `${NODE_PACKAGES[name]} is not installed`;
+  return probe.gpuUnavailable();
+}
+
+export async function selectBackend(choice: BackendChoice, options: BackendOptions = {}, probe: GpuProbe = SYSTEM_PROBE): Promise<SelectedBackend> {
   const threads = checkThreadCount(options.threads ?? defaultThreadCount());
   const skipped: SelectedBackend['skipped'] = [];
-  const candidates: readonly BackendName[] = choice === 'auto' ? BACKENDS : [choice];
+  const candidates: readonly BackendName[] = choice === 'auto' ? AUTO_CHAIN : [choice];
   for (const name of candidates) {
+    const passedOver = choice === 'auto' ? autoPassesOver(name, probe) : null;
+    if (passedOver !== null) {
+      skipped.push({ name, reason: passedOver });
+      continue;
+    }
     try {
       const tfBackend = await activate(name, threads);
       await tf.ready();

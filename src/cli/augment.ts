@@ -2,9 +2,7 @@
 // so a person can listen to what each augmentation does.
 import { Command, Option } from 'commander';
 
-import { augment } from '../augment/effects';
-import { writeWav16 } from '../features/wav';
-import type { NoiseColor, ShiftMode } from '../native';
+import { augment, writeWav16, type NoiseColor, type ShiftMode } from '../index';
 import { parseInteger, parseNumber } from './options';
 
 interface AugmentCliOptions {

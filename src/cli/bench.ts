@@ -2,8 +2,7 @@
 // user's own clips with --data. The bench code (and its peers, dev dependencies) loads only here.
 import { Command } from 'commander';
 
-import { defaultWorkerCount } from '../workers/pool';
-import { OptionsError } from '../errors';
+import { defaultWorkerCount, OptionsError } from '../index';
 import { parseInteger } from './options';
 
 export function benchCommand(): Command {

@@ -1,8 +1,7 @@
 // `ser demo [-o dir]`: what `npm start` runs; prints a summary table read from the steps' outputs.
 import { Command, Option } from 'commander';
 
-import type { DemoSummary } from '../demo/pipeline';
-import { BACKENDS, type BackendChoice } from '../backend/names';
+import { BACKENDS, demo, type BackendChoice, type DemoSummary } from '../index';
 import { parseInteger, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
@@ -41,8 +40,7 @@ export function demoCommand(): Command {
     .action(async (opts: { output: string; speakers: number; clipsPerClass: number; epochs: number; seed: number; workers?: number; backend: BackendChoice; threads?: number; json?: boolean }) => {
       const tty = Boolean(process.stderr.isTTY);
       let bar: ProgressReporter | null = null;
-      const { runDemo } = await import('../demo/pipeline');
-      const summary = await runDemo({
+      const summary = await demo({
         out: opts.output, speakers: opts.speakers, clipsPerClass: opts.clipsPerClass, epochs: opts.epochs, backend: opts.backend,
         threads: opts.threads, workers: opts.workers, seed: opts.seed,
         log: (line) => process.stderr.write(`${line}\n`),

@@ -1,5 +1,5 @@
 // Exit codes of every command (DESIGN section 9): 0 ok, 1 failure, 2 bad usage.
-import { BackendUnavailableError, OptionsError } from '../errors';
+import { BackendUnavailableError, OptionsError } from '../index';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;

@@ -3,10 +3,9 @@ import * as path from 'path';
 
 import { Command, Option } from 'commander';
 
-import { BACKENDS, type BackendChoice } from '../backend/names';
-import { writeFileAtomic } from '../data/atomic';
-import { InputFileError, OptionsError } from '../errors';
-import type { EmotionModel } from '../eval/model';
+import {
+  BACKENDS, evaluate, InputFileError, loadModel, OptionsError, predictFiles, readSpeakerMap, writeTimelinePage, type BackendChoice, type EmotionModel,
+} from '../index';
 import { PartialFailure } from './errors';
 import { parseNumber, threadsOption } from './options';
 
@@ -23,7 +22,6 @@ export function evalCommand(): Command {
     .addOption(threadsOption())
     .option('--json', 'print metrics as JSON')
     .action(async (run: string, opts: { cache?: string; backend: BackendChoice; threads?: number; json?: boolean; requireAll?: boolean; on: 'test' | 'val' }) => {
-      const { evaluate } = await import('../report/write');
       const evaluation = await evaluate(run, { cache: opts.cache, backend: opts.backend, threads: opts.threads, requireAll: opts.requireAll, partition: opts.on });
       const { summary, pooled } = evaluation;
       if (opts.json) {
@@ -107,7 +105,6 @@ export function predictCommand(): Command {
       if (opts.output !== undefined && files.length !== 1) throw new OptionsError('-o writes the timeline of one file; give one file');
       if (opts.timeline && opts.enroll !== undefined) throw new OptionsError('--enroll goes with file predictions, not --timeline (a timeline takes its recording as one speaker)');
       if (opts.timeline && opts.speakerMap !== undefined) throw new OptionsError('--speaker-map goes with file predictions, not --timeline (a timeline takes its recording as one speaker)');
-      const { loadModel, predictFiles, readSpeakerMap } = await import('../eval/model');
       const speakers = opts.speakerMap === undefined ? undefined : readSpeakerMap(opts.speakerMap);
       const model = await loadModel(run, { backend: opts.backend, threads: opts.threads });
       const warn = (message: string) => process.stderr.write(`ser predict: warning: ${message}\n`);
@@ -151,8 +148,7 @@ async function timelines(model: EmotionModel, files: string[], opts: PredictCliO
     if (opts.json) all.push({ file: timeline.file, seconds: timeline.seconds, windows: lines, segments: timeline.segments });
     else for (const line of lines) process.stdout.write(`${JSON.stringify(line)}\n`);
     if (opts.output) {
-      const { renderTimelinePage } = await import('../report/timeline');
-      writeFileAtomic(opts.output, Buffer.from(renderTimelinePage(timeline), 'utf8'));
+      writeTimelinePage(opts.output, timeline);
       process.stderr.write(`timeline: ${path.resolve(opts.output)}\n`);
     }
   }

@@ -1,8 +1,7 @@
 // `ser features <input.wav> -o <out.npy>`: one clip to a float32 NPY [frames, coeffs].
 import { Command } from 'commander';
 
-import { OptionsError } from '../errors';
-import { featuresToFile } from '../features/extract';
+import { featuresToFile, OptionsError } from '../index';
 import { addFeatureOptions, featureOptionsFrom } from './options';
 
 export function featuresCommand(): Command {

@@ -6,13 +6,12 @@ import { augmentCommand } from './augment';
 import { benchCommand } from './bench';
 import { demoCommand } from './demo';
 import { evalCommand, predictCommand } from './eval';
-import { shutdown } from '../shutdown';
+import { shutdown, version as PACKAGE_VERSION } from '../index';
 import { EXIT_OK, EXIT_USAGE, exitCodeOf } from './errors';
 import { featuresCommand } from './features';
 import { mergeCommand, prepareCommand } from './prepare';
 import { synthCommand } from './synth';
 import { trainCommand } from './train';
-import { PACKAGE_VERSION } from '../version';
 
 export function buildProgram(): Command {
   const program = new Command('ser')

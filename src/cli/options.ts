@@ -1,7 +1,7 @@
 // Option parsing shared by commands: typed value parsers and the feature options of DESIGN section 3.
 import { InvalidArgumentError, Option, type Command } from 'commander';
 
-import { FEATURE_OPTION_SPECS, type FeatureOptions } from '../features/config';
+import { FEATURE_OPTION_SPECS, type FeatureOptions } from '../index';
 
 /** --threads <n>: the backend's threads, every core by default (checked where the backend starts). */
 export function threadsOption(): Option {

@@ -1,15 +1,13 @@
 // `ser prepare <dataset> -o <cache>` and `ser merge <cache>... -o <cache>`.
 import { Command, Option } from 'commander';
 
-import type { AugmentKind } from '../augment/spec';
-import { CORPORA, type CorpusChoice } from '../data/corpora';
-import { merge } from '../data/merge';
-import { prepare } from '../data/prepare-api';
+import { CORPORA, merge, OptionsError, prepare, PREPARE_DEFAULTS, type AugmentKind, type CorpusChoice } from '../index';
 import { parseInteger, parseNumber, addFeatureOptions, featureOptionsFrom } from './options';
 import { ProgressReporter } from './progress';
 
 interface PrepareCliOptions extends Record<string, unknown> {
   output: string;
+  manifest?: string;
   corpus: CorpusChoice;
   duration: number;
   offset: number;
@@ -30,30 +28,32 @@ interface PrepareCliOptions extends Record<string, unknown> {
 
 export function prepareCommand(): Command {
   const command = new Command('prepare')
-    .description('compute features of every clip in a dataset folder into an NPY cache (all cores, resumable)')
-    .argument('<dataset>', 'folder of clips (RAVDESS, CREMA-D, TESS, SAVEE or the Kaggle bundle)')
+    .description('compute features of every clip in a dataset folder (or a clip list) into an NPY cache (all cores, resumable)')
+    .argument('[dataset]', 'folder of clips (RAVDESS, CREMA-D, TESS, SAVEE or the Kaggle bundle); not with --manifest')
     .requiredOption('-o, --output <cache>', 'cache folder')
-    .addOption(new Option('--corpus <name>', 'naming convention of the files').choices(['auto', ...CORPORA]).default('auto'))
-    .option('--duration <seconds>', 'length of every clip after cropping / zero padding', parseNumber, 3)
-    .option('--offset <seconds>', 'where the crop starts', parseNumber, 0.5)
+    .option('--manifest <clips.csv>', 'a clip list instead of a folder: CSV with a header of path,label,speaker[,gender,corpus], paths relative to it; any labels')
+    .addOption(new Option('--corpus <name>', 'naming convention of the files').choices(['auto', ...CORPORA]).default(PREPARE_DEFAULTS.corpus))
+    .option('--duration <seconds>', 'length of every clip after cropping / zero padding', parseNumber, PREPARE_DEFAULTS.durationSeconds)
+    .option('--offset <seconds>', 'where the crop starts', parseNumber, PREPARE_DEFAULTS.offsetSeconds)
     .option('--augment <list>', 'augmented copies with these effects: noise,shift,stretch,pitch,speed')
-    .option('--copies <n>', 'augmented copies per clip (with --augment; default 1)', parseInteger)
-    .option('--augment-probability <p>', 'chance each listed effect is applied to a copy', parseNumber, 0.5)
-    .option('--seed <n>', 'seed of the augmentation draws', parseInteger, 1)
+    .option('--copies <n>', `augmented copies per clip (with --augment; default ${PREPARE_DEFAULTS.copies})`, parseInteger)
+    .option('--augment-probability <p>', 'chance each listed effect is applied to a copy', parseNumber, PREPARE_DEFAULTS.augmentProbability)
+    .option('--seed <n>', 'seed of the augmentation draws', parseInteger, PREPARE_DEFAULTS.seed)
     .option('--workers <n>', 'worker threads (default: one per core)', parseInteger)
     .option('--shard <K/N>', 'process only slice K of N (for many machines; join with ser merge)')
     .option('--shards <n>', 'slice count; K from JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseInteger)
-    .option('--shard-rows <n>', 'rows per NPY shard file', parseInteger, 512)
-    .option('--clips-per-task <n>', 'clips per worker task', parseInteger, 8)
+    .option('--shard-rows <n>', 'rows per NPY shard file', parseInteger, PREPARE_DEFAULTS.shardRows)
+    .option('--clips-per-task <n>', 'clips per worker task', parseInteger, PREPARE_DEFAULTS.clipsPerTask)
     .option('--keep-audio', 'also store the cropped 16 kHz audio (audio-*.npy) for online augmentation')
     .option('--overwrite', 'replace an existing cache in the output folder')
     .option('--strict', 'exit 1 when any clip fails')
     .option('--json', 'print the summary as JSON');
   addFeatureOptions(command);
-  return command.action(async (dataset: string, opts: PrepareCliOptions) => {
+  return command.action(async (dataset: string | undefined, opts: PrepareCliOptions) => {
+    if (dataset === undefined && opts.manifest === undefined) throw new OptionsError('ser prepare needs a dataset folder or --manifest <clips.csv>');
     const progress = new ProgressReporter('prepare', 'clips');
     const summary = await prepare({
-      dataset, output: opts.output, corpus: opts.corpus, features: featureOptionsFrom(opts),
+      dataset, manifest: opts.manifest, output: opts.output, corpus: opts.manifest !== undefined && opts.corpus === 'auto' ? undefined : opts.corpus, features: featureOptionsFrom(opts),
       durationSeconds: opts.duration, offsetSeconds: opts.offset,
       augment: opts.augment === undefined ? null : (opts.augment.split(',').map((s) => s.trim()).filter(Boolean) as AugmentKind[]),
       copies: opts.copies, augmentProbability: opts.augmentProbability, seed: opts.seed, workers: opts.workers,

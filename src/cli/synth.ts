@@ -1,9 +1,7 @@
 // `ser synth <dir>`: write a synthetic emotional-speech corpus in the real corpora's layouts (src/synth/).
 import { Command, Option } from 'commander';
 
-import { OptionsError } from '../errors';
-import type { SynthCorpus } from '../synth/corpus';
-import { synthesize } from '../synth/synthesize';
+import { OptionsError, synthesize, type SynthCorpus } from '../index';
 import { parseInteger, parseNumber } from './options';
 import { ProgressReporter } from './progress';
 

@@ -1,10 +1,10 @@
 // `ser train <cache> -o <run>`: parses the options and hands them to train().
 import { Command, Option } from 'commander';
 
-import { DEFAULT_ONLINE_AUGMENT, type AugmentKind } from '../augment/spec';
-import { parseSpecAugment } from '../augment/spec-augment';
-import { BACKENDS, type BackendChoice } from '../backend/names';
-import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
+import {
+  BACKENDS, DEFAULT_ONLINE_AUGMENT, DEFAULT_SPEC_AUGMENT, NORMALISE_MODES, parseSpecAugment, train, TRAIN_DEFAULTS,
+  type AugmentKind, type BackendChoice, type NormaliseMode,
+} from '../index';
 import { parseInteger, parseNumber, threadsOption } from './options';
 import { ProgressReporter } from './progress';
 
@@ -62,44 +62,42 @@ export function trainCommand(): Command {
     .description('train the CNN-BiLSTM-attention model on a ser prepare cache (speaker-independent by default)')
     .argument('[cache]', 'cache folder from ser prepare (not needed with --resume)')
     .requiredOption('-o, --output <run>', 'run folder: config, metrics, checkpoints, best model')
-    .addOption(new Option('--model <preset>', 'model sizes').choices(['seed', 'small']).default('seed'))
+    .addOption(new Option('--model <preset>', 'model sizes').choices(['seed', 'small']).default(TRAIN_DEFAULTS.model))
     .option('--conv-filters <list>', 'filters of each Conv2D block, e.g. 32,64,128 (overrides the preset)')
     .option('--lstm-units <n>', 'BiLSTM units per direction', parseInteger)
     .option('--attention-units <n>', 'attention hidden units', parseInteger)
     .option('--dropout <rate>', 'dropout rate', parseNumber)
-    .option('--epochs <n>', 'most epochs', parseInteger, 100)
-    .option('--batch-size <n>', 'rows per step', parseInteger, 32)
-    .option('--lr <rate>', 'Adam learning rate', parseNumber, 1e-3)
-    .option('--mixup <alpha>', 'mixup Beta(alpha, alpha); 0 disables it', parseNumber, 0.2)
-    .option('--patience <n>', 'early stopping: epochs without improvement of the monitored metric', parseInteger, 15)
-    .addOption(new Option('--monitor <metric>', 'what early stopping, the best epoch and the learning-rate cuts watch').choices(['val_loss', 'val_uar']).default('val_loss'))
-    .addOption(new Option('--normalize <how>', 'per-coefficient standardisation: over the training rows (global), each speaker\'s own rows (speaker), or each clip (utterance)').choices([...NORMALISE_MODES]).default('global'))
-    .option('--weight-average <decay>', 'decay of a moving average of the weights that validation, early stopping and the saved model use; 0 disables it', parseNumber, 0.99)
-    .option('--seeds <n>', 'models per split, each from its own seed (seed-K/ folders; eval reports mean and std over them, predict averages them)', parseInteger, 1)
-    .option('--lr-patience <n>', 'epochs without improvement before the learning rate is cut', parseInteger, 5)
-    .option('--lr-factor <f>', 'learning-rate cut factor', parseNumber, 0.5)
-    .option('--min-lr <rate>', 'lowest learning rate', parseNumber, 1e-5)
+    .option('--epochs <n>', 'most epochs', parseInteger, TRAIN_DEFAULTS.epochs)
+    .option('--batch-size <n>', 'rows per step', parseInteger, TRAIN_DEFAULTS.batchSize)
+    .option('--lr <rate>', 'Adam learning rate', parseNumber, TRAIN_DEFAULTS.lr)
+    .option('--mixup <alpha>', 'mixup Beta(alpha, alpha); 0 disables it', parseNumber, TRAIN_DEFAULTS.mixup)
+    .option('--patience <n>', 'early stopping: epochs without improvement of the monitored metric', parseInteger, TRAIN_DEFAULTS.patience)
+    .addOption(new Option('--monitor <metric>', 'what early stopping, the best epoch and the learning-rate cuts watch').choices(['val_loss', 'val_uar']).default(TRAIN_DEFAULTS.monitor))
+    .addOption(new Option('--normalize <how>', 'per-coefficient standardisation: over the training rows (global), each speaker\'s own rows (speaker), or each clip (utterance)').choices([...NORMALISE_MODES]).default(TRAIN_DEFAULTS.normalize))
+    .option('--weight-average <decay>', 'decay of a moving average of the weights that validation, early stopping and the saved model use; 0 disables it', parseNumber, TRAIN_DEFAULTS.weightAverage)
+    .option('--seeds <n>', 'models per split, each from its own seed (seed-K/ folders; eval reports mean and std over them, predict averages them)', parseInteger, TRAIN_DEFAULTS.seeds)
+    .option('--lr-patience <n>', 'epochs without improvement before the learning rate is cut', parseInteger, TRAIN_DEFAULTS.lrPatience)
+    .option('--lr-factor <f>', 'learning-rate cut factor', parseNumber, TRAIN_DEFAULTS.lrFactor)
+    .option('--min-lr <rate>', 'lowest learning rate', parseNumber, TRAIN_DEFAULTS.minLr)
     .option('--class-weights', 'weight the loss by inverse class frequency of the training rows')
-    .option('--seed <n>', 'seed of the split, the initial weights, batch order, mixup and dropout', parseInteger, 1)
-    .addOption(new Option('--split <kind>', 'speaker: no speaker in two partitions; random: by clip (optimistic)').choices(['speaker', 'random']).default('speaker'))
+    .option('--seed <n>', 'seed of the split, the initial weights, batch order, mixup and dropout', parseInteger, TRAIN_DEFAULTS.seed)
+    .addOption(new Option('--split <kind>', 'speaker: no speaker in two partitions; random: by clip (optimistic)').choices(['speaker', 'random']).default(TRAIN_DEFAULTS.split))
     .option('--val-speakers <list>', 'validation speakers, e.g. ravdess:05,crema:1001')
     .option('--test-speakers <list>', 'test speakers')
-    .option('--val-fraction <f>', 'share of speakers (or clips, with --split random) for validation', parseNumber, 0.15)
-    .option('--test-fraction <f>', 'share of speakers (or clips) for test', parseNumber, 0.15)
+    .option('--val-fraction <f>', 'share of speakers (or clips, with --split random) for validation', parseNumber, TRAIN_DEFAULTS.valFraction)
+    .option('--test-fraction <f>', 'share of speakers (or clips) for test', parseNumber, TRAIN_DEFAULTS.testFraction)
     .option('--folds <k>', 'speaker-disjoint k-fold cross-validation', parseInteger)
     .option('--fold <i|auto>', 'with --folds: train only fold i (0-based) into the shared run folder, as one task of an array job; auto: JOB_COMPLETION_INDEX or SLURM_ARRAY_TASK_ID', parseFold)
     .option('--enrol-clips <k>', 'with --normalize speaker: standardise each training row by the statistics of k other clips of its speaker, drawn anew every epoch (default: all its clips)', parseInteger)
-    .option('--spec-augment [masks]', 'mask spans of frames and bands of coefficients of every training row, anew each epoch: timeMasks,maxFrames,coeffMasks,maxCoeffs (default 2,20,2,4)')
+    .option('--spec-augment [masks]', `mask spans of frames and bands of coefficients of every training row, anew each epoch: timeMasks,maxFrames,coeffMasks,maxCoeffs (default ${Object.values(DEFAULT_SPEC_AUGMENT).join(',')})`)
     .option('--online-augment [kinds]', `augment every training clip afresh each epoch in workers (needs prepare --keep-audio; default ${DEFAULT_ONLINE_AUGMENT.join(',')})`)
     .option('--workers <n>', 'worker threads for online augmentation (default: one per core)', parseInteger)
     .option('--cache-memory <MiB>', 'memory for the training rows: within it they are loaded once, beyond it streamed shard by shard through a shuffle window of that many MiB (default: half of the available memory)', parseNumber)
-    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
+    .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default(TRAIN_DEFAULTS.backend))
     .addOption(threadsOption())
     .option('--resume', 'continue the run in -o from its last checkpoint (its stored settings apply)')
     .option('--json', 'print the result as JSON')
     .action(async (cache: string | undefined, opts: TrainCliOptions) => {
-      // Loaded here: TensorFlow.js takes a while, and other commands do not need it.
-      const { train } = await import('../train/train-api');
       const tty = Boolean(process.stderr.isTTY);
       let bar: ProgressReporter | null = null;
       const onlineAugment = typeof opts.onlineAugment === 'string' ? (list(opts.onlineAugment) as AugmentKind[]) : opts.onlineAugment;

@@ -6,12 +6,11 @@ import * as path from 'path';
 
 import type { AugmentPlan, AugmentSpec } from '../augment/spec';
 import { InputFileError } from '../errors';
-import type { FeatureConfig } from '../features/config';
-import type { CropSpec } from '../workers/feature-task';
-import { writeFileAtomic, writeFileAtomicAsync } from './atomic';
-import type { CorpusChoice, CorpusName, Gender, Intensity } from './corpora';
-import type { Emotion } from './labels';
-import { npyHeader } from './npy';
+import type { CropSpec, FeatureConfig } from '../features/config';
+import { writeFileAtomic, writeFileAtomicAsync } from '../io/atomic';
+import type { CorpusChoice, Gender, Intensity } from './corpora';
+import { EMOTIONS } from './labels';
+import { asBytes, npyHeader } from '../io/npy';
 import type { SkippedFile } from './scan';
 
 export const CACHE_VERSION = 1;
@@ -28,10 +27,12 @@ export interface ManifestItem {
   /** The source clip's id (path relative to the corpus root); augmented copies keep it. */
   id: string;
   path: string;
-  corpus: CorpusName;
+  /** A corpus convention's name, or a clip list's corpus. */
+  corpus: string;
   speaker: string;
   gender: Gender | null;
-  emotion: Emotion;
+  /** The label (one of the eight emotions, or a clip list's own). */
+  emotion: string;
   intensity: Intensity | null;
   augmented: boolean;
   /** The drawn plan and which copy (1..copies) this row is; null for the original. */
@@ -75,7 +76,10 @@ export interface Manifest {
   augmentConfig: AugmentConfig | null;
   crop: CropSpec;
   corpusRoot: string;
-  corpus: CorpusChoice;
+  /** The naming convention read, or 'manifest' for a clip list. */
+  corpus: CorpusChoice | 'manifest';
+  /** A clip list's labels in the model's output order; absent: the eight emotions. */
+  labels?: string[];
   slice: SliceSpec | null;
   frames: number;
   coeffs: number;
@@ -97,11 +101,6 @@ export function sha256(chunks: readonly Uint8Array[]): string {
 
 export function sha256File(file: string): string {
   return sha256([fs.readFileSync(file)]);
-}
-
-/** The bytes of a Float32Array (a view, no copy). */
-export function asBytes(data: Float32Array): Uint8Array {
-  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /**
@@ -153,4 +152,9 @@ export function readManifest(dir: string): Manifest {
   const manifest = readJson<Manifest>(file);
   if (manifest.version !== CACHE_VERSION) throw new InputFileError(file, `cache version ${manifest.version}, this ser reads ${CACHE_VERSION}`);
   return manifest;
+}
+
+/** A cache's labels in the model's output order: a clip list's own, or the eight emotions. */
+export function manifestLabels(manifest: Pick<Manifest, 'labels'>): string[] {
+  return manifest.labels ? [...manifest.labels] : [...EMOTIONS];
 }

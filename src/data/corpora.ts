@@ -6,6 +6,7 @@ import type { Emotion } from './labels';
 
 /** The corpora whose file names ser reads labels from. */
 export type CorpusName = 'ravdess' | 'crema' | 'tess' | 'savee';
+/** The corpus naming conventions ser prepare reads, by name. */
 export const CORPORA: readonly CorpusName[] = ['ravdess', 'crema', 'tess', 'savee'];
 /** A corpus naming convention, or auto to recognise each file's. */
 export type CorpusChoice = CorpusName | 'auto';
@@ -14,11 +15,13 @@ export type Gender = 'male' | 'female';
 export type Intensity = 'normal' | 'strong' | 'low' | 'medium' | 'high';
 
 export interface ClipLabels {
-  corpus: CorpusName;
+  /** A corpus convention's name, or a clip list's corpus column (default: the list's file name). */
+  corpus: string;
   /** Unique across corpora: `<corpus>:<speaker id>`. */
   speaker: string;
   gender: Gender | null;
-  emotion: Emotion;
+  /** One of the eight emotions for the four conventions; any label from a clip list. */
+  emotion: string;
   intensity: Intensity | null;
 }
 

@@ -18,7 +18,7 @@ export interface MergeSummary {
   failures: number;
 }
 
-const SAME_IN_EVERY_INPUT = ['featureConfig', 'augmentConfig', 'crop', 'frames', 'coeffs', 'corpus'] as const;
+const SAME_IN_EVERY_INPUT = ['featureConfig', 'augmentConfig', 'crop', 'frames', 'coeffs', 'corpus', 'labels'] as const;
 
 /** Copies `source` to `target` through a temporary file with fsync, after checking its sha256. */
 function copyVerified(source: string, expectedSha: string, target: string): void {

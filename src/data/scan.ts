@@ -20,6 +20,8 @@ export interface ScanResult {
   root: string;
   clips: ScannedClip[];
   skipped: SkippedFile[];
+  /** A clip list's labels in output order; absent for the corpus conventions (the eight emotions). */
+  labels?: string[];
 }
 
 function walk(dir: string, found: string[]): void {

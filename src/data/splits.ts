@@ -70,6 +70,20 @@ function assign(rows: readonly SplitRow[], keyOf: (row: SplitRow) => string, val
 
 const bySpeaker = (row: SplitRow) => row.speaker;
 
+/** The corpus of a speaker id `<corpus>:<speaker>` ('' for ids without a corpus part: one corpus). */
+export const corpusOf = (speaker: string): string => {
+  const cut = speaker.indexOf(':');
+  return cut < 0 ? '' : speaker.slice(0, cut);
+};
+
+/** Speakers grouped by corpus, corpora in sorted order, each group in the order given. */
+function speakersByCorpus(speakers: readonly string[]): Map<string, string[]> {
+  const groups = new Map<string, string[]>();
+  for (const corpus of [...new Set(speakers.map(corpusOf))].sort()) groups.set(corpus, []);
+  for (const s of speakers) groups.get(corpusOf(s))?.push(s);
+  return groups;
+}
+
 function checkFraction(name: string, value: number): void {
   if (!(value >= 0 && value < 1)) throw new OptionsError(`${name} must be in [0, 1), got ${value}`);
 }
@@ -88,10 +102,32 @@ export function splitBySpeaker(rows: readonly SplitRow[], options: SpeakerSplitO
   checkFraction('valFraction', valFraction);
   checkFraction('testFraction', testFraction);
   const free = shuffled(all.filter((s) => !val.has(s) && !test.has(s)), options.seed);
-  // At least one speaker per asked-for partition, and at least one left to train on.
-  const take = (fraction: number) => (fraction > 0 ? Math.max(1, Math.round(fraction * all.length)) : 0);
-  if (!options.testSpeakers) for (const s of free.splice(0, take(testFraction))) test.add(s);
-  if (!options.valSpeakers) for (const s of free.splice(0, take(valFraction))) val.add(s);
+  // Stratified by corpus: each corpus gives its share of its own speakers, at least one per asked-for
+  // partition where it has three or more (so one is left to train on); a corpus with fewer trains
+  // only, unless it is the only corpus. With one corpus this is the plain draw.
+  const perCorpus = speakersByCorpus(all);
+  const take = (fraction: number, speakers: number) => {
+    if (fraction <= 0) return 0;
+    return speakers >= 3 || perCorpus.size === 1 ? Math.max(1, Math.round(fraction * speakers)) : Math.round(fraction * speakers);
+  };
+  const draw = (fraction: number, into: Set<string>) => {
+    for (const [corpus, speakers] of perCorpus) {
+      const chosen = free.filter((s) => corpusOf(s) === corpus).slice(0, take(fraction, speakers.length));
+      for (const s of chosen) {
+        into.add(s);
+        free.splice(free.indexOf(s), 1);
+      }
+    }
+    // Corpora too small to give one each: the partition still gets a speaker, from the largest corpus.
+    if (into.size === 0 && fraction > 0 && free.length > 0) {
+      const largest = [...perCorpus].sort((a, b) => b[1].length - a[1].length)[0][0];
+      const s = free.find((f) => corpusOf(f) === largest) ?? free[0];
+      into.add(s);
+      free.splice(free.indexOf(s), 1);
+    }
+  };
+  if (!options.testSpeakers) draw(testFraction, test);
+  if (!options.valSpeakers) draw(valFraction, val);
   if (all.every((s) => val.has(s) || test.has(s))) {
     throw new OptionsError(`${all.length} speakers are too few for a speaker-independent split with training, validation and test speakers`);
   }
@@ -103,9 +139,11 @@ export function splitBySpeaker(rows: readonly SplitRow[], options: SpeakerSplitO
  * of a fold are the next fold's test group; the rest train.
  */
 export function speakerFolds(rows: readonly SplitRow[], k: number, seed: number): Split[] {
-  const speakers = shuffled(sortedSpeakers(rows), seed);
+  const shuffledSpeakers = shuffled(sortedSpeakers(rows), seed);
   if (!Number.isInteger(k) || k < 3) throw new OptionsError(`folds must be an integer >= 3 (test, validation and training groups), got ${k}`);
-  if (speakers.length < k) throw new OptionsError(`${k} folds need at least ${k} speakers, the data has ${speakers.length}`);
+  if (shuffledSpeakers.length < k) throw new OptionsError(`${k} folds need at least ${k} speakers, the data has ${shuffledSpeakers.length}`);
+  // Dealt corpus by corpus (each in its shuffled order), so every corpus spreads over the folds.
+  const speakers = [...speakersByCorpus(shuffledSpeakers).values()].flat();
   const groups: string[][] = Array.from({ length: k }, () => []);
   speakers.forEach((s, i) => groups[i % k].push(s));
   return groups.map((group, f) => assign(rows, bySpeaker, new Set(groups[(f + 1) % k]), new Set(group), 'speaker'));

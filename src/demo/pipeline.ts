@@ -7,14 +7,14 @@ import * as path from 'path';
 import { specFromNames } from '../augment/spec';
 import { checkThreadCount, type BackendChoice } from '../backend';
 import { readManifest } from '../data/cache';
-import type { PrepareSummary } from '../data/prepare';
-import { prepare } from '../data/prepare-api';
+import type { PrepareSummary } from '../clips/prepare';
+import { prepare } from '../clips/prepare-api';
 import { CacheConflictError, OptionsError } from '../errors';
 import { loadModel, predictFiles, type Prediction } from '../eval/model';
 import { evaluate } from '../report/write';
 import type { TrainRunResult } from '../train/run';
 import { train, type TrainOptions } from '../train/train-api';
-import { synthesize } from '../synth/synthesize';
+import { synthesize } from '../clips/synthesize';
 
 /** demo() options. */
 export interface DemoOptions {

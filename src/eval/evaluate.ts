@@ -4,17 +4,16 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { InputFileError, OptionsError, throwIfAborted } from '../errors';
-import type { FeatureConfig } from '../features/config';
-import type { CropSpec } from '../workers/feature-task';
+import type { CropSpec, FeatureConfig } from '../features/config';
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { loadModelFolder, normalisationFromJson, type EpochRecord } from '../train/checkpoint';
 import { CacheReader, fitSpeakerMoments } from '../train/dataset';
 import { makeSplits, memberFinished, memberState, readFolds, runMembers, readRunConfig, STARTS_JSON, type FoldRecord, type RunConfig } from '../train/run';
 import { clipStatistics, fitLogisticRegression, predictLogisticRegression } from './baseline';
-import { computeMetrics, summariseFolds, type Metrics, type Summary } from './metrics';
+import { computeMetrics, summariseFolds, type Metrics, type Summary } from '../train/metrics';
 import { standardiseRows } from '../features/normalise';
 import { enrolmentMoments } from './enrolment';
-import { argmaxRows, predictItems, PREDICT_BATCH_ROWS } from './predict';
+import { argmaxRows, predictItems, PREDICT_BATCH_ROWS } from '../train/predict';
 
 /** One fold's (of one seed's) test metrics and training history. */
 export interface FoldEvaluation {
@@ -149,6 +148,9 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     try {
       if (!sameFeatures(preprocessing.featureConfig, reader.manifest.featureConfig) || preprocessing.frames !== reader.manifest.frames || preprocessing.coeffs !== reader.manifest.coeffs) {
         throw new InputFileError(cache, `its features (${reader.manifest.frames}x${reader.manifest.coeffs}) were not computed as the model's were (${preprocessing.frames}x${preprocessing.coeffs}, feature config in ${path.join(foldDir, 'model', 'preprocessing.json')})`);
+      }
+      if (JSON.stringify(reader.labels) !== JSON.stringify(preprocessing.labels)) {
+        throw new InputFileError(cache, `its labels (${reader.labels.join(', ')}) are not the model's (${preprocessing.labels.join(', ')})`);
       }
       const testIds = new Set(options.partition === 'val' ? fold.valIds : fold.testIds);
       let items = originals.filter(({ item }) => testIds.has(item.id)).map(({ i }) => i);

@@ -6,13 +6,15 @@ import * as path from 'path';
 
 import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
 import { InputFileError, OptionsError, throwIfAborted } from '../errors';
-import { audioSource, inputName, runClipTask, STDIN, type AudioInput, type CallOptions } from '../features/extract';
+import { audioSource, inputName, runClipTask, STDIN, type AudioInput, type CallOptions } from '../clips/extract';
 import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel, type Preprocessing } from '../train/checkpoint';
 import { readFolds, readRunConfig, runMembers } from '../train/run';
 import { apiPool } from '../workers/pool';
 import { MomentAccumulator, type Moments, type NormaliseMode } from '../features/normalise';
-import { predictFeatures, PREDICT_BATCH_ROWS } from './predict';
+import { predictFeatures, PREDICT_BATCH_ROWS } from '../train/predict';
 import { computeTimeline, type Timeline, type TimelineOptions } from './timeline';
+
+export { readSpeakerMap } from './speaker-map';
 
 /** A prediction: the most probable emotion, its probability, and every emotion's probability. */
 export interface EmotionPrediction {
@@ -331,46 +333,4 @@ async function predictBySpeaker(
     onResult?.(result);
   });
   return results;
-}
-
-/**
- * A speaker map from a file: a JSON object {"file": "speaker"} or lines "file,speaker" (a tab works
- * too; '#' starts a comment). Relative file names are taken from the map's folder. Keys of the result
- * are absolute paths.
- */
-export function readSpeakerMap(file: string): Map<string, string> {
-  let text: string;
-  try {
-    text = fs.readFileSync(file, 'utf8');
-  } catch (error) {
-    throw new InputFileError(file, `cannot read the speaker map: ${(error as Error).message}`);
-  }
-  const base = path.dirname(path.resolve(file));
-  const map = new Map<string, string>();
-  const add = (name: string, speaker: string, where: string) => {
-    if (name === '' || speaker === '') throw new InputFileError(file, `${where}: a file name and a speaker are both needed`);
-    map.set(path.resolve(base, name), speaker);
-  };
-  if (text.trimStart().startsWith('{')) {
-    let json: unknown;
-    try {
-      json = JSON.parse(text);
-    } catch (error) {
-      throw new InputFileError(file, `not valid JSON: ${(error as Error).message}`);
-    }
-    for (const [name, speaker] of Object.entries(json as Record<string, unknown>)) {
-      if (typeof speaker !== 'string') throw new InputFileError(file, `the speaker of ${name} is not a string`);
-      add(name, speaker.trim(), name);
-    }
-  } else {
-    text.split(/\r?\n/).forEach((line, n) => {
-      const content = line.replace(/#.*/, '').trim();
-      if (content === '') return;
-      const cut = content.search(/[,\t]/);
-      if (cut < 0) throw new InputFileError(file, `line ${n + 1}: expected "file,speaker", got '${content}'`);
-      add(content.slice(0, cut).trim(), content.slice(cut + 1).trim(), `line ${n + 1}`);
-    });
-  }
-  if (map.size === 0) throw new InputFileError(file, 'the speaker map names no file');
-  return map;
 }

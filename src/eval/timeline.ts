@@ -4,7 +4,7 @@
 import * as fs from 'fs';
 
 import { InputFileError, OptionsError, throwIfAborted } from '../errors';
-import { inputName, STDIN, type AudioInput, type CallOptions, type SamplesInput } from '../features/extract';
+import { inputName, STDIN, type AudioInput, type CallOptions, type SamplesInput } from '../clips/extract';
 import { native } from '../native';
 import type { Preprocessing } from '../train/checkpoint';
 

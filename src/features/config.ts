@@ -1,12 +1,18 @@
 // FeatureConfig: DESIGN section 3 defaults, validation with messages that name the option, and the
 // option table that CLI commands (features, prepare, ...) register from, so names stay in one place.
 import { OptionsError } from '../errors';
-import type { FeatureKind, MelNorm, MelScale, NativeFeatureConfig } from '../native';
+import { native, type FeatureKind, type MelNorm, type MelScale, type NativeFeatureConfig } from '../native';
 
 /** Every feature setting, resolved (what caches and models record). */
 export type FeatureConfig = NativeFeatureConfig;
 /** What a caller may pass: any subset; the rest comes from the defaults. fmax defaults to sampleRate / 2. */
 export type FeatureOptions = Partial<FeatureConfig>;
+
+/** The part of each clip that features are computed from: this long, from this offset (zero padded). */
+export interface CropSpec {
+  offsetSeconds: number;
+  durationSeconds: number;
+}
 
 /** A bad feature option: an options error the message of which names the option and its flag. */
 export class FeatureConfigError extends OptionsError {
@@ -38,6 +44,7 @@ export const MEL_NORMS: readonly MelNorm[] = ['slaney', 'none'];
 
 type ValueKind = 'integer' | 'number' | 'choice' | 'dbOrNone' | 'negatedFlag';
 
+/** One feature option: its FeatureConfig key, its command-line flag, how its value is read and what it means. */
 export interface FeatureOptionSpec {
   key: keyof FeatureConfig;
   flag: string;
@@ -85,9 +92,9 @@ function checkChoice(config: FeatureConfig, key: keyof FeatureConfig, choices: r
   }
 }
 
-/** Limits shared with native/dsp/fft.h (kMaxFftPrimeFactor) and native/dsp/features.h (kMaxMelBasisFloats). */
-export const MAX_FFT_PRIME_FACTOR = 127;
-export const MAX_MEL_BASIS_FLOATS = 2 ** 26;
+// The limits come from the addon, which defines them once (native/dsp), so the messages here name the
+// flag and agree with what the engine accepts.
+const LIMITS = native.featureLimits;
 const FLOAT32_MIN_NORMAL = 1.1754943508222875e-38;
 const FLOAT32_MAX = 3.4028234663852886e38;
 
@@ -109,19 +116,19 @@ export function resolveFeatureConfig(options: FeatureOptions = {}): FeatureConfi
   const sampleRate = defined.sampleRate ?? DEFAULT_FEATURE_CONFIG.sampleRate;
   const config: FeatureConfig = { ...DEFAULT_FEATURE_CONFIG, fmax: sampleRate / 2, ...defined };
   checkChoice(config, 'kind', FEATURE_KINDS);
-  checkInteger(config, 'sampleRate', 1, 768000);
-  checkInteger(config, 'nFft', 2, 1 << 20);
+  checkInteger(config, 'sampleRate', 1, LIMITS.maxSampleRate);
+  checkInteger(config, 'nFft', 2, LIMITS.maxFftSize);
   if (config.nFft % 2 !== 0) fail('nFft', `must be even, got ${config.nFft}`);
   const prime = largestPrimeFactor(config.nFft / 2);
-  if (prime > MAX_FFT_PRIME_FACTOR) {
-    fail('nFft', `must be a size whose half has no prime factor above ${MAX_FFT_PRIME_FACTOR} (e.g. a power of two); ${config.nFft} / 2 has ${prime}`);
+  if (prime > LIMITS.maxFftPrimeFactor) {
+    fail('nFft', `must be a size whose half has no prime factor above ${LIMITS.maxFftPrimeFactor} (e.g. a power of two); ${config.nFft} / 2 has ${prime}`);
   }
   checkInteger(config, 'winLength', 1, config.nFft);
   checkInteger(config, 'hopLength', 1, Number.MAX_SAFE_INTEGER);
-  checkInteger(config, 'nMels', 1, 4096);
+  checkInteger(config, 'nMels', 1, LIMITS.maxMels);
   checkInteger(config, 'nMfcc', 1, config.nMels);
-  if (config.nMels * (config.nFft / 2 + 1) > MAX_MEL_BASIS_FLOATS) {
-    fail('nMels', `x (nFft/2 + 1) must be at most ${MAX_MEL_BASIS_FLOATS} (the mel basis), got ${config.nMels} x ${config.nFft / 2 + 1}`);
+  if (config.nMels * (config.nFft / 2 + 1) > LIMITS.maxMelBasisFloats) {
+    fail('nMels', `x (nFft/2 + 1) must be at most ${LIMITS.maxMelBasisFloats} (the mel basis), got ${config.nMels} x ${config.nFft / 2 + 1}`);
   }
   if (!Number.isFinite(config.fmin) || config.fmin < 0) fail('fmin', `must be a number >= 0, got ${config.fmin}`);
   if (!Number.isFinite(config.fmax) || config.fmax <= config.fmin || config.fmax > config.sampleRate / 2) {

@@ -4,8 +4,7 @@
 // Runs on whatever thread calls it (the library runs it in its worker pool).
 import * as fs from 'fs';
 
-import { asBytes } from '../data/cache';
-import { npyHeader } from '../data/npy';
+import { asBytes, npyHeader } from '../io/npy';
 import { native } from '../native';
 import type { FeatureConfig } from './config';
 

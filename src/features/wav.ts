@@ -1,5 +1,5 @@
 // WAV output for the library and `ser augment`: 16-bit PCM, written atomically.
-import { writeFileAtomic } from '../data/atomic';
+import { writeFileAtomic } from '../io/atomic';
 import { OptionsError } from '../errors';
 import { native } from '../native';
 

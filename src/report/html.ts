@@ -1,6 +1,6 @@
 // report.html: one self-contained page (no network) with the run's numbers, pictures and settings.
 import type { Evaluation } from '../eval/evaluate';
-import type { Summary } from '../eval/metrics';
+import type { Summary } from '../train/metrics';
 import { escapeXml as escape } from './svg';
 
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;

@@ -1,6 +1,6 @@
 // Pictures of a run as standalone SVG: the confusion matrix (counts, colour by row share) and the
 // training curves (loss and accuracy per epoch, one line per fold and partition).
-import type { Metrics } from '../eval/metrics';
+import type { Metrics } from '../train/metrics';
 import type { EpochRecord } from '../train/checkpoint';
 
 export function escapeXml(text: string): string {

@@ -1,6 +1,7 @@
 // timeline.html: one self-contained page (no network) with a recording's emotion probabilities over
 // time as a stacked area, the dominant emotion per segment as a strip, and the segments as a table.
 import type { Timeline } from '../eval/timeline';
+import { writeFileAtomic } from '../io/atomic';
 import { escapeXml as escape } from './svg';
 
 const FONT = 'font-family="system-ui, -apple-system, Segoe UI, sans-serif"';
@@ -130,4 +131,9 @@ ${rows}
 </body>
 </html>
 `;
+}
+
+/** Writes a timeline's page (renderTimelinePage) to a file, atomically. */
+export function writeTimelinePage(file: string, timeline: Timeline): void {
+  writeFileAtomic(file, Buffer.from(renderTimelinePage(timeline), 'utf8'));
 }

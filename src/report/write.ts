@@ -2,7 +2,7 @@
 // from what evaluation produced; and evaluate(), the library call that computes and writes them.
 import * as path from 'path';
 
-import { writeFileAtomic } from '../data/atomic';
+import { writeFileAtomic } from '../io/atomic';
 import { evaluateRun, type Evaluation, type EvaluateOptions } from '../eval/evaluate';
 import { renderReport } from './html';
 import { confusionSvg, curvesSvg } from './svg';

@@ -12,7 +12,7 @@ import * as path from 'path';
 
 import { OptionsError } from '../errors';
 import { native } from '../native';
-import { writeFileAtomic } from '../data/atomic';
+import { writeFileAtomic } from '../io/atomic';
 import { EMOTIONS, type Emotion } from '../data/labels';
 import { drawClipVoice, drawSpeaker, mixSeed, renderUtterance, Rng, type Age, type ClipVoice, type UtteranceContent } from './voice';
 

@@ -7,9 +7,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 import { InputFileError } from '../errors';
-import { writeFileAtomic } from '../data/atomic';
-import type { CropSpec } from '../workers/feature-task';
-import type { FeatureConfig } from '../features/config';
+import { writeFileAtomic } from '../io/atomic';
+import type { CropSpec, FeatureConfig } from '../features/config';
 import type { EarlyStoppingState, PlateauState } from './callbacks';
 import type { Moments, NormaliseMode } from '../features/normalise';
 import { normalisationOf, type Normalisation } from './dataset';

@@ -3,9 +3,8 @@
 // row), and batches as tensors.
 import * as tf from '@tensorflow/tfjs';
 
-import { readManifest, type Manifest } from '../data/cache';
+import { manifestLabels, readManifest, type Manifest } from '../data/cache';
 import { epochPlan, type BatchOptions, type BatchPlan } from '../data/epoch-order';
-import { EMOTIONS, type Emotion } from '../data/labels';
 import { featureLayout, ShardRows, shardOrder } from '../data/rows';
 import { identityMoments, MomentAccumulator, type Moments, type Normalisation, type NormaliseMode } from '../features/normalise';
 import { cropSamples } from '../workers/feature-task';
@@ -21,12 +20,15 @@ export class CacheReader {
   readonly rowSize: number;
   /** Samples of each kept audio row (0 when the cache keeps no audio). */
   readonly audioLength: number;
+  /** The cache's labels in the model's output order (label() indexes them). */
+  readonly labels: readonly string[];
   private readonly features: ShardRows;
   private readonly audio: ShardRows | null;
 
   constructor(readonly dir: string) {
     this.manifest = readManifest(dir);
     this.rowSize = this.manifest.frames * this.manifest.coeffs;
+    this.labels = manifestLabels(this.manifest);
     this.audioLength = this.hasAudio ? cropSamples(this.manifest.crop, this.manifest.featureConfig.sampleRate).length : 0;
     this.features = new ShardRows(featureLayout(dir, this.manifest));
     this.audio = this.hasAudio
@@ -78,7 +80,7 @@ export class CacheReader {
   }
 
   label(item: number): number {
-    return EMOTIONS.indexOf(this.manifest.items[item].emotion as Emotion);
+    return this.labels.indexOf(this.manifest.items[item].emotion);
   }
 
   /** Closes the shard files (a reader reopens them if used again). */

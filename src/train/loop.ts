@@ -7,10 +7,10 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 import { createAdam, type TrainingForward } from '../backend';
-import { writeFileAtomic } from '../data/atomic';
+import { writeFileAtomic } from '../io/atomic';
 import { throwIfAborted } from '../errors';
-import { computeMetrics } from '../eval/metrics';
-import { argmaxRows, predictItems } from '../eval/predict';
+import { computeMetrics } from './metrics';
+import { argmaxRows, predictItems } from './predict';
 import { EarlyStopping, ReduceLrOnPlateau } from './callbacks';
 import {
   readCheckpointAverages, restoreLatestCheckpoint, saveCheckpoint, saveModelFolder, type EpochRecord, type LoopState, type Preprocessing,

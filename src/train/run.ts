@@ -6,9 +6,8 @@ import * as path from 'path';
 
 import type { AugmentSpec } from '../augment/spec';
 import type { SpecAugmentSpec } from '../augment/spec-augment';
-import { writeFileAtomic } from '../data/atomic';
+import { writeFileAtomic } from '../io/atomic';
 import { CacheConflictError, InputFileError, OptionsError, throwIfAborted } from '../errors';
-import { EMOTIONS } from '../data/labels';
 import type { NormaliseMode } from '../features/normalise';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split, type SplitKind } from '../data/splits';
 import { CREATED_BY } from '../version';
@@ -323,7 +322,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   }
   if (splits[0].optimistic) options.log('split: random by clip — OPTIMISTIC, the same speakers are in training and test');
 
-  const labels = [...EMOTIONS];
+  const labels = [...reader.labels];
   const results: FoldResult[] = [];
   const norms = new Map<number, Normalisation>();
   for (const member of members) {

@@ -9,12 +9,13 @@ export { DEFAULT_ONLINE_AUGMENT };
 import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend';
 import { OptionsError } from '../errors';
 import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
-import type { CallOptions } from '../features/extract';
+import type { CallOptions } from '../clips/extract';
 import { defaultWorkerCount } from '../workers/pool';
 import type { EpochRecord } from './checkpoint';
 import type { EpochProgress, Monitor } from './loop';
 import { MODEL_PRESETS, type ModelSizes } from './model';
 import { arrayTaskIndex } from '../data/array-task';
+import { TRAIN_DEFAULTS as D } from './defaults';
 import { trainRun, type TrainRunResult, type TrainSettings } from './run';
 
 /** Model sizes by name: `seed` (about 800k parameters) or `small` (fast, for tests and the demo). */
@@ -126,7 +127,7 @@ const positiveInteger = (name: string, v: number): void => {
 };
 
 function modelSizes(options: TrainOptions): { preset: ModelPreset; sizes: ModelSizes } {
-  const preset = options.model ?? 'seed';
+  const preset = options.model ?? D.model;
   if (!(preset in MODEL_PRESETS)) throw new OptionsError(`model (--model) must be one of ${Object.keys(MODEL_PRESETS).join(', ')}, got '${preset}'`);
   const sizes: ModelSizes = { ...MODEL_PRESETS[preset], convFilters: [...MODEL_PRESETS[preset].convFilters] };
   if (options.convFilters !== undefined) {
@@ -201,13 +202,13 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
   const { preset, sizes } = modelSizes(options);
   const settings: TrainSettings = {
     cache: path.resolve(options.cache), modelPreset: preset, sizes,
-    epochs: options.epochs ?? 100, batchSize: options.batchSize ?? 32, lr: options.lr ?? 1e-3, mixupAlpha: options.mixup ?? 0.2,
-    patience: options.patience ?? 15, lrPatience: options.lrPatience ?? 5, lrFactor: options.lrFactor ?? 0.5, minLr: options.minLr ?? 1e-5,
-    classWeights: Boolean(options.classWeights), seed: options.seed ?? 1, split: options.split ?? 'speaker',
+    epochs: options.epochs ?? D.epochs, batchSize: options.batchSize ?? D.batchSize, lr: options.lr ?? D.lr, mixupAlpha: options.mixup ?? D.mixup,
+    patience: options.patience ?? D.patience, lrPatience: options.lrPatience ?? D.lrPatience, lrFactor: options.lrFactor ?? D.lrFactor, minLr: options.minLr ?? D.minLr,
+    classWeights: Boolean(options.classWeights), seed: options.seed ?? D.seed, split: options.split ?? D.split,
     valSpeakers: speakerList(options.valSpeakers), testSpeakers: speakerList(options.testSpeakers),
-    valFraction: options.valFraction ?? 0.15, testFraction: options.testFraction ?? 0.15, folds: options.folds ?? null,
-    onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? 'val_loss',
-    normalize: options.normalize ?? 'global', seeds: options.seeds ?? 1, weightAverage: options.weightAverage ?? 0.99,
+    valFraction: options.valFraction ?? D.valFraction, testFraction: options.testFraction ?? D.testFraction, folds: options.folds ?? null,
+    onlineAugment: onlineAugmentSpec(options.onlineAugment), monitor: options.monitor ?? D.monitor,
+    normalize: options.normalize ?? D.normalize, seeds: options.seeds ?? D.seeds, weightAverage: options.weightAverage ?? D.weightAverage,
     ...(options.specAugment ? { specAugment: options.specAugment === true ? { ...DEFAULT_SPEC_AUGMENT } : { ...options.specAugment } } : {}),
   };
   if (settings.specAugment) validateSpecAugment(settings.specAugment);
@@ -228,7 +229,7 @@ export function resolveTrainSettings(options: TrainOptions): TrainSettings {
  */
 export async function train(options: TrainOptions): Promise<TrainRunResult> {
   if (typeof options?.output !== 'string' || options.output === '') throw new OptionsError('output (-o) must be a folder path');
-  const backend = options.backend ?? 'auto';
+  const backend = options.backend ?? D.backend;
   if (backend !== 'auto' && !BACKENDS.includes(backend)) throw new OptionsError(`backend (--backend) must be auto or one of ${BACKENDS.join(', ')}, got '${backend}'`);
   const workers = options.workers ?? defaultWorkerCount();
   positiveInteger('workers (--workers)', workers);

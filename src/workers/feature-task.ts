@@ -4,13 +4,8 @@
 import * as fs from 'fs';
 
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
-import type { FeatureConfig } from '../features/config';
+import type { CropSpec, FeatureConfig } from '../features/config';
 import { native } from '../native';
-
-export interface CropSpec {
-  offsetSeconds: number;
-  durationSeconds: number;
-}
 
 export interface TaskClip {
   path: string;

@@ -29,6 +29,7 @@ function checkThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`workers must be a positive integer, got ${threads}`);
 }
 
+/** Worker threads when none are asked for: one per core. */
 export function defaultWorkerCount(): number {
   return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }

@@ -5,7 +5,7 @@ import { AbortError, InputFileError, throwIfAborted } from '../errors';
 import { native, type FeatureMatrix } from '../native';
 import { apiPool } from '../workers/pool';
 import type { ApiResult, AudioSource } from '../workers/api-task';
-import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from './config';
+import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
 
 /** Features of one clip: `data` holds `frames` x `coeffs` float32 values, time-major, with the configuration used. */
 export interface ClipFeatures extends FeatureMatrix {

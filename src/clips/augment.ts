@@ -1,10 +1,10 @@
 // The effects of `ser augment` as library options: checked against the native limits, turned into a
 // plan in the library's application order, and applied in the worker pool.
 import { OptionsError, throwIfAborted } from '../errors';
-import { audioSource, runClipTask, type AudioInput, type CallOptions } from '../features/extract';
+import { audioSource, runClipTask, type AudioInput, type CallOptions } from './extract';
 import { native, type NoiseColor, type ShiftMode } from '../native';
 import { apiPool } from '../workers/pool';
-import type { AugmentPlan, AugmentStep } from './spec';
+import type { AugmentPlan, AugmentStep } from '../augment/spec';
 
 /** The effects of `ser augment`; each given one is applied, in the order speed, pitch, stretch, shift, noise. */
 export interface AugmentEffects {

@@ -4,9 +4,9 @@
 import * as path from 'path';
 
 import { AbortError, throwIfAborted } from '../errors';
-import type { CallOptions } from '../features/extract';
+import type { CallOptions } from './extract';
 import { apiPool } from '../workers/pool';
-import { corpusSeed, planCorpus, type SynthOptions, type SynthSummary } from './corpus';
+import { corpusSeed, planCorpus, type SynthOptions, type SynthSummary } from '../synth/corpus';
 
 /** Clips written so far by synthesize(). */
 export interface SynthProgress {

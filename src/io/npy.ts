@@ -5,6 +5,11 @@ import { writeFileAtomic } from './atomic';
 
 const MAGIC = Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59]);
 
+/** The bytes of a Float32Array (a view, no copy). */
+export function asBytes(data: Float32Array): Uint8Array {
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}
+
 export interface NpyArray {
   shape: number[];
   data: Float32Array;

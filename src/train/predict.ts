@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import { fusedInferenceForward, NATIVE_BACKEND_NAME } from '../backend';
 import { shardOrder } from '../data/rows';
 import { standardiseRows } from '../features/normalise';
-import { batchTensors, speakersOf, type CacheReader, type Normalisation } from '../train/dataset';
+import { batchTensors, speakersOf, type CacheReader, type Normalisation } from './dataset';
 
 /**
  * Rows scored per forward pass. The seed preset's first block holds about 1.5 MB of activations a row

@@ -4,23 +4,27 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { drawAugmentPlan, type AugmentPlan, type AugmentSpec } from '../augment/spec';
-import { coeffsPerFrame, type FeatureConfig } from '../features/config';
+import { coeffsPerFrame, type CropSpec, type FeatureConfig } from '../features/config';
 import { AbortError, CacheConflictError, throwIfAborted } from '../errors';
 import { native } from '../native';
 import { CREATED_BY } from '../version';
-import { cropSamples, type ClipOutcome, type CropSpec, type FeatureTask } from '../workers/feature-task';
+import { cropSamples, type ClipOutcome, type FeatureTask } from '../workers/feature-task';
 import { FeaturePool } from '../workers/pool';
 import {
   CACHE_VERSION, MANIFEST_FILE, STATE_FILE, audioShardFile, finishedShard, readJson, shardFile, sidecarFile,
   writeJsonAtomic, writeJsonAtomicAsync, writeShardArrayAsync,
   type AugmentConfig, type FailedItem, type Manifest, type ManifestItem, type ShardSidecar, type SliceSpec,
-} from './cache';
-import type { CorpusChoice } from './corpora';
-import { scanDataset, type ScannedClip } from './scan';
+} from '../data/cache';
+import type { CorpusChoice } from '../data/corpora';
+import { readClipList } from '../data/clip-list';
+import { scanDataset, type ScannedClip, type ScanResult } from '../data/scan';
 
 /** A resolved prepare: every option checked and filled (see prepare-api.ts for the caller's form). */
 export interface PrepareJob {
+  /** The folder of clips; with a clip list, the list's folder. */
   dataset: string;
+  /** A clip list (path,label,speaker[,gender,corpus]) instead of file-name conventions; null: none. */
+  manifest: string | null;
   out: string;
   corpus: CorpusChoice;
   features: FeatureConfig;
@@ -93,8 +97,10 @@ function fingerprintParts(options: PrepareJob, root: string, clips: ScannedClip[
     featureConfig: options.features,
     augmentConfig: augment,
     crop: options.crop,
-    corpus: options.corpus,
+    corpus: options.manifest ? 'manifest' : options.corpus,
     corpusRoot: root,
+    // A clip list's labels decide the rows (no key for the conventions: their caches resume as before).
+    ...(options.manifest ? { clipList: { file: path.resolve(options.manifest), sha256: createHash('sha256').update(fs.readFileSync(options.manifest)).digest('hex') } } : {}),
     slice: options.slice,
     shardRows: options.shardRows,
     keepAudio: options.keepAudio,
@@ -194,7 +200,7 @@ class SharedBufferPool {
 export async function prepareCache(options: PrepareJob): Promise<PrepareSummary> {
   const started = process.hrtime.bigint();
   throwIfAborted(options.signal, 'prepare');
-  const scan = scanDataset(options.dataset, options.corpus);
+  const scan = options.manifest ? readClipList(options.manifest) : scanDataset(options.dataset, options.corpus);
   const clips = sliceOf(scan.clips, options.slice);
   const out = path.resolve(options.out);
   fs.mkdirSync(out, { recursive: true });
@@ -210,7 +216,7 @@ export async function prepareCache(options: PrepareJob): Promise<PrepareSummary>
 async function prepareLocked(
   options: PrepareJob,
   out: string,
-  scan: ReturnType<typeof scanDataset>,
+  scan: ScanResult,
   clips: ScannedClip[],
   started: bigint,
 ): Promise<PrepareSummary> {
@@ -332,7 +338,7 @@ async function prepareLocked(
     throw new AbortError(`prepare of ${out} was aborted after ${done} of ${units.length} clips; run it again to resume`);
   }
 
-  const manifest = writeManifest(out, options, scan.root, scan.skipped, shardCount, rowFrames, coeffs);
+  const manifest = writeManifest(out, options, scan, shardCount, rowFrames, coeffs);
   const seconds = elapsed();
   return {
     out,
@@ -407,8 +413,7 @@ async function writeShard(
 function writeManifest(
   out: string,
   options: PrepareJob,
-  root: string,
-  skipped: Manifest['skipped'],
+  scan: ScanResult,
   shardCount: number,
   frames: number,
   coeffs: number,
@@ -419,15 +424,16 @@ function writeManifest(
     featureConfig: options.features,
     augmentConfig: options.augment && options.copies > 0 ? { spec: options.augment, copies: options.copies, seed: options.seed } : null,
     crop: options.crop,
-    corpusRoot: root,
-    corpus: options.corpus,
+    corpusRoot: scan.root,
+    corpus: options.manifest ? 'manifest' : options.corpus,
+    ...(scan.labels ? { labels: scan.labels } : {}),
     slice: options.slice,
     frames,
     coeffs,
     items: [],
     shards: [],
     failures: [],
-    skipped,
+    skipped: scan.skipped,
   };
   for (let s = 0; s < shardCount; s++) {
     const sidecar = readJson<ShardSidecar>(path.join(out, sidecarFile(s)));
