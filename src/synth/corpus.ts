@@ -14,7 +14,10 @@ import { OptionsError } from '../errors';
 import { native } from '../native';
 import { writeFileAtomic } from '../io/atomic';
 import { EMOTIONS, type Emotion } from '../data/labels';
-import { drawClipVoice, drawSpeaker, mixSeed, renderUtterance, Rng, type Age, type ClipVoice, type UtteranceContent } from './voice';
+import type { UtteranceContent } from './phonetics';
+import { mixSeed, Rng } from './random';
+import { renderUtterance } from './render';
+import { drawClipVoice, drawSpeaker, type Age, type ClipVoice } from './voices';
 
 export { EMOTIONS };
 export type { Emotion };
