@@ -6,7 +6,10 @@ import * as os from 'os';
 import * as path from 'path';
 import Benchmark from 'benchmark';
 
+import { execFileSync } from 'child_process';
+
 import { writeFileAtomic } from '../src/io/atomic';
+import { provenanceLine } from './readme-figures';
 
 /** One timed function. `unitsPerOp` converts ops/s into the suite's unit (frames per op, audio seconds per op). */
 export interface BenchCase {
@@ -78,6 +81,10 @@ export interface MachineInfo {
 
 export interface BenchReport {
   date: string;
+  /** The commit measured (`git rev-parse --short HEAD`, '+changes' when the tree differs from it). */
+  commit: string;
+  /** The command that ran, for the provenance lines. */
+  command: string;
   quick: boolean;
   /** benchmark.js maxTime per case, seconds. */
   maxTime: number;
@@ -201,6 +208,24 @@ export async function runSuite(suite: Suite, maxTime: number, log: (line: string
   }
 }
 
+/** The commit of the checkout being measured, '+changes' when its tracked files differ; 'unknown' outside git. */
+export function currentCommit(): string {
+  try {
+    const root = packageRoot();
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--untracked-files=no'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim() !== '';
+    return dirty ? `${head}+changes` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** The host in a provenance line: CPU model, cores and the widest SIMD it has. */
+export function hostLine(machine: MachineInfo): string {
+  const isa = machine.simdFlags === null ? 'ISA unknown' : machine.simdFlags.includes('avx512f') ? 'AVX-512' : machine.simdFlags.includes('avx2') ? 'AVX2' : 'no AVX2';
+  return `${machine.cpuModel} (${machine.cores} logical cores, ${isa})`;
+}
+
 /** Runs the selected suites, then the selected scenarios, one after the other. */
 export async function runSuites(
   all: readonly Suite[],
@@ -226,7 +251,8 @@ export async function runSuites(
     log(`# ${scenario.name}: running`);
     scenarioResults.push({ name: scenario.name, title: scenario.title, lines: await scenario.run({ quick, log }) });
   }
-  return { date, quick, maxTime, machine, suites, scenarios: scenarioResults };
+  const command = `node dist/bench/run.js${quick ? ' --quick' : ''}${only.length > 0 ? ` --only ${only.join(',')}` : ''}`;
+  return { date, commit: currentCommit(), command, quick, maxTime, machine, suites, scenarios: scenarioResults };
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -293,15 +319,33 @@ export function renderMarkdown(report: BenchReport): string {
     '',
     renderMachine(report.machine),
   ];
+  const provenance = provenanceLine(report.commit, hostLine(report.machine), report.date.slice(0, 10), report.command);
   for (const suite of report.suites) {
     lines.push('', `## ${suite.name}: ${suite.title}`, '', renderTable(suite), '');
     for (const detail of suite.details) lines.push(`- ${detail}`);
     if (suite.details.length > 0) lines.push('');
-    lines.push(suite.note);
+    lines.push(suite.note, '', provenance);
   }
-  for (const scenario of report.scenarios) lines.push('', `## ${scenario.name}: ${scenario.title}`, '', ...scenario.lines);
+  for (const scenario of report.scenarios) lines.push('', `## ${scenario.name}: ${scenario.title}`, '', ...scenario.lines, '', provenance);
   lines.push('');
   return lines.join('\n');
+}
+
+/**
+ * A run of some suites (--only) merged into an existing results.md: its sections replace those of the
+ * same name (or are added at the end), every other section keeps its text and its provenance line.
+ */
+export function mergeResults(existing: string, fresh: string): string {
+  const split = (text: string) => {
+    const parts = text.split(/^(?=## [a-z0-9-]+: )/m);
+    return { head: parts[0], sections: parts.slice(1) };
+  };
+  const nameOf = (section: string) => /^## ([a-z0-9-]+): /.exec(section)?.[1] ?? '';
+  const old = split(existing);
+  const updates = new Map(split(fresh).sections.map((s) => [nameOf(s), s.replace(/\n*$/, '\n\n')]));
+  const merged = old.sections.map((s) => updates.get(nameOf(s)) ?? s);
+  for (const [name, section] of updates) if (!old.sections.some((s) => nameOf(s) === name)) merged.push(section);
+  return `${old.head}${merged.join('')}`.replace(/\n*$/, '\n');
 }
 
 /** Writes the report atomically with the project's own helper (tmp + fsync + rename). */

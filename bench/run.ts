@@ -2,6 +2,7 @@
 // Runs the suites, prints the report and writes it (atomically) to bench/results.md.
 import * as fs from 'fs';
 import * as path from 'path';
+import { mergeResults } from './framework';
 import { renderMarkdown, runBenchSuites, suiteNames, writeReportAtomic } from './suites';
 
 interface CliArgs {
@@ -74,7 +75,9 @@ async function main(): Promise<number> {
   });
   const markdown = renderMarkdown(report);
   const out = path.resolve(args.out ?? path.join(packageRoot(), 'bench', 'results.md'));
-  writeReportAtomic(out, markdown);
+  // A run of some suites updates their sections of the report and keeps the others (each section says
+  // which commit and host measured it).
+  writeReportAtomic(out, args.only.length > 0 && fs.existsSync(out) ? mergeResults(fs.readFileSync(out, 'utf8'), markdown) : markdown);
   console.log(markdown);
   console.error(`bench: wrote ${out}`);
   return 0;

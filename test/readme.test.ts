@@ -4,6 +4,8 @@ import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
+import { mergeResults } from '../bench/framework';
+import { parseResults, readmeFigureSections, renderReadmeFigures } from '../bench/readme-figures';
 import { buildProgram } from '../src/cli/index';
 import { cliReference, readmeReference } from '../src/cli/reference';
 import { CLI, ROOT } from './helpers/paths';
@@ -59,4 +61,36 @@ test('the npm scripts of the Quick start exist; npm start runs the demo', () => 
   expect(scripts.start).toMatch(/cli\/index\.js demo$/);
   expect(readme).toMatch(/npm run test:browser/);
   expect(scripts['test:browser']).toBeDefined();
+});
+
+describe('benchmark figures come from bench/results.md with their commit and host', () => {
+  const results = fs.readFileSync(path.join(ROOT, 'bench', 'results.md'), 'utf8');
+
+  test('every figure block of the README is what results.md gives (npm run docs:bench writes them)', () => {
+    const blocks = readmeFigureSections(readme);
+    expect(blocks).toEqual(expect.arrayContaining(['train-engine', 'train-bundle', 'long-recording', 'mfcc-e2e', 'prepare-bundle']));
+    expect(renderReadmeFigures(readme, results)).toBe(readme);
+    // Each block names a commit and a host.
+    for (const line of readme.split('\n').filter((l) => l.startsWith('_From [bench/results.md]'))) {
+      expect(line).toMatch(/: commit [0-9a-f]{7,}(\+changes)?, .*(Xeon|EPYC|Intel|AMD).*, \d{4}-\d{2}-\d{2}, `/);
+    }
+  });
+
+  test('a figure edited by hand, or a section without provenance, is caught', () => {
+    const edited = readme.replace(/\| ser-native, native engine \(fused ops\) \| 1 \| [\d.]+ \|/, '| ser-native, native engine (fused ops) | 1 | 999.9 |');
+    expect(edited).not.toBe(readme);
+    expect(renderReadmeFigures(edited, results)).not.toBe(edited);
+    const stripped = results.replace(/^Provenance: .*\n/gm, '');
+    expect(() => renderReadmeFigures(readme, stripped)).toThrow(/has no Provenance: line \(commit and host\)/);
+  });
+
+  test('a partial bench run replaces its sections and keeps the others with their provenance', () => {
+    const existing = '# head\n\n## a: A\n\n| x |\n\nProvenance: commit 1111111, host A, 2026-01-01, `cmd`.\n\n## b: B\n\n| y |\n\nProvenance: commit 2222222, host B, 2026-01-01, `cmd`.\n';
+    const fresh = '# other head\n\n## b: B\n\n| z |\n\nProvenance: commit 3333333, host C, 2026-02-02, `cmd --only b`.\n\n## c: C\n\n| w |\n\nProvenance: commit 3333333, host C, 2026-02-02, `cmd --only b`.\n';
+    const merged = parseResults(mergeResults(existing, fresh));
+    expect([...merged.keys()]).toEqual(['a', 'b', 'c']);
+    expect(merged.get('a')).toMatchObject({ tables: ['| x |'], provenance: 'commit 1111111, host A, 2026-01-01, `cmd`.' });
+    expect(merged.get('b')).toMatchObject({ tables: ['| z |'], provenance: 'commit 3333333, host C, 2026-02-02, `cmd --only b`.' });
+    expect(mergeResults(existing, fresh).startsWith('# head\n')).toBe(true);
+  });
 });
