@@ -73,8 +73,13 @@ function gemmPeak(): number {
   return best;
 }
 
-async function measure(preset: 'seed' | 'small', threads: number, fused: boolean, steps: number): Promise<EngineStepResult> {
-  await selectBackend('native', { threads });
+/** A case: the native engine fused or layer by layer, or tfjs-node (libtensorflow) with the layers model. */
+export type EngineMode = 'fused' | 'layers' | 'tensorflow';
+
+async function measure(preset: 'seed' | 'small', threads: number, mode: EngineMode, steps: number): Promise<EngineStepResult> {
+  const fused = mode === 'fused';
+  // tensorflow: the step ser train --backend tensorflow takes (tfjs-layers ops on libtensorflow's kernels).
+  await selectBackend(mode === 'tensorflow' ? 'tensorflow' : 'native', { threads });
   const sizes = MODEL_PRESETS[preset];
   const model = buildModel({ frames: FRAMES, coeffs: COEFFS, classes: 8, sizes, seed: 1 });
   const fusedForward = fused ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
@@ -101,7 +106,8 @@ async function measure(preset: 'seed' | 'small', threads: number, fused: boolean
   const start = performance.now();
   for (let i = 0; i < steps; i++) step();
   const wall = (performance.now() - start) / 1000;
-  const counters = native.engineCounters();
+  // The engine's counters see only native kernels: for tfjs-node the whole step is libtensorflow's.
+  const counters = mode === 'tensorflow' ? { gemmThreadSeconds: 0, kernelSeconds: wall } : native.engineCounters();
   const stepSeconds = wall / steps;
   const gemmWall = counters.gemmThreadSeconds / threads;
   const flopsPerStep = trainingFlops(sizes, FRAMES, COEFFS, BATCH);
@@ -127,11 +133,11 @@ async function measure(preset: 'seed' | 'small', threads: number, fused: boolean
 
 if (require.main === module) {
   const [preset, threads, mode, steps] = process.argv.slice(2);
-  if ((preset !== 'seed' && preset !== 'small') || !(Number(threads) >= 1) || (mode !== 'fused' && mode !== 'layers') || !(Number(steps) >= 1)) {
-    process.stderr.write('usage: node dist/bench/engine-step.js seed|small <threads> fused|layers <steps>\n');
+  if ((preset !== 'seed' && preset !== 'small') || !(Number(threads) >= 1) || (mode !== 'fused' && mode !== 'layers' && mode !== 'tensorflow') || !(Number(steps) >= 1)) {
+    process.stderr.write('usage: node dist/bench/engine-step.js seed|small <threads> fused|layers|tensorflow <steps>\n');
     process.exit(2);
   }
-  measure(preset, Number(threads), mode === 'fused', Number(steps)).then(
+  measure(preset, Number(threads), mode, Number(steps)).then(
     (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
     (error: unknown) => {
       process.stderr.write(`${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);

@@ -6,7 +6,7 @@
 import { spawnSync } from 'child_process';
 import * as path from 'path';
 
-import type { EngineStepResult } from '../engine-step';
+import type { EngineMode, EngineStepResult } from '../engine-step';
 import type { Scenario } from '../framework';
 import { packageRoot } from '../framework';
 import { runPeer, type PeerResult } from '../peers/run-peer';
@@ -22,7 +22,7 @@ function hasTaskset(): boolean {
   return probe.error === undefined && probe.status === 0;
 }
 
-function engineStep(preset: 'seed' | 'small', threads: number, mode: 'fused' | 'layers', steps: number, pin: boolean): EngineStepResult {
+function engineStep(preset: 'seed' | 'small', threads: number, mode: EngineMode, steps: number, pin: boolean): EngineStepResult {
   const script = path.join(packageRoot(), 'dist', 'bench', 'engine-step.js');
   const args = [script, preset, String(threads), mode, String(steps)];
   const run = pin
@@ -58,6 +58,20 @@ export const trainEngineScenario: Scenario = {
     const layers = engineStep('seed', 1, 'layers', quick ? 1 : 3, pin);
     log(`train-engine / native seed layer by layer: ${layers.samplesPerSecond.toFixed(1)} samples/s, ${layers.kernelsPerStep} kernels/step`);
 
+    // tfjs-node on libtensorflow 2.21 (bench/peers/setup.sh builds it): the backend a user gets with
+    // --backend tensorflow, measured rather than assumed. Missing, it gets a row saying so.
+    const tensorflowNode = new Map<number, EngineStepResult | string>();
+    for (const threads of THREADS) {
+      try {
+        const r = engineStep('seed', threads, 'tensorflow', quick ? 3 : 10, pin);
+        log(`train-engine / tfjs-node seed ${threads} thread(s): ${r.samplesPerSecond.toFixed(1)} samples/s`);
+        tensorflowNode.set(threads, r);
+      } catch (error) {
+        const reason = /is not installed|Cannot find module/.test((error as Error).message) ? '@tensorflow/tfjs-node is not installed (bash bench/peers/setup.sh builds it)' : (error as Error).message.split('\n')[0];
+        tensorflowNode.set(threads, reason);
+      }
+    }
+
     const peers: PeerRow[] = [];
     for (const threads of THREADS) {
       const options = { threads, batch: 32, steps: quick ? 3 : 15, warmup: 3, pinCpus: pin ? cpuList(threads) : undefined, timeoutMs: 20 * 60_000 };
@@ -85,6 +99,9 @@ export const trainEngineScenario: Scenario = {
     };
     const rows = THREADS.flatMap((threads) => [
       `| ser-native, native engine (fused ops) | ${threads} | ${seedAt(threads).samplesPerSecond.toFixed(1)} | ${ratio(seedAt(threads).samplesPerSecond, threads)} |`,
+      ((node) => (typeof node === 'string'
+        ? `| tfjs-node 4.22 on libtensorflow 2.21 (ser train --backend tensorflow) | ${threads} | not measured: ${node.replace(/\|/g, '/')} | |`
+        : `| tfjs-node 4.22 on libtensorflow 2.21 (ser train --backend tensorflow) | ${threads} | ${node.samplesPerSecond.toFixed(1)} | ${ratio(node.samplesPerSecond, threads)} |`))(tensorflowNode.get(threads) as EngineStepResult | string),
       ...peers.filter((p) => p.threads === threads).map((p) => (p.result.ok
         ? `| ${p.label} (${p.result.peer === 'pytorch' ? 'torch' : 'tf'} ${p.result.version}) | ${threads} | ${p.result.samplesPerSecond.toFixed(1)} | ${ratio(p.result.samplesPerSecond, threads)} |`
         : `| ${p.label} | ${threads} | not measured: ${p.result.reason.replace(/\|/g, '/')} | |`)),
@@ -113,6 +130,10 @@ export const trainEngineScenario: Scenario = {
       ...detail,
       '',
       `- small preset: ${smallAt(1).samplesPerSecond.toFixed(0)} samples/s at 1 thread, ${smallAt(2).samplesPerSecond.toFixed(0)} at 2.`,
+      `- native / tfjs-node (libtensorflow 2.21), seed model: ${THREADS.map((threads) => {
+        const node = tensorflowNode.get(threads);
+        return typeof node === 'object' ? `${(seedAt(threads).samplesPerSecond / node.samplesPerSecond).toFixed(2)}x at ${threads} thread(s)` : `not measured at ${threads} thread(s)`;
+      }).join(', ')}.`,
       ...THREADS.map((threads) => `- prediction (eval, predict, validation), seed model, batch 32, ${threads} thread(s): ` +
         `${seedAt(threads).inferenceSamplesPerSecond?.toFixed(0)} samples/s through the fused ops, ` +
         `${seedAt(threads).layeredInferenceSamplesPerSecond?.toFixed(0)} layer by layer ` +
