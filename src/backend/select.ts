@@ -38,7 +38,7 @@ const NODE_PACKAGES: Record<'tensorflow-gpu' | 'tensorflow', string> = {
 const INSTALL_HINTS: Record<BackendName, string> = {
   'tensorflow-gpu':
     `npm install @tensorflow/tfjs-node-gpu@${TFJS_VERSION} (its install script downloads libtensorflow 2.9.1; it runs on the GPU only with CUDA 11.2 and cuDNN 8.1 installed, not with CUDA 12 or 13)`,
-  tensorflow: `npm install @tensorflow/tfjs-node@${TFJS_VERSION} (its install script downloads libtensorflow, so it needs internet access)`,
+  tensorflow: `npm install @tensorflow/tfjs-node@${TFJS_VERSION} (its install script downloads libtensorflow 2.9.1; bench/peers/setup.sh in the ser-native repository builds it on the TensorFlow 2.21 C library of the tensorflow-cpu wheel instead)`,
   native: 'npm install (or npx cmake-js compile) in ser-native, which builds the addon; needs cmake >= 3.15 and a C++17 compiler',
   wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`,
   cpu: `npm install @tensorflow/tfjs@${TFJS_VERSION}`,
