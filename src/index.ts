@@ -48,7 +48,7 @@ export { DEFAULT_ONLINE_AUGMENT, type AugmentKind, type AugmentPlan, type Augmen
 export { DEFAULT_SPEC_AUGMENT, parseSpecAugment, type SpecAugmentSpec } from './augment/spec-augment';
 
 export { synthesize, type SynthesizeOptions, type SynthProgress } from './clips/synthesize';
-export type { SynthClip, SynthCorpus, SynthOptions, SynthSummary } from './synth/corpus';
+export { SYNTH_DEFAULTS, type SynthClip, type SynthCorpus, type SynthOptions, type SynthSummary } from './synth/corpus';
 
 export { prepare, PREPARE_DEFAULTS, type PrepareOptions } from './clips/prepare-api';
 export type { PrepareProgress, PrepareSummary } from './clips/prepare';
@@ -70,7 +70,7 @@ export type { Metrics, Summary } from './train/metrics';
 
 export type { EmotionModel, EmotionPrediction, LoadModelOptions, Prediction, PredictFilesOptions } from './eval/model';
 export { readSpeakerMap } from './eval/speaker-map';
-export type { Timeline, TimelineOptions, TimelineSegment, TimelineWindow } from './eval/timeline';
+export { TIMELINE_DEFAULTS, type Timeline, type TimelineOptions, type TimelineSegment, type TimelineWindow } from './eval/timeline';
 export { renderTimelinePage, writeTimelinePage } from './report/timeline';
 
 export type { DemoOptions, DemoSummary } from './demo/pipeline';

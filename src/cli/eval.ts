@@ -4,7 +4,7 @@ import * as path from 'path';
 import { Command, Option } from 'commander';
 
 import {
-  BACKENDS, evaluate, InputFileError, loadModel, OptionsError, predictFiles, readSpeakerMap, writeTimelinePage, type BackendChoice, type EmotionModel,
+  BACKENDS, evaluate, TIMELINE_DEFAULTS, InputFileError, loadModel, OptionsError, predictFiles, readSpeakerMap, writeTimelinePage, type BackendChoice, type EmotionModel,
 } from '../index';
 import { PartialFailure } from './errors';
 import { parseNumber, threadsOption } from './options';
@@ -95,8 +95,8 @@ export function predictCommand(): Command {
     .option('--enroll <files>', 'for runs trained with --normalize speaker: a few clips of the speaker of every file, comma-separated; each file is standardised by their statistics')
     .option('--timeline', 'slide the model\'s window over each recording: JSON lines {file, start, end, emotion, confidence, probabilities} per window')
     .option('--window <seconds>', 'timeline window (default: the training duration)', parseNumber)
-    .option('--hop <seconds>', 'timeline step between windows (default 1)', parseNumber)
-    .option('--silence-db <dB>', 'timeline windows this far below the recording\'s loudness are silence (default 35)', parseNumber)
+    .option('--hop <seconds>', `timeline step between windows (default ${TIMELINE_DEFAULTS.hopSeconds})`, parseNumber)
+    .option('--silence-db <dB>', `timeline windows this far below the recording's loudness are silence (default ${TIMELINE_DEFAULTS.silenceDb})`, parseNumber)
     .option('-o, --output <timeline.html>', 'with --timeline and one file: also write the timeline as a self-contained page')
     .action(async (run: string, files: string[], opts: PredictCliOptions) => {
       if (!opts.timeline && (opts.window !== undefined || opts.hop !== undefined || opts.silenceDb !== undefined || opts.output !== undefined)) {

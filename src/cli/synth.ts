@@ -1,7 +1,7 @@
 // `ser synth <dir>`: write a synthetic emotional-speech corpus in the real corpora's layouts (src/synth/).
 import { Command, Option } from 'commander';
 
-import { OptionsError, synthesize, type SynthCorpus } from '../index';
+import { OptionsError, synthesize, SYNTH_DEFAULTS, type SynthCorpus } from '../index';
 import { parseInteger, parseNumber } from './options';
 import { ProgressReporter } from './progress';
 
@@ -28,10 +28,10 @@ export function synthCommand(): Command {
     .description('write a synthetic emotional-speech corpus (RAVDESS, CREMA-D, TESS, SAVEE or the Kaggle bundle layout)')
     .argument('<dir>', 'output folder (created; existing files of the same names are replaced)')
     .addOption(new Option('--corpus <name>', 'layout, names and sample rate to imitate').choices([...CORPUS_CHOICES]).default('bundle'))
-    .option('--speakers <n>', 'speakers per corpus (default 4, TESS 2; the bundle caps it at each corpus\'s real count)', parseInteger)
-    .option('--clips-per-class <n>', 'clips per speaker and emotion (default 2; capped by what each naming allows)', parseInteger)
-    .option('--seconds <s>', 'nominal clip length, 0.5..10 (default 2; each clip varies +-25% with speaking rate)', parseNumber)
-    .option('--seed <n>', 'seed (default 1): the same options give byte-identical files', parseInteger)
+    .option('--speakers <n>', `speakers per corpus (default ${SYNTH_DEFAULTS.speakers}, TESS 2; the bundle caps it at each corpus's real count)`, parseInteger)
+    .option('--clips-per-class <n>', `clips per speaker and emotion (default ${SYNTH_DEFAULTS.clipsPerClass}; capped by what each naming allows)`, parseInteger)
+    .option('--seconds <s>', `nominal clip length, 0.5..10 (default ${SYNTH_DEFAULTS.seconds}; each clip varies +-25% with speaking rate)`, parseNumber)
+    .option('--seed <n>', `seed (default ${SYNTH_DEFAULTS.seed}): the same options give byte-identical files`, parseInteger)
     .option('--json', 'print {dir, clips, seconds, corpora} as JSON')
     .action(async (dir: string, opts: SynthCliOptions) => {
       const progress = new ProgressReporter('synth', 'clips');

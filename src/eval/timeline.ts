@@ -8,6 +8,9 @@ import { inputName, STDIN, type AudioInput, type CallOptions, type SamplesInput 
 import { native } from '../native';
 import type { Preprocessing } from '../train/checkpoint';
 
+/** The timeline's defaults: a window every second, silence 35 dB below the recording's loudness (the window defaults to the training crop). */
+export const TIMELINE_DEFAULTS = { hopSeconds: 1, silenceDb: 35 } as const;
+
 /** model.timeline() options: the window, the hop, the silence level, batches, progress and an AbortSignal. */
 export interface TimelineOptions extends CallOptions {
   /** Window length, seconds; default the training duration (longer windows are refused). */
@@ -133,8 +136,8 @@ export async function computeTimeline(score: RowScorer, preprocessing: Preproces
   const { featureConfig: config, crop, frames, coeffs, labels } = preprocessing;
   const rate = config.sampleRate;
   const windowSeconds = positive('windowSeconds (--window)', options.windowSeconds ?? crop.durationSeconds);
-  const hopSeconds = positive('hopSeconds (--hop)', options.hopSeconds ?? 1);
-  const silenceDb = positive('silenceDb (--silence-db)', options.silenceDb ?? 35);
+  const hopSeconds = positive('hopSeconds (--hop)', options.hopSeconds ?? TIMELINE_DEFAULTS.hopSeconds);
+  const silenceDb = positive('silenceDb (--silence-db)', options.silenceDb ?? TIMELINE_DEFAULTS.silenceDb);
   const batchSize = Math.floor(options.batchSize ?? 16);
   if (!(batchSize >= 1)) throw new OptionsError(`batchSize must be a positive integer, got ${options.batchSize}`);
   // The model sees rows of the training crop's length: a shorter window is zero-padded to it, as

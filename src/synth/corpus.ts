@@ -65,7 +65,9 @@ type CorpusName = Exclude<SynthCorpus, 'bundle'>;
 const CORPUS_NAMES: readonly CorpusName[] = ['ravdess', 'crema', 'tess', 'savee'];
 const ALL_CORPORA: readonly SynthCorpus[] = [...CORPUS_NAMES, 'bundle'];
 
-const DEFAULTS = { speakers: 4, clipsPerClass: 2, seconds: 2, seed: 1 } as const;
+/** synthesize()'s defaults (TESS has 2 speakers, and the bundle caps speakers at each corpus's real count). */
+export const SYNTH_DEFAULTS = { speakers: 4, clipsPerClass: 2, seconds: 2, seed: 1 } as const;
+const DEFAULTS = SYNTH_DEFAULTS;
 const MIN_SECONDS = 0.5;
 const MAX_SECONDS = 10;
 
