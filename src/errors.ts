@@ -47,3 +47,45 @@ export class AbortError extends SerError {
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortError(`${what} was aborted`);
 }
+
+/** An error as it crosses from a worker thread: its class by name, and what that class carries. */
+export interface SerialisedError {
+  name: string;
+  message: string;
+  stack?: string;
+  /** InputFileError's file and reason. */
+  file?: string;
+  reason?: string;
+  /** A system error's code (ENOENT, ...). */
+  code?: string;
+}
+
+export function serialiseError(error: unknown): SerialisedError {
+  if (!(error instanceof Error)) return { name: 'Error', message: String(error) };
+  const { name, message, stack } = error;
+  const code = (error as NodeJS.ErrnoException).code;
+  return {
+    name, message, stack, ...(typeof code === 'string' ? { code } : {}),
+    ...(error instanceof InputFileError ? { file: error.file, reason: error.reason } : {}),
+  };
+}
+
+/** The error a worker thread threw, as this package's class of the same name (else a plain Error). */
+export function reviveError(serialised: SerialisedError): Error {
+  const { name, message } = serialised;
+  let error: Error;
+  if (name === 'InputFileError' && serialised.file !== undefined && serialised.reason !== undefined) error = new InputFileError(serialised.file, serialised.reason);
+  else if (name === 'OptionsError') error = new OptionsError(message);
+  else if (name === 'CacheConflictError') error = new CacheConflictError(message);
+  else if (name === 'BackendUnavailableError') error = new BackendUnavailableError(message);
+  else if (name === 'AbortError') error = new AbortError(message);
+  else if (name === 'SerError') error = new SerError(message);
+  else {
+    error = new Error(message);
+    if (name !== 'Error') Object.defineProperty(error, 'name', { value: name, enumerable: false, configurable: true, writable: true });
+  }
+  if (serialised.code !== undefined && !(error instanceof AbortError)) (error as NodeJS.ErrnoException).code = serialised.code;
+  // The thread's stack says where it went wrong.
+  if (serialised.stack) error.stack = serialised.stack;
+  return error;
+}

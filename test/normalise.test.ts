@@ -179,10 +179,10 @@ describe('on a synthesised corpus with augmented copies', () => {
     const features = new Float32Array(rows.length * rows[0].length);
     rows.forEach((r, i) => features.set(r, i * r.length));
     const names = files.slice(0, 4).map((f) => speakers.get(f));
-    const averaged = both.predictRows(features, rows.length, names);
+    const averaged = await both.predictRows(features, rows.length, names);
     const single = await Promise.all([1, 2].map(async (k) => {
       const model = await loadModel(path.join(run, `seed-${k}`, 'model'), { backend: 'native', threads: 1 });
-      const p = model.predictRows(features, rows.length, names);
+      const p = await model.predictRows(features, rows.length, names);
       model.dispose();
       return p;
     }));
@@ -208,7 +208,7 @@ describe('on a synthesised corpus with augmented copies', () => {
     });
     const stacked = new Float32Array(windowRows.length * windowRows[0].length);
     windowRows.forEach((r, i) => stacked.set(r, i * r.length));
-    const expected = both.predictRows(stacked, windowRows.length, windowRows.map(() => 'one'), new Map([['one', speech.moments()]]));
+    const expected = await both.predictRows(stacked, windowRows.length, windowRows.map(() => 'one'), new Map([['one', speech.moments()]]));
     timeline.windows.forEach((w, i) => {
       if (w.silent) return;
       both.labels.forEach((label, c) => expect(Math.abs((w.probabilities as Record<string, number>)[label] - expected[i * both.labels.length + c])).toBeLessThan(1e-4));

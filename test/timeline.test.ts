@@ -128,6 +128,28 @@ test('ser predict --timeline prints a JSON line per window, equal to the library
   expect(tooLong.stderr).toMatch(/longer than the 1.5 s the model was trained on/);
 }, 120_000);
 
+test('the timeline of WAV bytes and of standard input equals the file\'s; an aborted timeline rejects with an AbortError', async () => {
+  const bytes = fs.readFileSync(joined);
+  const options = { windowSeconds: 1.5, hopSeconds: 0.25 };
+  const fromBytes = await model.timeline(new Uint8Array(bytes), options);
+  expect(fromBytes.windows).toEqual(timeline.windows);
+  // Standard input is fed to the model's thread a block at a time.
+  const args = [CLI, 'predict', run, '-', '--timeline', '--window', '1.5', '--hop', '0.25'];
+  const fromFile = spawnSync(process.execPath, [CLI, 'predict', run, joined, '--timeline', '--window', '1.5', '--hop', '0.25'], { encoding: 'utf8' });
+  const fromStdin = spawnSync(process.execPath, args, { input: bytes, encoding: 'utf8', maxBuffer: 1 << 26 });
+  expect(fromStdin.status).toBe(0);
+  const withoutFile = (out: string) => out.trim().split('\n').map((l) => {
+    const { file: _file, ...rest } = JSON.parse(l) as Record<string, unknown>;
+    return rest;
+  });
+  expect(withoutFile(fromStdin.stdout)).toEqual(withoutFile(fromFile.stdout));
+  const controller = new AbortController();
+  const aborted = model.timeline(joined, { ...options, batchSize: 2, signal: controller.signal, onProgress: () => controller.abort() });
+  await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+  // The model serves the next call as before.
+  expect((await model.timeline(joined, options)).windows).toEqual(timeline.windows);
+}, 120_000);
+
 (executablePath ? test : test.skip)('the timeline page renders in headless Chromium with ink and no console errors', async () => {
   const page = path.join(work, 'timeline.html');
   if (!fs.existsSync(page)) {

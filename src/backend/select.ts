@@ -15,9 +15,9 @@ import { NATIVE_BACKEND_NAME, registerNativeBackend } from './native-backend';
 import { registerWasmTrainingKernels } from './wasm-kernels';
 
 export const TFJS_VERSION = '4.22.0';
-import { BACKENDS, type BackendChoice, type BackendName } from './names';
+import { BACKENDS, checkThreadCount, defaultThreadCount, MAX_THREADS, type BackendChoice, type BackendName } from './names';
 
-export { BACKENDS, type BackendChoice, type BackendName };
+export { BACKENDS, checkThreadCount, defaultThreadCount, MAX_THREADS, type BackendChoice, type BackendName };
 
 
 export interface SelectedBackend {
@@ -43,21 +43,6 @@ const INSTALL_HINTS: Record<BackendName, string> = {
   wasm: `npm install @tensorflow/tfjs-backend-wasm@${TFJS_VERSION}`,
   cpu: `npm install @tensorflow/tfjs@${TFJS_VERSION}`,
 };
-
-/** Every core of this machine: the default of --threads. */
-export function defaultThreadCount(): number {
-  return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-}
-
-export const MAX_THREADS = 256;
-
-/** Checks a --threads value; the message names the option. */
-export function checkThreadCount(threads: number): number {
-  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
-    throw new OptionsError(`threads (--threads) must be an integer from 1 to ${MAX_THREADS}, got ${threads}`);
-  }
-  return threads;
-}
 
 /** Loads the backend's package and makes it current; throws with the reason when it cannot. */
 async function activate(name: BackendName, threads: number): Promise<string> {

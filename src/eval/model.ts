@@ -1,18 +1,21 @@
 // loadModel(): a trained run (every fold's best model, probabilities averaged) or one model folder,
 // loaded once and kept for any number of predictions. Features are computed in the worker pool exactly
-// as prepare computed the training cache; the model runs on the process's TensorFlow.js backend.
+// as prepare computed the training cache; the model runs in a worker thread of its own (model-worker.ts)
+// on its own TensorFlow.js backend, so a forward pass never blocks the caller's event loop.
 import * as fs from 'fs';
 import * as path from 'path';
 
-import { checkThreadCount, selectBackend, type BackendChoice } from '../backend';
+import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend/names';
 import { InputFileError, OptionsError, throwIfAborted } from '../errors';
 import { audioSource, inputName, runClipTask, STDIN, type AudioInput, type CallOptions } from '../clips/extract';
-import { loadModelFolder, MODEL_JSON, normalisationFromJson, type LoadedModel, type Preprocessing } from '../train/checkpoint';
-import { readFolds, readRunConfig, runMembers } from '../train/run';
+import type { Preprocessing } from '../train/checkpoint';
+import { MODEL_JSON, readFolds, readRunConfig, runMembers } from '../train/run-folder';
+import { compiledEntry } from '../workers/entry';
 import { apiPool } from '../workers/pool';
+import { WorkerThread } from '../workers/thread';
 import { MomentAccumulator, type Moments, type NormaliseMode } from '../features/normalise';
-import { predictFeatures, PREDICT_BATCH_ROWS } from '../train/predict';
-import { computeTimeline, type Timeline, type TimelineOptions } from './timeline';
+import type { LoadedRun, ModelRequest } from './model-worker';
+import type { Timeline, TimelineOptions } from './timeline';
 
 export { readSpeakerMap } from './speaker-map';
 
@@ -31,7 +34,7 @@ export type Prediction = ({ file: string } & EmotionPrediction) | { file: string
 
 /** loadModel() options. */
 export interface LoadModelOptions {
-  /** TensorFlow.js backend; default 'auto'. The backend is process-wide: the last one chosen serves every model. */
+  /** TensorFlow.js backend; default 'auto'. Each loaded model has its own thread, and its own backend in it. */
   backend?: BackendChoice;
   /** Threads of the backend; default every core. */
   threads?: number;
@@ -57,22 +60,6 @@ function toPrediction(probabilities: ArrayLike<number>, labels: readonly string[
   };
 }
 
-// The one speaker of a timeline's recording.
-const RECORDING = 'recording';
-
-/** Each named speaker's moments over its rows among `features`. */
-function momentsBySpeaker(features: Float32Array, rows: number, coeffs: number, speakers: readonly (string | undefined)[]): Map<string, Moments> {
-  const rowSize = features.length / rows;
-  const accumulators = new Map<string, MomentAccumulator>();
-  speakers.forEach((speaker, r) => {
-    if (speaker === undefined) return;
-    let accumulator = accumulators.get(speaker);
-    if (!accumulator) accumulators.set(speaker, (accumulator = new MomentAccumulator(coeffs)));
-    accumulator.add(features.subarray(r * rowSize, (r + 1) * rowSize));
-  });
-  return new Map([...accumulators].map(([speaker, accumulator]) => [speaker, accumulator.moments()]));
-}
-
 /** A loaded run: predict() as often as needed, then dispose(). */
 export class EmotionModel {
   private disposed = false;
@@ -81,8 +68,9 @@ export class EmotionModel {
   constructor(
     /** The folder it was loaded from. */
     readonly source: string,
-    private readonly models: LoadedModel[],
-    /** The backend the model runs on. */
+    private readonly thread: WorkerThread,
+    private readonly memberPreprocessing: readonly Preprocessing[],
+    /** The backend the model runs on (in its own worker thread). */
     readonly backend: string,
   ) {}
 
@@ -93,12 +81,12 @@ export class EmotionModel {
 
   /** How input becomes features: the feature configuration, crop and row shape of the training cache. */
   get preprocessing(): Preprocessing {
-    return this.models[0].preprocessing;
+    return this.memberPreprocessing[0];
   }
 
   /** How many models are averaged (the run's folds, times its seeds). */
   get folds(): number {
-    return this.models.length;
+    return this.memberPreprocessing.length;
   }
 
   /**
@@ -111,18 +99,22 @@ export class EmotionModel {
     return this.preprocessing.normalisation.mode ?? 'global';
   }
 
+  private checkLive(): void {
+    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+  }
+
   /** The emotion of a WAV file, WAV bytes or samples; a bad input throws an InputFileError naming it. */
   async predict(input: AudioInput, options: CallOptions = {}): Promise<EmotionPrediction> {
-    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+    this.checkLive();
     throwIfAborted(options.signal, 'predict');
     const row = await this.featureRow(input, options);
-    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+    throwIfAborted(options.signal, 'predict');
     return this.predictRow(row);
   }
 
   /** The input's row of features as prepare computed the training cache's (not normalised). */
   async featureRow(input: AudioInput, options: CallOptions = {}): Promise<Float32Array> {
-    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
+    this.checkLive();
     throwIfAborted(options.signal, 'features');
     const { featureConfig: config, crop, frames, coeffs } = this.preprocessing;
     const source = audioSource(input, config.sampleRate);
@@ -132,99 +124,74 @@ export class EmotionModel {
   }
 
   /**
-   * The emotion over time of a recording of any length ('-': standard input), read a block at a time:
-   * the model's window slides by hopSeconds, windows are scored in batches, silence is marked. With
-   * speaker normalisation the recording is taken as one speaker: a first pass over its windows (features
-   * only) measures the moments of its non-silent windows, and the second scores them with those;
-   * standard input cannot be read twice, so there each window is standardised on its own.
+   * The emotion over time of a recording of any length ('-': standard input), read a block at a time in
+   * the model's thread: the model's window slides by hopSeconds, windows are scored in batches, silence
+   * is marked. With speaker normalisation the recording is taken as one speaker: a first pass over its
+   * windows (features only) measures the moments of its non-silent windows, and the second scores them
+   * with those; standard input cannot be read twice, so there each window is standardised on its own.
    */
   async timeline(input: AudioInput, options: TimelineOptions = {}): Promise<Timeline> {
-    if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
-    if (this.normalisation !== 'speaker' || input === STDIN) {
-      return computeTimeline((features, rows) => this.predictRows(features, rows), this.preprocessing, input, options);
-    }
-    const { coeffs, labels } = this.preprocessing;
-    const perWindow: MomentAccumulator[] = [];
-    const measured = await computeTimeline((features, rows) => {
-      const rowSize = features.length / rows;
-      for (let r = 0; r < rows; r++) {
-        const accumulator = new MomentAccumulator(coeffs);
-        accumulator.add(features.subarray(r * rowSize, (r + 1) * rowSize));
-        perWindow.push(accumulator);
-      }
-      return new Float32Array(rows * labels.length);
-    }, this.preprocessing, input, { ...options, onProgress: undefined });
-    const recording = new MomentAccumulator(coeffs);
-    measured.windows.forEach((w, i) => {
-      if (!w.silent) recording.merge(perWindow[i]);
+    this.checkLive();
+    throwIfAborted(options.signal, `the timeline of ${inputName(input)}`);
+    const { signal, onProgress, ...rest } = options;
+    const request: ModelRequest = { kind: 'timeline', input, options: rest };
+    return this.thread.call<Timeline>(request, {
+      signal,
+      onEvent: onProgress && ((event) => onProgress(event as { seconds: number; windows: number })),
+      stream: input === STDIN ? process.stdin : undefined,
     });
-    if (recording.count === 0) perWindow.forEach((a) => recording.merge(a));
-    const moments = new Map([[RECORDING, recording.moments()]]);
-    return computeTimeline((features, rows) => this.predictRows(features, rows, new Array<string>(rows).fill(RECORDING), moments), this.preprocessing, input, options);
   }
 
   /**
    * Probabilities [rows, labels] of rows of features as the training cache holds them (not normalised),
-   * averaged over the folds and seeds. `speakers` names each row's speaker (see `normalisation`);
-   * `speakerMoments`, when given, are their moments (otherwise those of their rows among these).
+   * averaged over the folds and seeds, computed in the model's thread (the caller's rows are copied, not
+   * changed). `speakers` names each row's speaker (see `normalisation`); `speakerMoments`, when given,
+   * are their moments (otherwise those of their rows among these).
    */
-  predictRows(features: Float32Array, rows: number, speakers?: readonly (string | undefined)[], speakerMoments?: ReadonlyMap<string, Moments>): Float32Array {
-    const { labels, frames, coeffs } = this.preprocessing;
-    if (features.length !== rows * frames * coeffs) throw new OptionsError(`${rows} feature rows have ${rows}x${frames}x${coeffs} values, got ${features.length}`);
-    if (speakers !== undefined && speakers.length !== rows) throw new OptionsError(`${rows} feature rows need ${rows} speakers, got ${speakers.length}`);
-    if (this.normalisation === 'speaker' && speakers && !speakerMoments) speakerMoments = momentsBySpeaker(features, rows, coeffs, speakers);
-    const mean = new Float32Array(rows * labels.length);
-    const sums = new Float64Array(rows * labels.length);
-    for (const { model, preprocessing: p } of this.models) {
-      const probabilities = predictFeatures(model, features, rows, normalisationFromJson(p.normalisation, speakerMoments), frames, coeffs, PREDICT_BATCH_ROWS, speakers);
-      probabilities.forEach((v, i) => {
-        sums[i] += v / this.models.length;
-      });
-    }
-    mean.set(sums);
-    return mean;
+  async predictRows(features: Float32Array, rows: number, speakers?: readonly (string | undefined)[], speakerMoments?: ReadonlyMap<string, Moments>): Promise<Float32Array> {
+    this.checkLive();
+    const request: ModelRequest = {
+      kind: 'rows', features, rows, speakers: speakers && [...speakers], speakerMoments: speakerMoments && new Map(speakerMoments),
+    };
+    return this.thread.call<Float32Array>(request);
   }
 
   /** The emotion of one row of features as the training cache holds them (frames x coeffs, not normalised). */
-  predictRow(features: Float32Array): EmotionPrediction {
+  async predictRow(features: Float32Array): Promise<EmotionPrediction> {
     const { labels, frames, coeffs } = this.preprocessing;
     if (features.length !== frames * coeffs) throw new OptionsError(`a feature row has ${frames}x${coeffs} values, got ${features.length}`);
-    const mean = new Float64Array(labels.length);
-    for (const { model, preprocessing: p } of this.models) {
-      const probabilities = predictFeatures(model, features, 1, normalisationFromJson(p.normalisation), frames, coeffs);
-      probabilities.forEach((v, c) => {
-        mean[c] += v / this.models.length;
-      });
-    }
-    return toPrediction(mean, labels);
+    return toPrediction(await this.predictRows(features, 1), labels);
   }
 
-  /** Frees the weights. Predictions after this throw. */
+  /** Frees the weights and ends the model's thread. Predictions after this throw. */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
-    for (const { model } of this.models) model.dispose();
+    void this.thread.terminate();
   }
 }
 
-/** Loads a run folder from train (every fold) or one model folder, on the chosen backend. */
+/** Loads a run folder from train (every fold) or one model folder, on the chosen backend, in a thread of its own. */
 export async function loadModel(runOrModelDir: string, options: LoadModelOptions = {}): Promise<EmotionModel> {
   if (options.threads !== undefined) checkThreadCount(options.threads);
+  const backend = options.backend ?? 'auto';
+  if (backend !== 'auto' && !BACKENDS.includes(backend)) throw new OptionsError(`backend (--backend) must be auto or one of ${BACKENDS.join(', ')}, got '${backend}'`);
   const folders = modelFolders(runOrModelDir);
-  const backend = await selectBackend(options.backend ?? 'auto', { threads: options.threads });
-  const models: LoadedModel[] = [];
+  const thread = new WorkerThread(compiledEntry('eval', 'model-worker', __dirname));
+  let run: LoadedRun;
   try {
-    for (const folder of folders) models.push(await loadModelFolder(folder));
+    const request: ModelRequest = { kind: 'load', source: runOrModelDir, folders, backend, threads: options.threads };
+    run = await thread.call<LoadedRun>(request);
   } catch (error) {
-    for (const { model } of models) model.dispose();
-    throw new InputFileError(runOrModelDir, `cannot load its model: ${(error as Error).message}`);
+    void thread.terminate();
+    throw error;
   }
-  const first = JSON.stringify(models[0].preprocessing.featureConfig);
-  if (models.some((m) => JSON.stringify(m.preprocessing.featureConfig) !== first)) {
-    for (const { model } of models) model.dispose();
+  const first = JSON.stringify(run.preprocessing[0].featureConfig);
+  if (run.preprocessing.some((p) => JSON.stringify(p.featureConfig) !== first)) {
+    void thread.terminate();
     throw new InputFileError(runOrModelDir, 'its fold models disagree on the features');
   }
-  return new EmotionModel(runOrModelDir, models, backend.name);
+  return new EmotionModel(runOrModelDir, thread, run.preprocessing, run.backend);
 }
 
 /** predictFiles() options. */
@@ -292,7 +259,7 @@ async function predictEnrolled(
   const accumulator = new MomentAccumulator(model.preprocessing.coeffs);
   for (const clip of enroll) accumulator.add(await model.featureRow(clip, options));
   const moments = new Map([[ENROLLED, accumulator.moments()]]);
-  return eachFile(files, onResult, async (file) => toPrediction(model.predictRows(await model.featureRow(file, options), 1, [ENROLLED], moments), model.labels));
+  return eachFile(files, onResult, async (file) => toPrediction(await model.predictRows(await model.featureRow(file, options), 1, [ENROLLED], moments), model.labels));
 }
 
 async function predictBySpeaker(
@@ -317,7 +284,7 @@ async function predictBySpeaker(
   const rowSize = model.preprocessing.frames * model.preprocessing.coeffs;
   const features = new Float32Array(good.length * rowSize);
   good.forEach(({ row }, g) => features.set(row, g * rowSize));
-  const probabilities = good.length > 0 ? model.predictRows(features, good.length, speakers) : new Float32Array(0);
+  const probabilities = good.length > 0 ? await model.predictRows(features, good.length, speakers) : new Float32Array(0);
   const labels = model.labels;
   const results: Prediction[] = [];
   let g = 0;

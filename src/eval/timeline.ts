@@ -70,8 +70,8 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-/** The recording as blocks of mono samples at `rate`. */
-async function* audioBlocks(input: AudioInput, rate: number): AsyncGenerator<Float32Array> {
+/** The recording as blocks of mono samples at `rate`; standard input is read from `stdin`. */
+async function* audioBlocks(input: AudioInput, rate: number, stdin: AsyncIterable<Uint8Array>): AsyncGenerator<Float32Array> {
   if (typeof input !== 'string' && !ArrayBuffer.isView(input)) {
     const { samples, sampleRate } = input as SamplesInput;
     const from = sampleRate ?? rate;
@@ -92,7 +92,7 @@ async function* audioBlocks(input: AudioInput, rate: number): AsyncGenerator<Flo
       await handle.close();
     }
   } else if (input === STDIN) {
-    for await (const chunk of process.stdin) yield stream.push(chunk as Buffer);
+    for await (const chunk of stdin) yield stream.push(chunk);
   } else {
     const bytes = input as Uint8Array;
     for (let at = 0; at < bytes.length; at += BLOCK_BYTES) yield stream.push(bytes.subarray(at, at + BLOCK_BYTES));
@@ -131,8 +131,13 @@ export function segmentsOf(windows: readonly TimelineWindow[], seconds: number, 
   return segments;
 }
 
-/** Slides the model's window over the input; see TimelineOptions. A bad input throws an InputFileError naming it. */
-export async function computeTimeline(score: RowScorer, preprocessing: Preprocessing, input: AudioInput, options: TimelineOptions = {}): Promise<Timeline> {
+/**
+ * Slides the model's window over the input; see TimelineOptions. A bad input throws an InputFileError
+ * naming it. Standard input ('-') is read from `stdin` (a worker thread gets the caller's through it).
+ */
+export async function computeTimeline(
+  score: RowScorer, preprocessing: Preprocessing, input: AudioInput, options: TimelineOptions = {}, stdin: AsyncIterable<Uint8Array> = process.stdin,
+): Promise<Timeline> {
   const { featureConfig: config, crop, frames, coeffs, labels } = preprocessing;
   const rate = config.sampleRate;
   const windowSeconds = positive('windowSeconds (--window)', options.windowSeconds ?? crop.durationSeconds);
@@ -161,7 +166,7 @@ export async function computeTimeline(score: RowScorer, preprocessing: Preproces
     probabilities.push(score(batch.subarray(0, pending.length * rowSize), pending.length));
     for (const w of pending.splice(0)) windows.push({ ...w, silent: false, emotion: null, confidence: null, probabilities: null });
     options.onProgress?.({ seconds: buffered.end / rate, windows: windows.length });
-    // Scoring a batch is one synchronous run of the model: let the caller's timers and I/O in between.
+    // Scoring a batch is one synchronous run of the model: let messages (an abort) and timers in between.
     await new Promise<void>((resolve) => setImmediate(resolve));
     throwIfAborted(options.signal, `the timeline of ${name}`);
   };
@@ -181,7 +186,7 @@ export async function computeTimeline(score: RowScorer, preprocessing: Preproces
   let nextWindow = 0;
   throwIfAborted(options.signal, `the timeline of ${name}`);
   try {
-    for await (const block of audioBlocks(input, rate)) {
+    for await (const block of audioBlocks(input, rate, stdin)) {
       const joined = new Float32Array(buffered.samples.length + block.length);
       joined.set(buffered.samples);
       joined.set(block, buffered.samples.length);

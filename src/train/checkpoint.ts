@@ -17,7 +17,9 @@ import './attention';
 import './dropout';
 import './initializers';
 
-export const MODEL_JSON = 'model.json';
+import { MODEL_JSON } from './run-folder';
+
+export { MODEL_JSON };
 export const WEIGHTS_BIN = 'weights.bin';
 export const PREPROCESSING_JSON = 'preprocessing.json';
 

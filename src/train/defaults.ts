@@ -24,3 +24,22 @@ export const TRAIN_DEFAULTS = {
   testFraction: 0.15,
   backend: 'auto',
 } as const;
+
+/** The sizes of the model's layers. */
+export interface ModelSizes {
+  /** Filters of each Conv2D block; each block halves time and frequency. */
+  convFilters: number[];
+  lstmUnits: number;
+  attentionUnits: number;
+  dropout: number;
+}
+
+export const MODEL_PRESETS: Readonly<Record<'seed' | 'small', Readonly<ModelSizes>>> = {
+  // About 800k parameters on 301 x 40 MFCC input, as the seed model.
+  seed: { convFilters: [32, 64, 128], lstmUnits: 112, attentionUnits: 128, dropout: 0.3 },
+  // Fast enough to train in tests and the demo on 2 cores.
+  small: { convFilters: [8, 16], lstmUnits: 16, attentionUnits: 16, dropout: 0.2 },
+};
+
+/** What early stopping, the best-epoch choice and the learning-rate cuts watch: val_loss lower is better, val_uar higher (watched as its negative). */
+export type Monitor = 'val_loss' | 'val_uar';

@@ -20,8 +20,9 @@ import { setDropoutStep } from './dropout';
 import { prefetch, type BatchSource } from './sources';
 import { WeightAverage } from './weight-average';
 
-/** val_loss: lower is better; val_uar: higher is better (watched as its negative). */
-export type Monitor = 'val_loss' | 'val_uar';
+import type { Monitor } from './defaults';
+
+export type { Monitor };
 
 export interface LoopOptions {
   epochs: number;

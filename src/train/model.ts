@@ -7,20 +7,8 @@ import * as tf from '@tensorflow/tfjs';
 import { StepDropout } from './dropout';
 import { SeededOrthogonal } from './initializers';
 
-export interface ModelSizes {
-  /** Filters of each Conv2D block; each block halves time and frequency. */
-  convFilters: number[];
-  lstmUnits: number;
-  attentionUnits: number;
-  dropout: number;
-}
-
-export const MODEL_PRESETS: Readonly<Record<'seed' | 'small', Readonly<ModelSizes>>> = {
-  // About 800k parameters on 301 x 40 MFCC input, as the seed model.
-  seed: { convFilters: [32, 64, 128], lstmUnits: 112, attentionUnits: 128, dropout: 0.3 },
-  // Fast enough to train in tests and the demo on 2 cores.
-  small: { convFilters: [8, 16], lstmUnits: 16, attentionUnits: 16, dropout: 0.2 },
-};
+export { MODEL_PRESETS, type ModelSizes } from './defaults';
+import type { ModelSizes } from './defaults';
 
 export interface ModelSpec {
   frames: number;

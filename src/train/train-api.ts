@@ -6,17 +6,20 @@ import { DEFAULT_ONLINE_AUGMENT, specFromNames, validateAugmentSpec, type Augmen
 import { DEFAULT_SPEC_AUGMENT, validateSpecAugment, type SpecAugmentSpec } from '../augment/spec-augment';
 
 export { DEFAULT_ONLINE_AUGMENT };
-import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend';
+import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend/names';
 import { OptionsError } from '../errors';
 import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
 import type { CallOptions } from '../clips/extract';
-import { defaultWorkerCount } from '../workers/pool';
+import { compiledEntry, defaultWorkerCount } from '../workers/entry';
 import type { EpochRecord } from './checkpoint';
 import type { EpochProgress, Monitor } from './loop';
-import { MODEL_PRESETS, type ModelSizes } from './model';
+import { MODEL_PRESETS, type ModelSizes } from './defaults';
 import { arrayTaskIndex } from '../data/array-task';
 import { TRAIN_DEFAULTS as D } from './defaults';
-import { trainRun, type TrainRunResult, type TrainSettings } from './run';
+import type { TrainRunResult } from './run';
+import type { TrainSettings } from './run-folder';
+import type { TrainEvent, TrainRequest } from './train-worker';
+import { WorkerThread } from '../workers/thread';
 
 /** Model sizes by name: `seed` (about 800k parameters) or `small` (fast, for tests and the demo). */
 export type ModelPreset = keyof typeof MODEL_PRESETS;
@@ -240,10 +243,24 @@ export async function train(options: TrainOptions): Promise<TrainRunResult> {
   const settings = options.resume ? null : resolveTrainSettings(options);
   const fold = resolveFold(options.fold, process.env);
   if (fold !== null && settings && settings.folds === null) throw new OptionsError('fold (--fold) needs folds (--folds K)');
-  return trainRun({
+  const request: TrainRequest = {
     runDir: options.output, backend, threads: options.threads, workers, cacheMemoryMiB: options.cacheMemory, resume: Boolean(options.resume), settings, fold,
-    signal: options.signal, log: options.log ?? (() => undefined),
-    onStep: options.onStep && ((fold, folds, progress, seed, seeds) => options.onStep?.({ fold, folds, seed, seeds, progress })),
-    onEpoch: options.onEpoch && ((fold, folds, record, seed, seeds) => options.onEpoch?.({ fold, folds, seed, seeds, record })),
-  });
+    wantSteps: options.onStep !== undefined, wantEpochs: options.onEpoch !== undefined,
+  };
+  // The run trains in a worker thread of its own: a step is a quarter of a second of synchronous
+  // kernels with the seed preset, which would otherwise stall the caller's timers and I/O.
+  const thread = new WorkerThread(compiledEntry('train', 'train-worker', __dirname));
+  try {
+    return await thread.call<TrainRunResult>(request, {
+      signal: options.signal,
+      onEvent: (message) => {
+        const event = message as TrainEvent;
+        if (event.kind === 'log') options.log?.(event.line);
+        else if (event.kind === 'step') options.onStep?.({ fold: event.fold, folds: event.folds, seed: event.seed, seeds: event.seeds, progress: event.progress });
+        else options.onEpoch?.({ fold: event.fold, folds: event.folds, seed: event.seed, seeds: event.seeds, record: event.record });
+      },
+    });
+  } finally {
+    await thread.terminate();
+  }
 }

@@ -1,37 +1,19 @@
 // The Piscina pool that computes features on every core.
-import * as fs from 'fs';
-import * as os from 'os';
-import * as path from 'path';
 
 import { Piscina } from 'piscina';
+
+import { compiledEntry, defaultWorkerCount } from './entry';
+
+export { compiledEntry, defaultWorkerCount };
 
 import type { ApiResult, ApiTask } from './api-task';
 import type { AugmentFeatureTask } from './augment-task';
 import type { ClipOutcome, FeatureTask } from './feature-task';
 
-/**
- * A compiled worker entry `src/<folder>/<name>.js`: next to the caller's compiled file in dist/, or in
- * dist/ when running from TS sources.
- */
-export function compiledEntry(folder: string, name: string, besideDir: string = __dirname): string {
-  const beside = path.join(besideDir, `${name}.js`);
-  if (fs.existsSync(beside)) return beside;
-  for (let dir = besideDir; path.dirname(dir) !== dir; dir = path.dirname(dir)) {
-    const candidate = path.join(dir, 'dist', 'src', folder, `${name}.js`);
-    if (fs.existsSync(candidate)) return candidate;
-  }
-  throw new Error(`ser-native: dist/src/${folder}/${name}.js is missing; run \`npm run build:ts\``);
-}
-
 const workerEntry = (name: string): string => compiledEntry('workers', name);
 
 function checkThreads(threads: number): void {
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`workers must be a positive integer, got ${threads}`);
-}
-
-/** Worker threads when none are asked for: one per core. */
-export function defaultWorkerCount(): number {
-  return Math.max(1, typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length);
 }
 
 export class FeaturePool {
