@@ -170,6 +170,7 @@ Napi::Value UnaryOp(const Napi::CallbackInfo& info) {
   else if (name == "step") op = ser::UnaryOp::Step;
   else if (name == "floor") op = ser::UnaryOp::Floor;
   else if (name == "square") op = ser::UnaryOp::Square;
+  else if (name == "tanh") op = ser::UnaryOp::Tanh;
   else throw InputError("unknown unary op '" + name + "'");
   const ser::Span<const float> x = requireFloat32(info, 1, "x");
   const float alpha = static_cast<float>(requireNumber(info[2], "alpha"));

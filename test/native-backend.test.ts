@@ -182,6 +182,39 @@ describe('elementwise', () => {
     }, true);
   });
 
+  test('tanh and its gradient', async () => {
+    await check(['unaryOp'], () => {
+      const x = tf.mul(input([4, 37, 128], 39), 3);
+      return [tf.tanh(x), tf.grad((t: tf.Tensor) => tf.sum(tf.mul(tf.tanh(t), x)))(x)];
+    });
+  });
+
+  test('tanh is within 1 ulp of the correctly rounded value, keeps the sign of zero and NaN, saturates to 1', () => {
+    const n = 400_001;
+    const x = new Float32Array(n + 9);
+    for (let i = 0; i < n; i++) x[i] = -12 + (24 * i) / (n - 1);
+    x.set([0, -0, 1e-30, 0.625, -0.625, 44, 1e30, -Infinity, NaN], n);
+    const y = new Float32Array(x.length);
+    native.unaryOp('tanh', x, 0, y);
+    // Distance in units in the last place: float bit patterns of the same sign are ordered.
+    const bits = new Int32Array(new Float32Array(2).buffer);
+    const view = new Float32Array(bits.buffer);
+    let worstUlps = 0;
+    for (let i = 0; i < n; i++) {
+      view[0] = y[i];
+      view[1] = Math.fround(Math.tanh(x[i]));
+      worstUlps = Math.max(worstUlps, Math.abs(bits[0] - bits[1]));
+    }
+    expect(worstUlps).toBeLessThanOrEqual(1);
+    const tail = Array.from(y.subarray(n));
+    expect(tail.slice(0, 3)).toEqual([0, -0, 1e-30].map(Math.fround));
+    expect(Object.is(tail[1], -0)).toBe(true);
+    expect(tail[3]).toBeCloseTo(Math.tanh(0.625), 7);
+    expect(tail[4]).toBeCloseTo(-Math.tanh(0.625), 7);
+    expect(tail.slice(5, 8)).toEqual([1, 1, -1]);
+    expect(Number.isNaN(tail[8])).toBe(true);
+  });
+
   test('batch norm with and without scale and offset', async () => {
     await check(['binaryOp'], () => {
       const x = input([2, 3, 4, 5], 34);
@@ -237,7 +270,7 @@ test('the replaced kernels are the ones tested here', () => {
   expect(nativeKernelNames().sort()).toEqual([
     'Add', 'BatchMatMul', 'Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput', 'Floor', 'FusedBatchNorm',
     'FusedConv2D', 'MaxPool', 'MaxPoolGrad', 'Maximum', 'Mean', 'Minimum', 'Multiply', 'RealDiv', 'Relu', 'Reverse',
-    'Slice', 'SplitV', 'Square', 'SquaredDifference', 'Step', 'Sub', 'Sum', 'Tile', 'Transpose', 'Unpack', '_FusedMatMul',
+    'Slice', 'SplitV', 'Square', 'SquaredDifference', 'Step', 'Sub', 'Sum', 'Tanh', 'Tile', 'Transpose', 'Unpack', '_FusedMatMul',
   ].sort());
 });
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "nn/activation.h"
 
 namespace ser {
 namespace {
@@ -152,6 +153,9 @@ void unary(UnaryOp op, const float* x, std::size_t n, float alpha, float* out) {
       return;
     case UnaryOp::Square:
       for (std::size_t i = 0; i < n; ++i) out[i] = x[i] * x[i];
+      return;
+    case UnaryOp::Tanh:
+      tanhArray(x, out, n);
       return;
   }
 }

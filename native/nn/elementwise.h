@@ -16,10 +16,11 @@ std::vector<std::size_t> broadcastShape(const std::vector<std::size_t>& a, const
 void binaryBroadcast(BinaryOp op, const float* a, const std::vector<std::size_t>& aShape, const float* b,
                      const std::vector<std::size_t>& bShape, float* out);
 
-enum class UnaryOp { Relu, Step, Floor, Square };
+enum class UnaryOp { Relu, Step, Floor, Square, Tanh };
 
 // Relu: max(x, 0), NaN stays NaN. Step: x > 0 ? 1 : alpha (NaN stays NaN), the ReLU gradient mask.
-// Floor and Square as in <cmath> (dropout masks and Adam's second moments).
+// Floor and Square as in <cmath> (dropout masks and Adam's second moments); Tanh as tanhArray (the
+// attention's scores).
 void unary(UnaryOp op, const float* x, std::size_t n, float alpha, float* out);
 
 }  // namespace ser

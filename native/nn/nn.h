@@ -1,6 +1,7 @@
 // The neural-network kernels' one header: every op family of the training engine.
 #pragma once
 
+#include "nn/activation.h"
 #include "nn/conv.h"
 #include "nn/conv_block.h"
 #include "nn/dropout.h"

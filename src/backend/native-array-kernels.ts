@@ -160,6 +160,7 @@ export const ARRAY_KERNELS: Readonly<Record<string, NativeKernel>> = {
   Step: unary('Step', 'step'),
   Floor: unary('Floor', 'floor'),
   Square: unary('Square', 'square'),
+  Tanh: unary('Tanh', 'tanh'),
   Sum: reduction('Sum'),
   Mean: reduction('Mean'),
   Tile: tile,
