@@ -4,19 +4,31 @@
 #include <cmath>
 
 #include "common/errors.h"
+#include "common/fast_math.h"
 #include "dsp/dot.h"
 #include "common/simd.h"
 
 namespace ser {
 
+namespace {
+
+// The decibels of every value, by the vectorised log10 (libm's log10f is a scalar call).
+SER_HOT void toDecibels(float* values, std::size_t n, float amin, float refDb) {
+  for (std::size_t i = 0; i < n; ++i) {
+    // amin > 0 is normal, and NaN is taken to amin as std::max(amin, NaN) did.
+    const float v = values[i] > amin ? values[i] : amin;
+    values[i] = 10.0f * fastmath::log10Normal(v) - refDb;
+  }
+}
+
+}  // namespace
+
 float powerToDbUnfloored(Span<float> values, const DbConfig& config) {
   const float amin = static_cast<float>(config.amin);
   const float refDb = static_cast<float>(10.0 * std::log10(std::max(config.amin, config.ref)));
+  toDecibels(values.data(), values.size(), amin, refDb);
   float maxDb = -INFINITY;
-  for (float& v : values) {
-    v = 10.0f * std::log10(std::max(amin, v)) - refDb;
-    maxDb = std::max(maxDb, v);
-  }
+  for (float v : values) maxDb = std::max(maxDb, v);
   return maxDb;
 }
 
