@@ -73,8 +73,13 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
     const rowSums = (m: number[][]) => m.map((r) => r.reduce((a, b) => a + b, 0));
     expect(rowSums(written.folds[0].baseline.confusion)).toEqual(rowSums(written.folds[0].metrics.confusion));
     // Chance is 0.125; a guesser's UAR over 64 balanced clips has a std of about 0.04, so 0.30 is more
-    // than 4 std above it. Seeds 1-4 measured 0.50-0.63 here (defaults of the recipe study), a wide margin below as well.
-    expect(result.uar.mean).toBeGreaterThanOrEqual(0.3);
+    // than 4 std above it. The model learned with speaker statistics, so it is judged with them (the
+    // speaker-map scoring): seeds 1-6 measured 0.41-0.56 here. The headline scores each clip alone,
+    // standardised by its own statistics, which loses what speaker normalisation learned: seeds 1-6
+    // measured 0.11-0.30 (the reason global normalisation is the default); the tests below check that
+    // it is exactly what ser predict gives.
+    const scorings = (JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { folds: { scorings: Record<string, { uar: number }> }[] }).folds[0].scorings;
+    expect(scorings.speakerMap.uar).toBeGreaterThanOrEqual(0.3);
   }, 60_000);
 
   test('eval\'s headline is each clip scored alone, exactly as ser predict scores the same files one by one; --enroll with a speaker\'s clips equals its speaker map', () => {
