@@ -124,27 +124,46 @@ Napi::Value ComputeFeatures(const Napi::CallbackInfo& info) {
   return featureResult(info.Env(), data, frames, coeffs);
 }
 
+// A clip's decoded and resampled samples go to this thread's scratch, reused call after call: fresh
+// vectors of a clip's size cost a zero fill and page faults on every call. Longer inputs get their own,
+// so the scratch stays within 2 x 8 MiB a thread.
+constexpr std::size_t kScratchFloats = std::size_t{1} << 21;
+
+float* scratchOrOwn(std::vector<float>& scratch, std::vector<float>& own, std::size_t count) {
+  std::vector<float>& target = count <= kScratchFloats ? scratch : own;
+  if (target.size() < count) target.resize(count);
+  return target.data();
+}
+
 Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
   const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
-  const ser::DecodedWav wav = ser::decodeWav(bytes);
-  std::vector<float> resampled;
-  ser::Span<const float> samples(wav.samples.data(), wav.samples.size());
-  if (wav.info.sampleRate != config.sampleRate) {
-    const ser::ResampleRatio ratio = ser::resampleRatio(wav.info.sampleRate, config.sampleRate);
-    if (ser::resampledLength(samples.size(), ratio) > kMaxOutputFloats) {
-      throw InputError("resampling " + std::to_string(samples.size()) + " samples from " + std::to_string(wav.info.sampleRate) +
+  ser::WavHeader header;
+  ser::parseWavHeader(bytes, true, header);
+  const ser::WavInfo& wav = header.info;
+  thread_local std::vector<float> decodedScratch, resampledScratch;
+  std::vector<float> decodedOwn, resampledOwn;
+  float* decoded = scratchOrOwn(decodedScratch, decodedOwn, wav.frames);
+  ser::decodeWavFrames(header, ser::Span<const uint8_t>(bytes.data() + header.dataOffset, wav.frames * header.blockAlign), 0,
+                       ser::Span<float>(decoded, wav.frames));
+  ser::Span<const float> samples(decoded, wav.frames);
+  if (wav.sampleRate != config.sampleRate) {
+    const ser::ResampleRatio ratio = ser::resampleRatio(wav.sampleRate, config.sampleRate);
+    const std::size_t length = ser::resampledLength(samples.size(), ratio);
+    if (length > kMaxOutputFloats) {
+      throw InputError("resampling " + std::to_string(samples.size()) + " samples from " + std::to_string(wav.sampleRate) +
                        " Hz to " + std::to_string(config.sampleRate) + " Hz would exceed the size limit (is the file's rate right?)");
     }
-    resampled = ser::resample(samples, wav.info.sampleRate, config.sampleRate);
-    samples = ser::Span<const float>(resampled.data(), resampled.size());
+    float* resampled = scratchOrOwn(resampledScratch, resampledOwn, length);
+    ser::resample(samples, ratio, ser::Span<float>(resampled, length));
+    samples = ser::Span<const float>(resampled, length);
   }
   std::size_t frames = 0, coeffs = 0;
   auto data = computeInto(env, samples, config, frames, coeffs);
   Napi::Object result = featureResult(env, data, frames, coeffs);
-  result.Set("sourceSampleRate", Napi::Number::New(env, wav.info.sampleRate));
-  result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.info.frames) / wav.info.sampleRate));
+  result.Set("sourceSampleRate", Napi::Number::New(env, wav.sampleRate));
+  result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.frames) / wav.sampleRate));
   return result;
 }
 

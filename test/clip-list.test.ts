@@ -31,15 +31,15 @@ function cacheDigest(dir: string): string {
 
 test('the four conventions and the bundle give byte-identical caches to before clip lists existed', async () => {
   // Digests first recorded with commit 37b6957 (before clip lists and stratified splits), same corpora
-  // and options; the ravdess case has augmented copies, the crema case kept audio. They held until
-  // commit 3267aba moved the STFT to float32 (features within 3.3e-4 of librosa's, not bit-equal to
-  // before); these are that commit's, recorded after its parent gave 37b6957's.
+  // and options; the ravdess case has augmented copies, the crema case kept audio. They held until the
+  // features' arithmetic changed on purpose (a float32 STFT in 3267aba, then the DCT summed input by
+  // input): these were recorded after that change, whose parent still gave 37b6957's.
   const before: Record<string, string> = {
-    ravdess: 'e2cc7987a819dd74c8ce0e630a995435b84e122275bc975c9e13cc4989405467',
-    crema: '845d3555ac1667cef48f0111a7c0f9d1f158ca8c49db30550c2b03de977d54ea',
-    tess: '9c7bd43a26e0a9b56c67f0be17ff36cfff7e04f1900f7edbde6a6dcc0662cc2c',
-    savee: 'c4581ae7f9016f04f3c1adae5da4ca7e22e78e8f0486608e02f401f89b4026e7',
-    bundle: '82aa3f557fb0d3be2ba3023f758261838fd6f65f2126b271876c8822957cdf5f',
+    ravdess: '901f126d36d3ba7c40bb2c055d16d5c1b27db7e1d988e9bbd2f2aa64ae158a7a',
+    crema: 'ea53ea240fbb72af0ac90311763c01c0be7d9fd3cfdf161ca9a5add8da8d081d',
+    tess: 'e0eecaa24189d9160d98bf709c15b66f08d491e2fb294f11323ce3a4861260aa',
+    savee: '3c9338cf4ff8f967d1aa832203cbadba5f3a0c8db88ca66379177f26617d994f',
+    bundle: 'bc72f27eafb0da7372d89ed79ea7842ec43cdbb3b1b697c59cc0d6ca929ea799',
   };
   const now: Record<string, string> = {};
   for (const corpus of ['ravdess', 'crema', 'tess', 'savee', 'bundle'] as const) {

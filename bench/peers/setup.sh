@@ -47,6 +47,8 @@ as_root() {
 # 1. Debian packages: PyTorch for /usr/bin/python3, venv support (ensurepip) for that interpreter, OpenBLAS.
 need_apt=()
 dpkg -s python3-torch >/dev/null 2>&1 || need_apt+=(python3-torch)
+# The features peer of the long-recording suite (bench/peers/torchaudio_mfcc.py).
+dpkg -s python3-torchaudio >/dev/null 2>&1 || need_apt+=(python3-torchaudio)
 dpkg -s python3-venv >/dev/null 2>&1 || need_apt+=(python3-venv)
 dpkg -s libopenblas0-openmp >/dev/null 2>&1 || need_apt+=(libopenblas0-openmp)
 if [ "${#need_apt[@]}" -gt 0 ]; then

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/finite.h"
 #include "dsp/dot.h"
 #include "dsp/resample.h"
 #include "common/simd.h"
@@ -32,9 +33,8 @@ class SplitMix64 {
 
 void requireAudio(Span<const float> x, const char* what) {
   if (x.empty()) throw InputError(std::string(what) + ": the clip has no samples");
-  for (std::size_t i = 0; i < x.size(); ++i) {
-    if (!std::isfinite(x[i])) throw InputError(std::string(what) + ": non-finite sample at index " + std::to_string(i));
-  }
+  const std::size_t bad = firstNonFinite(x.data(), x.size());
+  if (bad < x.size()) throw InputError(std::string(what) + ": non-finite sample at index " + std::to_string(bad));
 }
 
 std::string num(double v) {

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/finite.h"
 #include "dsp/resample.h"
 
 namespace ser {
@@ -88,9 +89,8 @@ FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config
 }
 
 void FeatureExtractor::compute(Span<const float> samples, Span<float> out) {
-  for (std::size_t i = 0; i < samples.size(); ++i) {
-    if (!std::isfinite(samples[i])) throw InputError("non-finite sample (NaN or Inf) at index " + std::to_string(i));
-  }
+  const std::size_t bad = firstNonFinite(samples.data(), samples.size());
+  if (bad < samples.size()) throw InputError("non-finite sample (NaN or Inf) at index " + std::to_string(bad));
   const std::size_t frames = featureFrames(samples.size(), config_);
   const std::size_t coeffs = featureCoeffs(config_);
   if (out.size() != frames * coeffs) throw InputError("feature output buffer has the wrong size");

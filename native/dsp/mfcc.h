@@ -25,10 +25,12 @@ void applyDbFloor(Span<float> values, float floorDb);
 // The floor for a signal whose largest value is maxDb; throws InputError when maxDb is not finite.
 float dbFloor(float maxDb, const DbConfig& config);
 
-// [nOut][nIn] row-major; row k = s_k cos(pi k (2n + 1) / (2 nIn)), s_0 = sqrt(1/nIn), s_k = sqrt(2/nIn).
+// Input-major, each input's row padded with zeros to dctRowStride(nOut) floats: element (n, k) =
+// s_k cos(pi k (2n + 1) / (2 nIn)), s_0 = sqrt(1/nIn), s_k = sqrt(2/nIn).
+std::size_t dctRowStride(std::size_t nOut);
 std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn);
 
-// out[t][k] = sum_m matrix[k][m] * in[t][m] for every frame t.
+// out[t][k] = sum over n of matrix[n][k] * in[t][n] for every frame t.
 void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nIn, Span<const float> in,
               Span<float> out);
 

@@ -10,6 +10,7 @@
 #include <utility>
 
 #include "common/errors.h"
+#include "common/finite.h"
 #include "dsp/dot.h"
 #include "common/simd.h"
 
@@ -121,7 +122,8 @@ SER_HOT void decimateOutputs(const ResamplePlan& plan, const float* buffer, int6
   const std::size_t rows = (count + kBlock - 1) / kBlock * kBlock + (taps + down - 1) / down + 1;
   thread_local std::vector<float> streams;
   thread_local std::vector<std::size_t> tapOffset;
-  streams.assign(down * rows, 0.0f);
+  // Every element is written below (inputs, or zeros outside the buffer): no fill of the whole.
+  if (streams.size() < down * rows) streams.resize(down * rows);
   tapOffset.resize(taps);
   for (std::size_t t = 0; t < taps; ++t) tapOffset[t] = (t % down) * rows + t / down;
   const int64_t bufferEnd = bufferStart + static_cast<int64_t>(bufferSize);
@@ -136,7 +138,13 @@ SER_HOT void decimateOutputs(const ResamplePlan& plan, const float* buffer, int6
       mEnd = bufferEnd > first ? (bufferEnd - first + static_cast<int64_t>(down) - 1) / static_cast<int64_t>(down) : 0;
     }
     const float* x = buffer + (first - bufferStart);
+    // Clamped to the stream: a buffer may start after it or end before it.
+    const int64_t rowCount = static_cast<int64_t>(rows);
+    mBegin = std::min(mBegin, rowCount);
+    mEnd = std::min(std::max(mEnd, mBegin), rowCount);
+    std::fill(y, y + mBegin, 0.0f);
     for (int64_t m = mBegin; m < mEnd; ++m) y[m] = x[m * static_cast<int64_t>(down)];
+    std::fill(y + mEnd, y + rows, 0.0f);
   }
   // GCC vector types: explicit 8-wide lanes (the compiler would otherwise turn the tap loop into a
   // scalar reduction, measured 4x slower).
@@ -235,9 +243,8 @@ std::vector<double> designResampleFilter(ResampleRatio ratio) {
 void resample(Span<const float> input, ResampleRatio ratio, Span<float> out) {
   const std::size_t n = input.size();
   if (out.size() != resampledLength(n, ratio)) throw InputError("resample: output length mismatch");
-  for (std::size_t i = 0; i < n; ++i) {
-    if (!std::isfinite(input[i])) throw InputError("resample: non-finite sample (NaN or Inf) at index " + std::to_string(i));
-  }
+  const std::size_t bad = firstNonFinite(input.data(), n);
+  if (bad < n) throw InputError("resample: non-finite sample (NaN or Inf) at index " + std::to_string(bad));
   if (ratio.up == 1 && ratio.down == 1) {
     std::copy(input.begin(), input.end(), out.begin());
     return;
@@ -300,15 +307,9 @@ void StreamingResampler::emitWhileKnown(std::vector<float>& out, uint64_t knownE
 }
 
 void StreamingResampler::push(Span<const float> input, std::vector<float>& out) {
-  // A branch-free pass first (it vectorises); the index is looked for only when something is wrong.
-  bool finite = true;
-  for (float v : input) finite &= std::fabs(v) <= 3.4028234663852886e38f;
-  if (!finite) {
-    for (std::size_t i = 0; i < input.size(); ++i) {
-      if (!std::isfinite(input[i])) {
-        throw InputError("resample: non-finite sample (NaN or Inf) at index " + std::to_string(consumed_ + i));
-      }
-    }
+  const std::size_t bad = firstNonFinite(input.data(), input.size());
+  if (bad < input.size()) {
+    throw InputError("resample: non-finite sample (NaN or Inf) at index " + std::to_string(consumed_ + bad));
   }
   if (!plan_) {
     out.insert(out.end(), input.begin(), input.end());
