@@ -127,24 +127,59 @@ SER_HOT void decimateOutputs(const ResamplePlan& plan, const float* buffer, int6
   tapOffset.resize(taps);
   for (std::size_t t = 0; t < taps; ++t) tapOffset[t] = (t % down) * rows + t / down;
   const int64_t bufferEnd = bufferStart + static_cast<int64_t>(bufferSize);
+  // Stream r holds inputs lo + r + m * down that lie in the buffer (zeros elsewhere): rows
+  // [mBegin[r], mEnd[r]) come from the buffer, clamped to the stream (a buffer may start after it or
+  // end before it).
+  const int64_t rowCount = static_cast<int64_t>(rows);
+  thread_local std::vector<int64_t> mBegin, mEnd;
+  mBegin.assign(down, 0);
+  mEnd.assign(down, 0);
+  int64_t common0 = 0, common1 = rowCount;
+  for (std::size_t r = 0; r < down; ++r) {
+    const int64_t first = lo + static_cast<int64_t>(r);
+    int64_t begin = 0;
+    if (first < bufferStart) begin = (bufferStart - first + static_cast<int64_t>(down) - 1) / static_cast<int64_t>(down);
+    int64_t end = rowCount;
+    if (first + (end - 1) * static_cast<int64_t>(down) >= bufferEnd) {
+      end = bufferEnd > first ? (bufferEnd - first + static_cast<int64_t>(down) - 1) / static_cast<int64_t>(down) : 0;
+    }
+    begin = std::min(begin, rowCount);
+    end = std::min(std::max(end, begin), rowCount);
+    mBegin[r] = begin;
+    mEnd[r] = end;
+    common0 = std::max(common0, begin);
+    common1 = std::min(common1, end);
+  }
+  const float* base = buffer + (lo - bufferStart);  // input lo; stream r, row m reads base[m * down + r]
+  const int64_t step = static_cast<int64_t>(down);
   for (std::size_t r = 0; r < down; ++r) {
     float* y = &streams[r * rows];
-    // Stream r holds inputs lo + r + m * down that lie in the buffer (zeros elsewhere).
-    const int64_t first = lo + static_cast<int64_t>(r);
-    int64_t mBegin = 0;
-    if (first < bufferStart) mBegin = (bufferStart - first + static_cast<int64_t>(down) - 1) / static_cast<int64_t>(down);
-    int64_t mEnd = static_cast<int64_t>(rows);
-    if (first + (mEnd - 1) * static_cast<int64_t>(down) >= bufferEnd) {
-      mEnd = bufferEnd > first ? (bufferEnd - first + static_cast<int64_t>(down) - 1) / static_cast<int64_t>(down) : 0;
+    std::fill(y, y + mBegin[r], 0.0f);
+    std::fill(y + mEnd[r], y + rows, 0.0f);
+    // The rows outside the range every stream shares, one stream at a time.
+    const int64_t headEnd = common0 < common1 ? common0 : mEnd[r];
+    for (int64_t m = mBegin[r]; m < headEnd; ++m) y[m] = base[m * step + static_cast<int64_t>(r)];
+    for (int64_t m = std::max(common1, headEnd); m < mEnd[r]; ++m) y[m] = base[m * step + static_cast<int64_t>(r)];
+  }
+  // The shared range in one sequential pass over the input (three strided passes cost as much as the
+  // filter's multiply-adds).
+  if (common0 < common1) {
+    if (down == 3) {
+      float* y0 = &streams[0];
+      float* y1 = &streams[rows];
+      float* y2 = &streams[2 * rows];
+      for (int64_t m = common0; m < common1; ++m) {
+        const float* x = base + m * 3;
+        y0[m] = x[0];
+        y1[m] = x[1];
+        y2[m] = x[2];
+      }
+    } else {
+      for (int64_t m = common0; m < common1; ++m) {
+        const float* x = base + m * step;
+        for (std::size_t r = 0; r < down; ++r) streams[r * rows + static_cast<std::size_t>(m)] = x[r];
+      }
     }
-    const float* x = buffer + (first - bufferStart);
-    // Clamped to the stream: a buffer may start after it or end before it.
-    const int64_t rowCount = static_cast<int64_t>(rows);
-    mBegin = std::min(mBegin, rowCount);
-    mEnd = std::min(std::max(mEnd, mBegin), rowCount);
-    std::fill(y, y + mBegin, 0.0f);
-    for (int64_t m = mBegin; m < mEnd; ++m) y[m] = x[m * static_cast<int64_t>(down)];
-    std::fill(y + mEnd, y + rows, 0.0f);
   }
   // GCC vector types: explicit 8-wide lanes (the compiler would otherwise turn the tap loop into a
   // scalar reduction, measured 4x slower).
