@@ -119,6 +119,18 @@ function clipLoop(dir: string): { seconds: number; audioSeconds: number } {
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, audioSeconds };
 }
 
+/** Runs `work` with this process's main thread pinned to CPU 0 (as the peer's process is), then unpins it. */
+function pinnedHere<T>(pin: boolean, work: () => T): T {
+  if (!pin) return work();
+  const before = spawnSync('taskset', ['-p', String(process.pid)], { encoding: 'utf8' }).stdout.trim().split(':').pop()?.trim();
+  spawnSync('taskset', ['-p', '1', String(process.pid)], { stdio: 'ignore' });
+  try {
+    return work();
+  } finally {
+    if (before) spawnSync('taskset', ['-p', before, String(process.pid)], { stdio: 'ignore' });
+  }
+}
+
 async function timelineRate(file: string, seconds: number, log: (line: string) => void): Promise<{ minutesPerSecond: number; windows: number; backend: string } | string> {
   const { loadModel, prepare, synthesize, train, shutdown } = await import('../../src/index');
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'ser-bench-timeline-'));
@@ -174,22 +186,38 @@ export const longRecordingScenario: Scenario = {
       lines.push(`torchaudio: not measured (${peer.reason}).`);
     }
 
-    const loops = [clipLoop(clips), clipLoop(clips), clipLoop(clips)];
-    const loop = loops.sort((a, b) => a.seconds - b.seconds)[1];
-    const peerClips = torchaudio(clips, pin);
+    // Rounds alternate ours and the peer's, both on CPU 0, so a host that speeds up or slows down
+    // during the run (these are shared virtual machines) moves both sides alike; medians of each.
+    const rates: number[] = [];
+    const peerRates: number[] = [];
+    let peerClips: TorchaudioResult | null = null;
+    for (let round = 0; round < REPEATS; round++) {
+      const loop = pinnedHere(pin, () => clipLoop(clips));
+      rates.push(loop.audioSeconds / loop.seconds);
+      const peerRun = torchaudio(clips, pin);
+      if (!peerRun.ok || peerRun.seconds === undefined) {
+        peerClips = peerRun;
+        continue;
+      }
+      peerClips = peerRun;
+      peerRates.push((peerRun.audioSeconds ?? 0) / peerRun.seconds);
+    }
+    const rate = median(rates);
     lines.push('');
-    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read, decoded, resampled to 16 kHz and turned into MFCC on one thread (ser: median of 3 loops in this process).`);
+    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read, decoded, resampled to 16 kHz and turned into MFCC on one thread${pin ? ' pinned to CPU 0' : ''}; ${REPEATS} rounds, each running ours then the peer's; medians.`);
     lines.push('');
-    lines.push('| | x real time |');
-    lines.push('|---|---|');
-    lines.push(`| ser (\`wavToFeatures\` per file) | ${formatNumber(loop.audioSeconds / loop.seconds)} |`);
-    if (peerClips.ok && peerClips.seconds !== undefined) {
-      lines.push(`| torchaudio ${peerClips.version} | ${formatNumber((peerClips.audioSeconds ?? 0) / peerClips.seconds)} |`);
+    lines.push('| | x real time (median) | rounds |');
+    lines.push('|---|---|---|');
+    lines.push(`| ser (\`wavToFeatures\` per file) | ${formatNumber(rate)} | ${rates.map((r) => formatNumber(r)).join(', ')} |`);
+    if (peerClips?.ok && peerRates.length > 0) {
+      const peerRate = median(peerRates);
+      lines.push(`| torchaudio ${peerClips.version} | ${formatNumber(peerRate)} | ${peerRates.map((r) => formatNumber(r)).join(', ')} |`);
       lines.push('');
-      lines.push(`ser / torchaudio: **${(peerClips.seconds / ((peerClips.audioSeconds ?? 0) / (loop.audioSeconds / loop.seconds))).toFixed(2)}x** on clips.`);
+      const perRound = rates.slice(0, peerRates.length).map((r, i) => r / peerRates[i]);
+      lines.push(`ser / torchaudio: **${(rate / peerRate).toFixed(2)}x** on clips (round by round: ${perRound.map((r) => `${r.toFixed(2)}x`).join(', ')}).`);
     } else {
       lines.push('');
-      lines.push(`torchaudio: not measured (${peerClips.reason}).`);
+      lines.push(`torchaudio: not measured (${peerClips?.reason ?? 'no run'}).`);
     }
 
     const timeline = await timelineRate(long, longSeconds, log);
