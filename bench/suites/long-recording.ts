@@ -11,6 +11,7 @@ import * as os from 'os';
 import * as path from 'path';
 
 import { resolveFeatureConfig } from '../../src/features/config';
+import { readFileReusing } from '../../src/io/read';
 import { native } from '../../src/native';
 import type { Scenario } from '../framework';
 import { formatNumber, packageRoot } from '../framework';
@@ -109,13 +110,13 @@ function inputs(quick: boolean, log: (line: string) => void): { long: string; lo
   return { long, longSeconds, short, clips };
 }
 
-/** Our clip loop on one thread: read, decode, resample, MFCC, as torchaudio's loop does. */
+/** Our clip loop on one thread: read, decode, resample, MFCC, as torchaudio's loop does (and prepare's workers do). */
 function clipLoop(dir: string): { seconds: number; audioSeconds: number } {
   const config = resolveFeatureConfig();
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.wav')).sort().map((f) => path.join(dir, f));
   let audioSeconds = 0;
   const started = process.hrtime.bigint();
-  for (const file of files) audioSeconds += native.wavToFeatures(fs.readFileSync(file), config).seconds;
+  for (const file of files) audioSeconds += native.wavToFeatures(readFileReusing(file), config).seconds;
   return { seconds: Number(process.hrtime.bigint() - started) / 1e9, audioSeconds };
 }
 
@@ -204,7 +205,7 @@ export const longRecordingScenario: Scenario = {
     }
     const rate = median(rates);
     lines.push('');
-    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read, decoded, resampled to 16 kHz and turned into MFCC on one thread${pin ? ' pinned to CPU 0' : ''}; ${REPEATS} rounds, each running ours then the peer's; medians.`);
+    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read (into one reused buffer, as prepare's workers read), decoded, resampled to 16 kHz and turned into MFCC on one thread${pin ? ' pinned to CPU 0' : ''}; ${REPEATS} rounds, each running ours then the peer's; medians.`);
     lines.push('');
     lines.push('| | x real time (median) | rounds |');
     lines.push('|---|---|---|');

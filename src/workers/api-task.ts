@@ -1,12 +1,12 @@
 // Piscina worker behind the library's async functions: one clip (or one batch of synthetic clips) per
 // task, so the caller's thread only posts the task and receives the result. Results come back as
 // transferred ArrayBuffers; a failure comes back as a reason, and the caller turns it into a typed error.
-import * as fs from 'fs';
 
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { FeatureConfig } from '../features/config';
+import { readFileReusing } from '../io/read';
 import { native } from '../native';
 import { writeSynthClip, type SynthClip } from '../synth/corpus';
 import { streamFeatures } from '../features/stream';
@@ -34,9 +34,9 @@ export type ApiResult =
   | { ok: true; written: number }
   | { ok: false; reason: string };
 
-/** A file's bytes; '-' is standard input, read to its end. */
+/** A file's bytes (a view valid until the next read on this thread); '-' is standard input, read to its end. */
 function readSource(file: string): Buffer {
-  return fs.readFileSync(file === '-' ? 0 : file);
+  return readFileReusing(file === '-' ? 0 : file);
 }
 
 function decoded(source: AudioSource): { samples: Float32Array; sampleRate: number } {

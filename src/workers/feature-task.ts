@@ -1,10 +1,10 @@
 // Piscina worker: reads its clips and writes their feature rows straight into the shard's shared
 // buffer, so no audio or feature data crosses threads (only paths in, outcomes out).
 // decode -> mono -> resample -> [augment] -> crop to the fixed duration -> features.
-import * as fs from 'fs';
 
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { CropSpec, FeatureConfig } from '../features/config';
+import { readFileReusing } from '../io/read';
 import { native } from '../native';
 
 export interface TaskClip {
@@ -85,7 +85,7 @@ export default function featureTask(task: FeatureTask): ClipOutcome[] {
     const row = task.firstRow + i;
     let bytes: Buffer;
     try {
-      bytes = fs.readFileSync(clip.path);
+      bytes = readFileReusing(clip.path);
     } catch (error) {
       return { ok: false, reason: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message };
     }
