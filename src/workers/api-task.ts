@@ -11,6 +11,8 @@ import { native } from '../native';
 import { writeSynthClip, type SynthClip } from '../synth/corpus';
 import { streamFeatures } from '../features/stream';
 import { clipFeaturesFromSamples, type RowGeometry } from './feature-task';
+import { runInBackground } from './thread';
+
 
 /** Audio to work on: a file path (read in the worker), WAV bytes, or mono samples at their rate. */
 export type AudioSource =
@@ -86,6 +88,8 @@ function reasonOf(error: unknown): string {
 }
 
 export default function apiTask(task: ApiTask): ApiResult {
+  // Audio work is background work: the thread that asked for it keeps its timers on time.
+  runInBackground();
   try {
     const result = run(task);
     const buffers: ArrayBufferLike[] = [];

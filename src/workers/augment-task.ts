@@ -6,6 +6,7 @@ import { move } from 'piscina';
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { FeatureConfig } from '../features/config';
 import { native } from '../native';
+import { runInBackground } from './thread';
 
 export interface AugmentFeatureTask {
   config: FeatureConfig;
@@ -35,6 +36,8 @@ export function augmentedRowFeatures(
 }
 
 export default function augmentTask(task: AugmentFeatureTask): Float32Array {
+  // Online augmentation is background work, as the training thread that asks for it.
+  runInBackground();
   const rowSize = task.frames * task.coeffs;
   const out = new Float32Array(task.plans.length * rowSize);
   task.plans.forEach((plan, i) => {

@@ -6,6 +6,8 @@ import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { CropSpec, FeatureConfig } from '../features/config';
 import { readFileReusing } from '../io/read';
 import { native } from '../native';
+import { runInBackground } from './thread';
+
 
 export interface TaskClip {
   path: string;
@@ -77,6 +79,8 @@ export function clipFeaturesFromSamples(
 }
 
 export default function featureTask(task: FeatureTask): ClipOutcome[] {
+  // Prepare's work is background work: the thread that started it keeps its timers on time.
+  runInBackground();
   const rowSize = task.frames * task.coeffs;
   const audioLength = cropSamples(task.crop, task.config.sampleRate).length;
   const features = new Float32Array(task.features);

@@ -4,7 +4,7 @@
 // so memory stays bounded however fast the producer is. The thread keeps the process alive only while
 // a request is pending.
 import * as os from 'os';
-import { parentPort, Worker } from 'worker_threads';
+import { isMainThread, parentPort, Worker } from 'worker_threads';
 
 import { AbortError, reviveError, serialiseError, type SerialisedError } from '../errors';
 
@@ -14,6 +14,22 @@ import { AbortError, reviveError, serialiseError, type SerialisedError } from '.
  * first instead of queueing behind the kernels. Alone on the machine, nice values cost nothing.
  */
 export const BACKGROUND_NICE_INCREMENT = 10;
+
+/**
+ * Lowers the calling worker thread to BACKGROUND_NICE_INCREMENT below the process's main thread (threads
+ * it starts inherit it; a worker of a worker stays at that level); on the main thread, or where it is
+ * not permitted, it does nothing.
+ */
+export function runInBackground(): void {
+  if (isMainThread) return;
+  try {
+    // Linux keeps a nice value per thread: 0 names this thread, the process id its main thread.
+    const target = Math.min(19, os.getPriority(process.pid) + BACKGROUND_NICE_INCREMENT);
+    if (os.getPriority(0) < target) os.setPriority(0, target);
+  } catch {
+    // Not permitted or not supported here: the thread runs at the caller's priority.
+  }
+}
 
 /** Chunks of a stream in flight to the thread at once: enough to keep it busy, few enough to bound memory. */
 const STREAM_CREDIT = 2;
@@ -170,12 +186,7 @@ interface Served {
 export function serveThread(handler: (request: unknown, context: ThreadContext) => Promise<ThreadReply>): void {
   const port = parentPort;
   if (!port) throw new Error('serveThread() runs in a worker thread');
-  try {
-    // Linux keeps a nice value per thread: this lowers this thread alone, and the threads it starts inherit it.
-    os.setPriority(0, Math.min(19, os.getPriority(0) + BACKGROUND_NICE_INCREMENT));
-  } catch {
-    // Not permitted or not supported here: the thread runs at the caller's priority.
-  }
+  runInBackground();
   const served = new Map<number, Served>();
   port.on('message', (message: ToThread) => {
     if (message.kind === 'abort') {
