@@ -145,8 +145,7 @@ Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
   thread_local std::vector<float> decodedScratch, resampledScratch;
   std::vector<float> decodedOwn, resampledOwn;
   float* decoded = scratchOrOwn(decodedScratch, decodedOwn, wav.frames);
-  ser::decodeWavFrames(header, ser::Span<const uint8_t>(bytes.data() + header.dataOffset, wav.frames * header.blockAlign), 0,
-                       ser::Span<float>(decoded, wav.frames));
+  ser::decodeWavData(bytes, header, ser::Span<float>(decoded, wav.frames));
   ser::Span<const float> samples(decoded, wav.frames);
   if (wav.sampleRate != config.sampleRate) {
     const ser::ResampleRatio ratio = ser::resampleRatio(wav.sampleRate, config.sampleRate);

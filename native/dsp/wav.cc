@@ -266,9 +266,14 @@ DecodedWav decodeWav(Span<const uint8_t> bytes) {
   DecodedWav out;
   out.info = header.info;
   out.samples.resize(header.info.frames);
-  const std::size_t dataBytes = header.info.frames * header.blockAlign;
-  decodeWavFrames(header, Span<const uint8_t>(bytes.data() + header.dataOffset, dataBytes), 0, Span<float>(out.samples));
+  decodeWavData(bytes, header, Span<float>(out.samples));
   return out;
+}
+
+void decodeWavData(Span<const uint8_t> bytes, const WavHeader& header, Span<float> out) {
+  if (out.size() != header.info.frames) throw InputError("decodeWavData: output size mismatch");
+  const std::size_t dataBytes = header.info.frames * header.blockAlign;
+  decodeWavFrames(header, Span<const uint8_t>(bytes.data() + header.dataOffset, dataBytes), 0, out);
 }
 
 std::vector<uint8_t> encodeWavPcm16(Span<const float> samples, uint32_t sampleRate) {

@@ -46,6 +46,10 @@ void decodeWavFrames(const WavHeader& header, Span<const uint8_t> data, std::siz
 // Throws InputError naming what is wrong (empty, truncated, no data chunk, unsupported format, NaN, ...).
 DecodedWav decodeWav(Span<const uint8_t> bytes);
 
+// The same into a caller's buffer: `header` from parseWavHeader(bytes, true, header), out holding
+// header.info.frames samples.
+void decodeWavData(Span<const uint8_t> bytes, const WavHeader& header, Span<float> out);
+
 // Integer samples scale like soundfile: int16 / 32768 etc.; values are clipped to [-1, 1 - 2^-15].
 std::vector<uint8_t> encodeWavPcm16(Span<const float> samples, uint32_t sampleRate);
 

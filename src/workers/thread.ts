@@ -16,12 +16,16 @@ import { AbortError, reviveError, serialiseError, type SerialisedError } from '.
 export const BACKGROUND_NICE_INCREMENT = 10;
 
 /**
- * Lowers the calling worker thread to BACKGROUND_NICE_INCREMENT below the process's main thread (threads
+ * Lowers the calling worker thread, once, to BACKGROUND_NICE_INCREMENT below the process's main thread (threads
  * it starts inherit it; a worker of a worker stays at that level); on the main thread, or where it is
  * not permitted, it does nothing.
  */
+let inBackground = false;
+
 export function runInBackground(): void {
-  if (isMainThread) return;
+  // Once per thread (each worker has its own copy of this module): the pool's tasks call it every time.
+  if (isMainThread || inBackground) return;
+  inBackground = true;
   try {
     // Linux keeps a nice value per thread: 0 names this thread, the process id its main thread.
     const target = Math.min(19, os.getPriority(process.pid) + BACKGROUND_NICE_INCREMENT);
