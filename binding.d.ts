@@ -209,6 +209,26 @@ export function conv2dBackpropFilter(x: Float32Array, dy: Float32Array, dFilter:
 /** The GEMM micro-kernel chosen at load time: 'avx512', 'avx2' or 'portable' (SER_GEMM_ISA caps it). */
 export function gemmIsa(): 'avx512' | 'avx2' | 'portable';
 
+/** What the addon knows of an NVIDIA GPU (native/nn/gpu.h's probeGpu); never throws. */
+export interface GpuInfo {
+  /** The addon was compiled with CUDA (SER_CUDA=ON). */
+  built: boolean;
+  /** A device, its driver and cuBLAS 13 can be used now. */
+  available: boolean;
+  /** Why not, when not available. */
+  reason: string | null;
+  deviceCount: number;
+  /** Device 0's name, when a device answered. */
+  name: string | null;
+  /** Device 0's compute capability, e.g. '9.0'. */
+  computeCapability: string | null;
+  memoryBytes: number;
+  /** CUDA's encoding, 1000 x major + 10 x minor; 0 when unknown. */
+  driverVersion: number;
+  runtimeVersion: number;
+}
+export function gpuInfo(): GpuInfo;
+
 // --- elementwise, reductions, pooling and copies (native/nn/elementwise.cc, reduce.cc, pool.cc, layout.cc) ---
 
 /** out = op(a, b) with NumPy broadcasting of aShape and bShape; shapes that do not broadcast throw. */

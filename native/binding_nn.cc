@@ -520,6 +520,24 @@ Napi::Value ResetEngineCounters(const Napi::CallbackInfo& info) {
 
 Napi::Value GemmIsa(const Napi::CallbackInfo& info) { return Napi::String::New(info.Env(), ser::gemmIsa()); }
 
+Napi::Value GpuInfo(const Napi::CallbackInfo& info) {
+  const ser::GpuInfo gpu = ser::probeGpu();
+  const Napi::Env env = info.Env();
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("built", Napi::Boolean::New(env, gpu.built));
+  result.Set("available", Napi::Boolean::New(env, gpu.available));
+  result.Set("reason", gpu.available ? env.Null() : Napi::String::New(env, gpu.reason));
+  result.Set("deviceCount", Napi::Number::New(env, gpu.deviceCount));
+  result.Set("name", gpu.name.empty() ? env.Null() : Napi::String::New(env, gpu.name));
+  result.Set("computeCapability", gpu.computeMajor == 0 ? env.Null()
+                                                         : Napi::String::New(env, std::to_string(gpu.computeMajor) + "." +
+                                                                                      std::to_string(gpu.computeMinor)));
+  result.Set("memoryBytes", Napi::Number::New(env, static_cast<double>(gpu.memoryBytes)));
+  result.Set("driverVersion", Napi::Number::New(env, gpu.driverVersion));
+  result.Set("runtimeVersion", Napi::Number::New(env, gpu.runtimeVersion));
+  return result;
+}
+
 }  // namespace
 
 void registerNnExports(Napi::Env env, Napi::Object exports) {
@@ -537,6 +555,7 @@ void registerNnExports(Napi::Env env, Napi::Object exports) {
   exports.Set("reverse", Napi::Function::New<guarded<timed<LayoutCopy<reverseAxesView>>>>(env, "reverse"));
   exports.Set("transpose", Napi::Function::New<guarded<timed<LayoutCopy<ser::transposeView>>>>(env, "transpose"));
   exports.Set("gemmIsa", Napi::Function::New<guarded<GemmIsa>>(env, "gemmIsa"));
+  exports.Set("gpuInfo", Napi::Function::New<guarded<GpuInfo>>(env, "gpuInfo"));
   exports.Set("setThreads", Napi::Function::New<guarded<SetThreads>>(env, "setThreads"));
   exports.Set("threadCount", Napi::Function::New<guarded<ThreadCount>>(env, "threadCount"));
   exports.Set("bilstmWorkspaceFloats", Napi::Function::New<guarded<BilstmWorkspaceFloats>>(env, "bilstmWorkspaceFloats"));

@@ -76,6 +76,7 @@ export { renderTimelinePage, writeTimelinePage } from './report/timeline';
 export type { DemoOptions, DemoSummary } from './demo/pipeline';
 
 export { BACKENDS, type BackendChoice, type BackendName } from './backend/names';
+export { gpuInfo, type GpuInfo } from './backend/gpu';
 export { shutdown } from './shutdown';
 export { PACKAGE_VERSION as version } from './version';
 

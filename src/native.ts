@@ -50,4 +50,5 @@ export type {
   WavFeatures,
   FeatureStreamInfo,
   AudioStreamInfo,
+  GpuInfo,
 } from '../binding';

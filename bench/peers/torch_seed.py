@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
-"""Benchmark peer: the `seed` preset model in PyTorch (CPU), trained on random data.
+"""Benchmark peer: the `seed` preset model in PyTorch (CPU, or CUDA with --device cuda), trained on random data.
 
 Prints ONE JSON line on stdout:
   {"peer":"pytorch","version":"<torch>","threads":N,"batch":B,"params":798760,
-   "samplesPerSecond":X,"recurrentActivation":"sigmoid"}
+   "samplesPerSecond":X,"recurrentActivation":"sigmoid","device":"cpu" or the GPU's name}
 Everything else (the parameter breakdown, notes) goes to stderr.
 Exit codes: 0 ok, 1 error, 2 bad arguments, 3 PyTorch/numpy not importable.
 
@@ -45,6 +45,9 @@ def parse_args(argv):
     p = argument_parser(__doc__.split("\n")[0], "untimed steps first")
     p.add_argument("--no-channels-last", dest="channels_last", action="store_false",
                    help="run the conv stack in contiguous NCHW instead of channels_last")
+    p.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                   help="cuda: the model, batch and optimiser on GPU 0 (cuDNN's convolutions and LSTM); the GPU "
+                        "check (bench/gpu/check.sh) runs it so")
     return parse_checked(p, argv)
 
 
@@ -144,9 +147,14 @@ def main(argv):
         def forward(self, x_nhwc):
             return torch.softmax(self.logits(x_nhwc), dim=-1)
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print(f"{PEER}: --device cuda but torch.cuda.is_available() is False", file=sys.stderr)
+        return 1
+    device = torch.device(args.device)
     model = Seed(args.channels_last)
     if args.channels_last:
         model.convs = model.convs.to(memory_format=torch.channels_last)
+    model = model.to(device)
     model.train()
 
     trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
@@ -162,8 +170,8 @@ def main(argv):
         return 1
 
     rng = np.random.default_rng(args.seed)
-    xs = torch.from_numpy(rng.standard_normal((args.batch, FRAMES, COEFFS, 1), dtype=np.float32))
-    ys = torch.from_numpy(rng.dirichlet(np.ones(CLASSES), size=args.batch).astype(np.float32))  # soft targets
+    xs = torch.from_numpy(rng.standard_normal((args.batch, FRAMES, COEFFS, 1), dtype=np.float32)).to(device)
+    ys = torch.from_numpy(rng.dirichlet(np.ones(CLASSES), size=args.batch).astype(np.float32)).to(device)  # soft targets
 
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=1e-3, eps=1e-7)
 
@@ -174,12 +182,18 @@ def main(argv):
         optimizer.step()
         return float(loss.item())
 
+    def synchronize():
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+
     for _ in range(args.warmup):
         step()
+    synchronize()
     loss = 0.0
     t0 = time.perf_counter()
     for _ in range(args.steps):
-        loss = step()
+        loss = step()  # .item() waits for the step, so each step is timed whole on the GPU too
+    synchronize()
     elapsed = time.perf_counter() - t0
     if not (loss == loss):  # NaN
         print(f"{PEER}: loss is NaN", file=sys.stderr)
@@ -194,6 +208,7 @@ def main(argv):
         "params": params,
         "samplesPerSecond": args.batch * args.steps / elapsed,
         "recurrentActivation": "sigmoid",
+        "device": torch.cuda.get_device_name(0) if device.type == "cuda" else "cpu",
     })
     return 0
 

@@ -6,6 +6,13 @@
 #include <cstddef>
 #include <cstdint>
 
+// The mask's arithmetic is shared with the CUDA kernels (nn/cuda), so a mask is the same on the device.
+#ifdef __CUDACC__
+#define SER_HOST_DEVICE __host__ __device__
+#else
+#define SER_HOST_DEVICE
+#endif
+
 namespace ser {
 
 // Masks index their elements with 32 bits.
@@ -21,7 +28,7 @@ struct DropoutKey {
 DropoutKey dropoutKey(std::uint64_t seed, float rate);
 
 // murmur3's 32-bit finaliser: a bijection whose output bits each depend on every input bit.
-inline std::uint32_t mix32(std::uint32_t h) {
+SER_HOST_DEVICE inline std::uint32_t mix32(std::uint32_t h) {
   h ^= h >> 16;
   h *= 0x85EBCA6Bu;
   h ^= h >> 13;
@@ -30,7 +37,7 @@ inline std::uint32_t mix32(std::uint32_t h) {
 }
 
 // 1 / (1 - rate) where element `index` is kept, else 0.
-inline float dropoutValue(const DropoutKey& key, std::uint32_t index) {
+SER_HOST_DEVICE inline float dropoutValue(const DropoutKey& key, std::uint32_t index) {
   const std::uint32_t draw = mix32(mix32(index * 0x9E3779B1u ^ key.first) ^ key.second) >> 8;
   return draw >= key.threshold ? key.scale : 0.0f;
 }

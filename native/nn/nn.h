@@ -7,6 +7,7 @@
 #include "nn/dropout.h"
 #include "nn/elementwise.h"
 #include "nn/gemm.h"
+#include "nn/gpu.h"
 #include "nn/layout.h"
 #include "nn/optimizer.h"
 #include "nn/pool.h"
