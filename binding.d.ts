@@ -355,3 +355,41 @@ export interface EngineCounters {
 }
 export function engineCounters(): EngineCounters;
 export function resetEngineCounters(): void;
+
+// --- the whole-model training step (native/nn/model_step.h, native/binding_trainer.cc) ---
+
+/** Where a trainer keeps its tensors and runs its steps. */
+export type StepDevice = 'cpu' | 'gpu';
+/** An engine trainer (opaque); freed by trainerDispose, or when collected. */
+export interface TrainerHandle { readonly __trainer: unique symbol }
+/** The model of src/train/model.ts: 3 x 3 'same' conv blocks pooled 2 x 2, BiLSTM, attention pooling, dense softmax. */
+export interface TrainerConfig {
+  maxBatch: number; frames: number; coeffs: number; classes: number;
+  convFilters: readonly number[]; lstmUnits: number; attentionUnits: number;
+  /** After each block and after the attention pooling. */
+  dropoutRate: number;
+  batchNormMomentum: number; batchNormEpsilon: number;
+  gates: LstmGateActivation;
+}
+/** Throws with the reason when device is 'gpu' and no GPU can be used (always in a build without CUDA). */
+export function createTrainer(config: TrainerConfig, device: StepDevice): TrainerHandle;
+/** The trainer's tensors: the model's weights in tfjs order, then name/m, name/v per trainable weight, then name/average. */
+export function trainerTensors(trainer: TrainerHandle): { name: string; shape: number[] }[];
+export function trainerDevice(trainer: TrainerHandle): StepDevice;
+/** Whole tensors by index into trainerTensors(); the length must be the tensor's size. */
+export function trainerWrite(trainer: TrainerHandle, index: number, values: Float32Array): void;
+export function trainerRead(trainer: TrainerHandle, index: number, out: Float32Array): void;
+export interface TrainerStepInputs {
+  /** [batch, frames, coeffs] and [batch, classes] (targets may be mixed). */
+  x: Float32Array; y: Float32Array; batch: number;
+  classWeights: Float32Array | null;
+  adam: AdamStep;
+  /** One per convolution block, then the one after the attention pooling. */
+  dropoutSeeds: readonly number[];
+  /** The weight average's decay this step and 1 - decay (computed in double), or null: no average. */
+  averageDecay: number | null;
+  averageOneMinusDecay: number | null;
+}
+/** One training step; loss is the batch's mean cross-entropy, hits the rows whose top class is the target's. */
+export function trainerStep(trainer: TrainerHandle, inputs: TrainerStepInputs): { loss: number; hits: number };
+export function trainerDispose(trainer: TrainerHandle): void;

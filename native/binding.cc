@@ -10,6 +10,7 @@ namespace {
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   binding::registerDspExports(env, exports);
   binding::registerNnExports(env, exports);
+  binding::registerTrainerExports(env, exports);
   return exports;
 }
 

@@ -51,5 +51,6 @@ Napi::Value guarded(const Napi::CallbackInfo& info) {
 // The exports of each engine, added to the module's exports object by Init (binding.cc).
 void registerDspExports(Napi::Env env, Napi::Object exports);
 void registerNnExports(Napi::Env env, Napi::Object exports);
+void registerTrainerExports(Napi::Env env, Napi::Object exports);
 
 }  // namespace binding

@@ -75,7 +75,7 @@ export { renderTimelinePage, writeTimelinePage } from './report/timeline';
 
 export type { DemoOptions, DemoSummary } from './demo/pipeline';
 
-export { BACKENDS, type BackendChoice, type BackendName } from './backend/names';
+export { BACKENDS, DEVICES, type BackendChoice, type BackendName, type DeviceChoice } from './backend/names';
 export { gpuInfo, type GpuInfo } from './backend/gpu';
 export { shutdown } from './shutdown';
 export { PACKAGE_VERSION as version } from './version';

@@ -51,4 +51,6 @@ export type {
   FeatureStreamInfo,
   AudioStreamInfo,
   GpuInfo,
+  StepDevice,
+  TrainerHandle,
 } from '../binding';

@@ -1,6 +1,6 @@
 // The GPU engine's CPU-side behaviour: the default addon says it has no CUDA and why; where nvcc exists,
 // the CUDA build (SER_CUDA=ON) compiles, its addon loads and falls back to the CPU without a driver, and
-// its check binary runs the CPU engine's seed step and refuses the GPU checks with the reason. Where a
+// its check binary runs the CPU trainer's seed-preset step and refuses the GPU checks with the reason. Where a
 // GPU is present the same binary's op checks (every GPU op against the CPU engine) run and must pass.
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
@@ -90,12 +90,13 @@ if (required && !canBuild) {
     }
   });
 
-  test("its check binary runs the CPU engine's seed step on any machine", () => {
+  test("its check binary runs the CPU trainer's seed-preset step on any machine", () => {
     const result = spawnSync(path.join(out, 'ser_gpu_check'), ['--cpu-only', '--threads', '2'], { encoding: 'utf8' });
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
     const bench = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.bench);
-    expect(bench).toMatchObject({ bench: 'seed-engine-step', engine: 'cpu', batch: 8 });
+    expect(bench).toMatchObject({ bench: 'seed-model-step', engine: 'cpu', batch: 32, steps: 3 });
+    expect(Number.isFinite(bench?.loss)).toBe(true);
     expect(bench?.samplesPerSecond).toBeGreaterThan(0);
   });
 

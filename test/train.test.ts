@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 import { selectBackend } from '../src/backend';
+import { native } from '../src/native';
 import { loadModelFolder } from '../src/train/checkpoint';
 import { CLI, maxAbsDiff, tempDir } from './helpers/paths';
 import { predictWithStockTfjs } from './helpers/stock-tfjs';
@@ -266,6 +267,68 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     expect(again.stderr).toMatch(/already holds a run; resume it with --resume/);
   }, 240_000);
 
+  // The GPU's training path without a GPU: SER_STEP_ENGINE=cpu runs the engine's whole-model step
+  // (native/nn/model_step.h: weights, moments and averages resident, the tfjs objects updated each
+  // epoch) on the CPU engine. Its run matches the tfjs step's run, and a run moves between the two.
+  test("the engine's whole-model step (the GPU path's host logic) trains as the tfjs step does, and a run resumes across the two", async () => {
+    const args = ['train', cache, ...tiny, '--epochs', '6', '--backend', 'native', '--device', 'cpu', '--threads', '2', '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04'];
+    const engineEnv = { ...process.env, SER_STEP_ENGINE: 'cpu' };
+    const reference = path.join(work, 'engine-reference');
+    expectOk(ser([...args, '-o', reference]));
+    const engine = path.join(work, 'engine-whole');
+    const engineRun = spawnSync(process.execPath, [CLI, ...args, '-o', engine], { encoding: 'utf8', env: engineEnv });
+    expectOk(engineRun);
+    expect(engineRun.stderr).toMatch(/^device: cpu, the engine's whole-model step \(SER_STEP_ENGINE=cpu\)$/m);
+    expect(engineRun.stderr).not.toMatch(/fused/);
+    const config = JSON.parse(fs.readFileSync(path.join(engine, 'config.json'), 'utf8'));
+    expect(config.backends.map((b: { device: string }) => b.device)).toEqual(['cpu']);
+    const weightsOf = async (run: string) => {
+      await selectBackend('cpu');
+      const { model } = await loadModelFolder(path.join(run, 'model'));
+      const values = model.weights.map((w) => ({ name: w.originalName, data: w.read().dataSync() as Float32Array }));
+      model.dispose();
+      return values;
+    };
+    const relative = (a: Float32Array, b: Float32Array) => maxAbsDiff(a, b) / Math.max(1e-6, ...Array.from(b, Math.abs));
+    const expected = await weightsOf(reference);
+    const strip = (l: string) => {
+      const { loss, valLoss } = JSON.parse(l) as { loss: number; valLoss: number };
+      return [loss, valLoss];
+    };
+    const referenceLosses = lines(path.join(reference, 'metrics.jsonl')).map(strip);
+    const compare = async (run: string) => {
+      const got = await weightsOf(run);
+      expect(got.map((w) => w.name)).toEqual(expected.map((w) => w.name));
+      // Six epochs of float32 steps summed in other orders: the runs stay within 1e-3 of each other.
+      expect(got.map((w, i) => [w.name, relative(w.data, expected[i].data)]).filter(([, d]) => !((d as number) <= 1e-3))).toEqual([]);
+      lines(path.join(run, 'metrics.jsonl')).map(strip).forEach(([loss, valLoss], epoch) => {
+        expect(Math.abs(loss - referenceLosses[epoch][0])).toBeLessThan(1e-3 * referenceLosses[epoch][0]);
+        expect(Math.abs(valLoss - referenceLosses[epoch][1])).toBeLessThan(1e-3 * referenceLosses[epoch][1]);
+      });
+    };
+    await compare(engine);
+    // Three epochs with the engine's step, then --resume on the tfjs step from its checkpoint.
+    const mixed = path.join(work, 'engine-then-tfjs');
+    const child = spawn(process.execPath, [CLI, ...args, '-o', mixed], { stdio: 'ignore', env: engineEnv });
+    const metrics = path.join(mixed, 'metrics.jsonl');
+    await new Promise<void>((resolve) => {
+      const poll = setInterval(() => {
+        if (fs.existsSync(metrics) && lines(metrics).length >= 3) child.kill('SIGKILL');
+      }, 10);
+      child.on('exit', () => {
+        clearInterval(poll);
+        resolve();
+      });
+    });
+    const done = lines(metrics).length;
+    expect(done).toBeLessThan(6);
+    expectOk(ser(['train', '-o', mixed, '--resume', '--backend', 'native', '--threads', '2']));
+    expect(lines(metrics)).toHaveLength(6);
+    const starts = JSON.parse(fs.readFileSync(path.join(mixed, 'config.json'), 'utf8')).backends as { fromEpoch: number; device: string }[];
+    expect(starts.map((b) => b.fromEpoch)).toEqual([0, done]);
+    await compare(mixed);
+  }, 240_000);
+
   test('--folds 3: every speaker is tested exactly once; eval reports mean and std over folds', () => {
     const run = path.join(work, 'folds');
     expectOk(ser(['train', cache, ...tiny, '--epochs', '1', '--folds', '3', '--backend', 'wasm', '-o', run]));
@@ -343,6 +406,13 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
       const attempt = ser([...args, '--threads', value]);
       expect(attempt.status).toBe(2);
       expect(attempt.stderr).toContain('--threads');
+    }
+    expect(ser(['train', cache, '-o', path.join(work, 'bad'), '--device', 'tpu']).stderr).toMatch(/--device.*tpu/);
+    // Asking for the GPU where none can be used fails before anything is written, saying why.
+    if (!native.gpuInfo().available) {
+      const gpu = ser(['train', cache, '-o', path.join(work, 'bad'), '--device', 'gpu']);
+      expect(gpu.status).toBe(2);
+      expect(gpu.stderr).toMatch(/device \(--device\) gpu: .+/);
     }
     expect(fs.existsSync(path.join(work, 'bad'))).toBe(false);
   });

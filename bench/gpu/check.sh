@@ -3,8 +3,10 @@
 # CMake, ninja, PyTorch 2.11 cu130 whose environment holds cuBLAS 13). It
 #   1. builds the engine and its check binary (ser_gpu_check) with CUDA, for sm_90 plus PTX;
 #   2. runs every GPU op against the CPU engine (forward and every gradient, 1e-4 of the largest value)
-#      and three Adam steps of the seed preset's engine ops (1e-4 relative L2 per tensor);
-#   3. times that engine step on the GPU and on all of the machine's cores at batch 32 and 256;
+#      and three whole-model Adam steps of the seed preset on the GPU and CPU trainers (1e-4 relative
+#      L2 per tensor);
+#   3. times the seed preset's whole training step (what `ser train --device gpu` runs) on the GPU and
+#      on all of the machine's cores at batch 32 and 256;
 #   4. times PyTorch's twin of the whole seed model (bench/peers/torch_seed.py --device cuda) at the
 #      same batches;
 # and writes gpu-check.jsonl, torch-cuda.jsonl, gpu-results.md and check.log into the output folder
@@ -86,21 +88,21 @@ def lines(name):
 check, torch = lines("gpu-check.jsonl"), lines("torch-cuda.jsonl")
 gpu = next((l for l in check if "gpu" in l), {})
 checks = [l for l in check if "check" in l]
-rate = {(l["engine"], l["batch"]): l["samplesPerSecond"] for l in check if l.get("bench") == "seed-engine-step"}
+rate = {(l["engine"], l["batch"]): l["samplesPerSecond"] for l in check if l.get("bench") == "seed-model-step"}
 peer = {l["batch"]: l for l in torch}
 rows = [f"GPU: {gpu.get('gpu')} (compute {gpu.get('computeCapability')}), driver {gpu.get('driverVersion')}, "
         f"runtime {gpu.get('runtimeVersion')}", "",
         f"Op checks: {sum(c['pass'] for c in checks)} of {len(checks)} within 1e-4 "
         f"(worst {max((c.get('relativeMaxError', c.get('relativeL2Error', 0)) for c in checks), default=float('nan')):.2g})", "",
-        "| batch | ser engine step, GPU | ser engine step, CPU (all cores) | GPU / CPU | PyTorch whole step, cuda | ser GPU / PyTorch |",
+        "| batch | ser, GPU | ser, CPU (all cores) | GPU / CPU | PyTorch 2 eager, cuda | ser GPU / PyTorch |",
         "|---:|---:|---:|---:|---:|---:|"]
 for batch in (32, 256):
     g, c, p = rate.get(("gpu", batch)), rate.get(("cpu", batch)), peer.get(batch, {}).get("samplesPerSecond")
     f = lambda v: f"{v:,.0f}" if v else "-"
     r = lambda a, b: f"{a / b:.2f}x" if a and b else "-"
     rows.append(f"| {batch} | {f(g)} | {f(c)} | {r(g, c)} | {f(p)} | {r(g, p)} |")
-rows += ["", "samples/s. The ser step is the engine's share of the seed step (conv blocks, BiLSTM, Adam; attention, "
-         "head and loss stand in as a fixed read-out); PyTorch's is the whole model with cuDNN's sigmoid LSTM."]
+rows += ["", "Samples/s of the seed preset's whole training step (forward, loss, backward, Adam), the batch uploaded "
+         "each step. ser's LSTM gates are tfjs's hard sigmoid (own kernels); PyTorch's are cuDNN's sigmoid LSTM."]
 with open(f"{out}/gpu-results.md", "w") as f:
     f.write("\n".join(rows) + "\n")
 print("\n".join(rows))

@@ -80,6 +80,7 @@ class DeviceFloats {
 // Row-major C = op(A) op(B) (accumulate: C +=), as ser::gemm, on device pointers.
 void gemm(Context& context, const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate);
 
+// Workspaces must be 8-byte aligned (cudaMalloc's are): they hold doubles at even float offsets.
 // The workspace of a block on the device: the convolution's output, each pooled value's winner x-hat
 // and winner byte, per-channel statistics, and a column buffer of at most kColumnFloats for im2col
 // (images are processed in slabs that fit it, so memory is bounded for any batch).

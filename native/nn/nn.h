@@ -9,6 +9,7 @@
 #include "nn/gemm.h"
 #include "nn/gpu.h"
 #include "nn/layout.h"
+#include "nn/model_step.h"
 #include "nn/optimizer.h"
 #include "nn/pool.h"
 #include "nn/profile.h"

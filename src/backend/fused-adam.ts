@@ -15,7 +15,7 @@ interface Moment {
 }
 
 /** The fields tfjs 4.22's AdamOptimizer keeps its state in (TypeScript-private there). */
-interface AdamFields {
+export interface AdamFields {
   learningRate: number;
   beta1: number;
   beta2: number;

@@ -11,6 +11,14 @@ export type BackendName = (typeof BACKENDS)[number];
 /** A backend by name, or auto for the first that loads. */
 export type BackendChoice = BackendName | 'auto';
 
+/**
+ * Where the training step runs: `gpu` is the engine's whole-model step on CUDA (a build with
+ * SER_CUDA=ON and a usable GPU), `cpu` the tfjs model on its backend, `auto` the GPU when there is one.
+ */
+export const DEVICES = ['auto', 'cpu', 'gpu'] as const;
+/** A training device by name, or auto for the GPU when one can be used. */
+export type DeviceChoice = (typeof DEVICES)[number];
+
 /** Every core of this machine: the default of --threads. */
 export function defaultThreadCount(): number {
   return typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;

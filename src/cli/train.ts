@@ -2,8 +2,8 @@
 import { Command, Option } from 'commander';
 
 import {
-  BACKENDS, DEFAULT_ONLINE_AUGMENT, DEFAULT_SPEC_AUGMENT, NORMALISE_MODES, parseSpecAugment, train, TRAIN_DEFAULTS,
-  type AugmentKind, type BackendChoice, type NormaliseMode,
+  BACKENDS, DEFAULT_ONLINE_AUGMENT, DEFAULT_SPEC_AUGMENT, DEVICES, NORMALISE_MODES, parseSpecAugment, train, TRAIN_DEFAULTS,
+  type AugmentKind, type BackendChoice, type DeviceChoice, type NormaliseMode,
 } from '../index';
 import { parseInteger, parseNumber, threadsOption } from './options';
 import { ProgressReporter } from './progress';
@@ -42,6 +42,7 @@ interface TrainCliOptions {
   workers?: number;
   cacheMemory?: number;
   backend: BackendChoice;
+  device: DeviceChoice;
   threads?: number;
   resume?: boolean;
   json?: boolean;
@@ -94,6 +95,7 @@ export function trainCommand(): Command {
     .option('--workers <n>', 'worker threads for online augmentation (default: one per core)', parseInteger)
     .option('--cache-memory <MiB>', 'memory for the training rows: within it they are loaded once, beyond it streamed shard by shard through a shuffle window of that many MiB (default: half of the available memory)', parseNumber)
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default(TRAIN_DEFAULTS.backend))
+    .addOption(new Option('--device <where>', "where training steps run: gpu (the engine's step on CUDA: an addon built with SER_CUDA=ON and a GPU), cpu, or auto (the GPU when there is one)").choices([...DEVICES]).default(TRAIN_DEFAULTS.device))
     .addOption(threadsOption())
     .option('--resume', 'continue the run in -o from its last checkpoint (its stored settings apply)')
     .option('--json', 'print the result as JSON')
@@ -114,7 +116,7 @@ export function trainCommand(): Command {
         onlineAugment: Array.isArray(onlineAugment) && onlineAugment.length === 0 ? true : onlineAugment,
         enrolClips: opts.enrolClips,
         specAugment: typeof opts.specAugment === 'string' ? parseSpecAugment(opts.specAugment) : opts.specAugment,
-        workers: opts.workers, cacheMemory: opts.cacheMemory, backend: opts.backend, threads: opts.threads,
+        workers: opts.workers, cacheMemory: opts.cacheMemory, backend: opts.backend, device: opts.device, threads: opts.threads,
         log: (line) => process.stderr.write(`${line}\n`),
         onStep: ({ fold, folds, seed, seeds, progress: p }) => {
           if (!tty) return;

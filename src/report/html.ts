@@ -6,6 +6,11 @@ import { escapeXml as escape } from './svg';
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const meanStd = (s: Summary) => (s.values.length > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));
 
+/** ", on the GPU (name)" for a start whose steps ran on the GPU. */
+function onDevice(start: { device?: 'cpu' | 'gpu'; gpu?: string }): string {
+  return start.device === 'gpu' ? `, steps on the GPU${start.gpu ? ` (${start.gpu})` : ''}` : '';
+}
+
 function table(headers: string[], rows: string[][], className = ''): string {
   const head = headers.map((h) => `<th>${escape(h)}</th>`).join('');
   const body = rows.map((r) => `<tr${className ? ` class="${className}"` : ''}>${r.map((c) => `<td>${c}</td>`).join('')}</tr>`).join('\n');
@@ -95,8 +100,8 @@ ${table(['fold', 'training speakers', 'validation speakers', 'test speakers'], f
 <h2>Backend and timing</h2>
 ${table(['', 'value'], [
     ['trained on', escape(config.backends.length > 0
-      ? config.backends.map((b) => `${b.backend} (from epoch ${b.fromEpoch + 1})`).join(', ')
-      : folds.map((f) => `${unitName(f)}: ${f.starts.map((b) => `${b.backend}, ${b.threads ?? '?'} threads (from epoch ${b.fromEpoch + 1})`).join(', ')}`).join('; '))],
+      ? config.backends.map((b) => `${b.backend}${onDevice(b)} (from epoch ${b.fromEpoch + 1})`).join(', ')
+      : folds.map((f) => `${unitName(f)}: ${f.starts.map((b) => `${b.backend}, ${b.threads ?? '?'} threads${onDevice(b)} (from epoch ${b.fromEpoch + 1})`).join(', ')}`).join('; '))],
     ['evaluated on', escape(evaluation.evalBackend)],
     [`epochs (all ${seeded ? 'seeds and ' : ''}folds)`, String(epochs)],
     ['training time', `${trainSeconds.toFixed(1)} s`],

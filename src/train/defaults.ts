@@ -23,6 +23,7 @@ export const TRAIN_DEFAULTS = {
   valFraction: 0.15,
   testFraction: 0.15,
   backend: 'auto',
+  device: 'auto',
 } as const;
 
 /** The sizes of the model's layers. */

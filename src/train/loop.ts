@@ -16,6 +16,7 @@ import {
   readCheckpointAverages, restoreLatestCheckpoint, saveCheckpoint, saveModelFolder, type EpochRecord, type LoopState, type Preprocessing,
 } from './checkpoint';
 import { batchTensors, type CacheReader, type Normalisation } from './dataset';
+import type { EngineStep } from './engine-step';
 import { setDropoutStep } from './dropout';
 import { prefetch, type BatchSource } from './sources';
 import { WeightAverage } from './weight-average';
@@ -81,6 +82,11 @@ export interface FoldInput {
   model: tf.LayersModel;
   /** The model's training-mode forward pass when a backend runs it its own way (default model.apply). */
   trainingForward?: TrainingForward;
+  /**
+   * The engine's whole-model step (on the GPU): it replaces optimizer.minimize and the weight average's
+   * update, and the model, optimiser and averages are brought up to date from it before each validation.
+   */
+  stepEngine?: EngineStep;
   source: BatchSource;
   reader: CacheReader;
   val: readonly number[];
@@ -103,7 +109,7 @@ export function inverseFrequencyWeights(labels: readonly number[], classes: numb
 }
 
 /** Mean cross-entropy of soft (mixed) targets; each row weighted by its target's class weights. */
-function crossEntropy(y: tf.Tensor2D, probabilities: tf.Tensor, classWeights: tf.Tensor1D | null): tf.Scalar {
+export function crossEntropy(y: tf.Tensor2D, probabilities: tf.Tensor, classWeights: tf.Tensor1D | null): tf.Scalar {
   const clipped = tf.clipByValue(probabilities, 1e-7, 1 - 1e-7);
   const perRow = tf.neg(tf.sum(tf.mul(y, tf.log(clipped)), -1));
   if (!classWeights) return tf.mean(perRow) as tf.Scalar;
@@ -165,6 +171,8 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
   }
   const forward: TrainingForward = input.trainingForward ?? ((x) => model.apply(x, { training: true }) as tf.Tensor);
   const classWeights = options.classWeights ? tf.tensor1d(options.classWeights) : null;
+  const engine = input.stepEngine ?? null;
+  engine?.load(optimizer, average);
   try {
     while (!state.finished && state.epoch < options.epochs) {
       const epoch = state.epoch;
@@ -177,23 +185,31 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
       let batchIndex = 0;
       for await (const { batch, waitMs: waited } of prefetch(source.epoch(epoch), options.prefetchDepth)) {
         waitMs += waited;
-        setDropoutStep(state.step);
-        const { x, y } = batchTensors(batch, frames, coeffs);
-        const kept: { hits?: tf.Scalar } = {};
-        const loss = optimizer.minimize(() => {
-          const probabilities = forward(x) as tf.Tensor2D;
-          kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), tf.argMax(y, -1)), 'float32')) as tf.Scalar);
-          return crossEntropy(y, probabilities, classWeights);
-        }, true, trainable) as tf.Scalar;
-        lossSum += loss.dataSync()[0] * batch.size;
-        correct += kept.hits?.dataSync()[0] ?? 0;
-        tf.dispose([x, y, loss]);
-        // x was made on the batch's own buffer; disposed, the buffer can go back to be refilled.
-        source.recycle?.(batch);
-        kept.hits?.dispose();
+        if (engine) {
+          // The engine's step also folds this step into the weight average.
+          const result = engine.step(batch, state.step, optimizer, options.classWeights, average);
+          lossSum += result.loss * batch.size;
+          correct += result.hits;
+          source.recycle?.(batch);
+        } else {
+          setDropoutStep(state.step);
+          const { x, y } = batchTensors(batch, frames, coeffs);
+          const kept: { hits?: tf.Scalar } = {};
+          const loss = optimizer.minimize(() => {
+            const probabilities = forward(x) as tf.Tensor2D;
+            kept.hits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, -1), tf.argMax(y, -1)), 'float32')) as tf.Scalar);
+            return crossEntropy(y, probabilities, classWeights);
+          }, true, trainable) as tf.Scalar;
+          lossSum += loss.dataSync()[0] * batch.size;
+          correct += kept.hits?.dataSync()[0] ?? 0;
+          tf.dispose([x, y, loss]);
+          // x was made on the batch's own buffer; disposed, the buffer can go back to be refilled.
+          source.recycle?.(batch);
+          kept.hits?.dispose();
+        }
         seen += batch.size;
         state.step++;
-        average?.update(state.step);
+        if (!engine) average?.update(state.step);
         batchIndex++;
         const elapsedSeconds = (performance.now() - started) / 1000;
         input.onStep?.({
@@ -205,6 +221,7 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
         throwIfAborted(input.signal, `training (epoch ${epoch + 1}, step ${batchIndex})`);
       }
       const trainSeconds = (performance.now() - started) / 1000;
+      engine?.store(optimizer, average);
       // Validation and the best model see the averaged weights; training goes on from its own.
       const validation = average ? await average.withAverages(() => validate(input)) : validate(input);
       const seconds = (performance.now() - started) / 1000;

@@ -66,8 +66,8 @@ export interface RunConfig {
   createdBy: string;
   created: string;
   settings: TrainSettings;
-  /** The backend and thread count of each start or resume of the run, in order. */
-  backends: { backend: string; threads?: number; fromEpoch: number; date: string }[];
+  /** The backend, thread count and training device of each start or resume of the run, in order. */
+  backends: { backend: string; threads?: number; device?: 'cpu' | 'gpu'; gpu?: string; fromEpoch: number; date: string }[];
 }
 
 export interface FoldRecord {

@@ -14,6 +14,8 @@ import {
 } from './run-folder';
 
 import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
+import type { DeviceChoice } from '../backend/names';
+import { EngineStep, resolveStepDevice } from './engine-step';
 import { checkpointName, listCheckpoints, type EpochRecord, type LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation, type Normalisation } from './dataset';
 import type { RowResidence } from './batch-assembler';
@@ -30,6 +32,8 @@ export {
 export interface TrainRunOptions {
   runDir: string;
   backend: BackendChoice;
+  /** Where training steps run (default 'auto'). */
+  device?: DeviceChoice;
   /** Threads to train on (default: every core). A run repeats bit for bit at the same count. */
   threads?: number;
   workers: number;
@@ -182,6 +186,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   throwIfAborted(options.signal, 'train');
   // First, so a forced backend that is missing fails before anything is written.
   const backend = await selectBackend(options.backend, { threads: options.threads });
+  const device = resolveStepDevice(options.device ?? 'auto');
   const config = openRun(options);
   const { settings } = config;
   const reader = new CacheReader(settings.cache);
@@ -208,13 +213,17 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
 
   const skipped = backend.skipped.map((s) => `${s.name}: ${s.reason}`).join('; ');
   options.log(`backend: ${backend.name}, ${backend.threads} thread${backend.threads === 1 ? '' : 's'}${skipped ? ` (passed over ${skipped})` : ''}`);
+  options.log(`device: ${device.description}`);
   const members = runMembers(settings, records).filter((m) => oneFold === null || m.fold.fold === oneFold + 1);
   const seeds = settings.seeds ?? 1;
   const firstEpoch = (member: RunMember) => {
     const metrics = path.join(options.runDir, member.dir, 'metrics.jsonl');
     return fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0;
   };
-  const start = (member: RunMember) => ({ backend: backend.name, threads: backend.threads, fromEpoch: firstEpoch(member), date: new Date().toISOString() });
+  const start = (member: RunMember) => ({
+    backend: backend.name, threads: backend.threads, device: device.device, ...(device.gpuName ? { gpu: device.gpuName } : {}),
+    fromEpoch: firstEpoch(member), date: new Date().toISOString(),
+  });
   if (oneFold === null) {
     config.backends.push(start(members[0]));
     writeJson(path.join(options.runDir, CONFIG_JSON), config);
@@ -270,13 +279,17 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
       `${seeds > 1 ? `seed ${seed}/${seeds} ` : ''}fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
         `${split.val.length} validation, ${split.test.length} test; ${model.countParams()} parameters`,
     );
-    // On the native engine whole convolution blocks and recurrent layers run as single ops.
-    const fused = backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
+    // The engine's whole-model step (on the GPU), or on the native engine whole convolution blocks and
+    // recurrent layers as single ops inside the tfjs step.
+    const engine = device.engine
+      ? new EngineStep(model, { frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, maxBatch: settings.batchSize }, device.engine)
+      : null;
+    const fused = !engine && backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
     if (member === members[0] && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
     let state: LoopState;
     try {
       state = await trainFold({
-        paths, model, trainingForward: fused?.forward, source, reader, val: split.val, norm,
+        paths, model, trainingForward: fused?.forward, stepEngine: engine ?? undefined, source, reader, val: split.val, norm,
         preprocessing: {
           featureConfig: manifest.featureConfig, crop: manifest.crop, frames: manifest.frames, coeffs: manifest.coeffs, labels,
           normalisation: { mode: norm.mode, mean: Array.from(norm.mean), std: Array.from(norm.std) }, sizes: settings.sizes,
@@ -293,6 +306,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
         onEpoch: (epochRecord) => options.onEpoch?.(record.fold, splits.length, epochRecord, seed, seeds),
       });
     } finally {
+      engine?.dispose();
       await source.close();
       model.dispose();
     }

@@ -6,7 +6,7 @@ import { DEFAULT_ONLINE_AUGMENT, specFromNames, validateAugmentSpec, type Augmen
 import { DEFAULT_SPEC_AUGMENT, validateSpecAugment, type SpecAugmentSpec } from '../augment/spec-augment';
 
 export { DEFAULT_ONLINE_AUGMENT };
-import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend/names';
+import { BACKENDS, checkThreadCount, DEVICES, type BackendChoice, type DeviceChoice } from '../backend/names';
 import { OptionsError } from '../errors';
 import { NORMALISE_MODES, type NormaliseMode } from '../features/normalise';
 import type { CallOptions } from '../clips/extract';
@@ -115,6 +115,13 @@ export interface TrainOptions extends CallOptions {
   cacheMemory?: number;
   /** TensorFlow.js backend; default 'auto'. */
   backend?: BackendChoice;
+  /**
+   * Where training steps run: 'gpu' (the engine's whole-model step on CUDA; needs an addon built with
+   * SER_CUDA=ON and a usable GPU, else an error says why), 'cpu' (the tfjs model on its backend), or
+   * 'auto' (the GPU when gpuInfo() says one is available). Validation and prediction run on the CPU.
+   * Default 'auto'.
+   */
+  device?: DeviceChoice;
   /** Threads to train on; default every core. */
   threads?: number;
   /** Lines worth showing a person (backend chosen, split sizes); default: none. */
@@ -234,6 +241,8 @@ export async function train(options: TrainOptions): Promise<TrainRunResult> {
   if (typeof options?.output !== 'string' || options.output === '') throw new OptionsError('output (-o) must be a folder path');
   const backend = options.backend ?? D.backend;
   if (backend !== 'auto' && !BACKENDS.includes(backend)) throw new OptionsError(`backend (--backend) must be auto or one of ${BACKENDS.join(', ')}, got '${backend}'`);
+  const device = options.device ?? D.device;
+  if (!DEVICES.includes(device)) throw new OptionsError(`device (--device) must be one of ${DEVICES.join(', ')}, got '${device}'`);
   const workers = options.workers ?? defaultWorkerCount();
   positiveInteger('workers (--workers)', workers);
   if (options.threads !== undefined) checkThreadCount(options.threads);
@@ -244,7 +253,7 @@ export async function train(options: TrainOptions): Promise<TrainRunResult> {
   const fold = resolveFold(options.fold, process.env);
   if (fold !== null && settings && settings.folds === null) throw new OptionsError('fold (--fold) needs folds (--folds K)');
   const request: TrainRequest = {
-    runDir: options.output, backend, threads: options.threads, workers, cacheMemoryMiB: options.cacheMemory, resume: Boolean(options.resume), settings, fold,
+    runDir: options.output, backend, device, threads: options.threads, workers, cacheMemoryMiB: options.cacheMemory, resume: Boolean(options.resume), settings, fold,
     wantSteps: options.onStep !== undefined, wantEpochs: options.onEpoch !== undefined,
   };
   // The run trains in a worker thread of its own: a step is a quarter of a second of synchronous

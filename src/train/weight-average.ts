@@ -30,12 +30,22 @@ export class WeightAverage {
    * TensorFlow's ExponentialMovingAverage with num_updates does: decay min(d, (1 + step) / (10 + step)).
    */
   update(step: number): void {
-    const decay = Math.min(this.decay, (1 + step) / (10 + step));
+    const decay = this.decayAt(step);
     tf.tidy(() => {
       this.variables.forEach((v, i) => {
         this.averages[i].assign(tf.add(tf.mul(this.averages[i], decay), tf.mul(v, 1 - decay)));
       });
     });
+  }
+
+  /** The decay folded in after optimizer step `step` (1-based). */
+  decayAt(step: number): number {
+    return Math.min(this.decay, (1 + step) / (10 + step));
+  }
+
+  /** The averages themselves (the engine's whole-model step keeps its own copy and writes it back here). */
+  get averageVariables(): readonly tf.Variable[] {
+    return this.averages;
   }
 
   /** Runs `work` with the averages in the variables, then puts the trained values back. */

@@ -9,6 +9,12 @@
 
 #include "nn/cuda/internal.h"
 
+// DeviceFloats' copies run on the legacy default stream and rely on its ordering with the context's
+// blocking stream; a per-thread default stream would not be ordered with it.
+#ifdef CUDA_API_PER_THREAD_DEFAULT_STREAM
+#error "nn/cuda relies on the legacy default stream (do not build with --default-stream per-thread)"
+#endif
+
 #ifndef SER_CUBLAS_DIR
 #define SER_CUBLAS_DIR ""
 #endif
@@ -125,6 +131,11 @@ __global__ void addPartialSums(std::size_t chunks, std::size_t columns, const do
   sums[column * 2 + 1] = b;
 }
 
+__global__ void storeFirstSums(std::size_t columns, const double* sums, float* out) {
+  const std::size_t j = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
+  if (j < columns) out[j] = static_cast<float>(sums[2 * j]);
+}
+
 Context::Context(int device) : state_(std::make_unique<State>()) {
   const GpuInfo info = probeGpu();
   if (!info.available) throw std::runtime_error("no usable GPU: " + info.reason);
@@ -199,7 +210,13 @@ void gemm(Context& context, const GemmShape& s, const float* a, const float* b, 
     throw InputError("a GPU matrix product's sizes exceed cuBLAS's 32-bit dimensions");
   }
   const float alpha = 1.0f, beta = accumulate ? 1.0f : 0.0f;
-  // k = 0 is left to cuBLAS: C is scaled by beta (zeroed without accumulate), A and B are not read.
+  if (s.k == 0) {  // an empty sum: C stays (accumulate) or becomes zero, without asking cuBLAS
+    if (!accumulate) {
+      checkCuda(cudaMemset2DAsync(c, ldc * sizeof(float), 0, s.n * sizeof(float), s.m, context.state().stream),
+                "cudaMemset2DAsync");
+    }
+    return;
+  }
   // Row-major C = op(A) op(B) is column-major C^T = op(B)^T op(A)^T: the operands swap, their
   // transposition flags stay.
   checkCublas(cublas().sgemm(context.state().handle, s.transposeB ? CUBLAS_OP_T : CUBLAS_OP_N,

@@ -1,9 +1,12 @@
 // A convolution block each way on the device: im2col + cuBLAS for the convolution and its gradients,
 // one kernel for batch norm + ReLU + max pooling + dropout, and column sums in double for the batch
 // statistics and the normalisation's gradient, in the CPU engine's arithmetic (nn/conv_block.cc).
-// Products that the CPU rounds separately use the _rn intrinsics, so no fused multiply-add moves a
-// pooling window's winner.
+// Products use the _rn intrinsics (no contraction into fused multiply-adds). The CPU engine's AVX2 paths
+// do contract some of them, and cuBLAS sums the convolution in another order, so a window whose two
+// best values are within an ulp can pick another winner: the op checks compare the backward pass from
+// the CPU's own forward state for that reason.
 #include <algorithm>
+#include <cstdint>
 
 #include "nn/cuda/internal.h"
 #include "nn/dropout.h"
@@ -96,6 +99,8 @@ std::size_t columnFloatsOf(const ConvBlockShape& s) {
 std::size_t sumRowsOf(const ConvBlockShape& s) { return std::max(s.conv.outputSize(), s.outputSize()) / s.channels(); }
 
 Layout layoutOf(const ConvBlockShape& s, float* workspace) {
+  // The double scratch is aligned relative to the workspace: the workspace itself must be 8-byte aligned.
+  if (reinterpret_cast<std::uintptr_t>(workspace) % 8 != 0) throw InputError("a GPU workspace must be 8-byte aligned");
   Layout l{};
   l.conv = workspace;
   l.winnerXhat = l.conv + s.conv.outputSize();

@@ -82,6 +82,17 @@ __global__ void columnPartialSums(std::size_t rows, std::size_t columns, Value v
 
 __global__ void addPartialSums(std::size_t chunks, std::size_t columns, const double* partial, double* sums);
 
+// A dense [rows, columns] matrix as columnSums' values (its second sum unused), and the first sums
+// stored as floats: bias gradients.
+struct RowValues {
+  const float* data;
+  std::size_t columns;
+  __device__ double2 operator()(std::size_t row, std::size_t column) const {
+    return make_double2(data[row * columns + column], 0.0);
+  }
+};
+__global__ void storeFirstSums(std::size_t columns, const double* sums, float* out);
+
 // Doubles of scratch columnSums needs.
 inline std::size_t columnSumScratch(std::size_t rows, std::size_t columns) {
   return ((rows + kSumRowsPerBlock - 1) / kSumRowsPerBlock) * columns * 2 + columns * 2;

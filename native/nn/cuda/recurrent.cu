@@ -2,6 +2,7 @@
 // whole-sequence input projections and weight gradients as single cuBLAS products, and per step one
 // product per direction (h U, or dz U^T) plus one kernel that updates both directions' cells.
 #include <algorithm>
+#include <cstdint>
 
 #include "nn/cuda/internal.h"
 
@@ -54,6 +55,7 @@ Pair directionsOf(const LstmShape& s, float* workspace, const LstmWeights& forwa
 }
 
 double* biasScratch(const LstmShape& s, float* workspace) {
+  if (reinterpret_cast<std::uintptr_t>(workspace) % 8 != 0) throw InputError("a GPU workspace must be 8-byte aligned");
   std::size_t offset = 2 * s.steps * s.batch * (s.inputSize + 11 * s.units) + 4 * s.batch * s.units;
   offset += offset % 2;
   return reinterpret_cast<double*>(workspace + offset);
@@ -140,18 +142,6 @@ __global__ void cellBackward(Sizes s, Pair p, std::size_t step, const float* dy)
   d.dc[b * u + j] = __fmul_rn(dc, f);
 }
 
-struct RowValues {
-  const float* data;
-  std::size_t columns;
-  __device__ double2 operator()(std::size_t row, std::size_t column) const {
-    return make_double2(data[row * columns + column], 0.0);
-  }
-};
-
-__global__ void storeSums(std::size_t count, const double* sums, float* out) {
-  const std::size_t j = blockIdx.x * static_cast<std::size_t>(blockDim.x) + threadIdx.x;
-  if (j < count) out[j] = static_cast<float>(sums[2 * j]);
-}
 
 // dx[b, t] = the forward direction's input gradient at step t + the backward one's at steps - 1 - t.
 __global__ void combineInputGradients(Sizes s, Pair p, float* dx) {
@@ -232,7 +222,7 @@ void bilstmBackward(Context& context, const LstmShape& s, const LstmWeights& for
          false);
     if (grads[k]->bias != nullptr) {
       const double* sums = columnSums(context, rows, g4, RowValues{d.gates, g4}, scratch);
-      storeSums<<<blocksFor(g4), 256, 0, stream>>>(g4, sums, grads[k]->bias);
+      storeFirstSums<<<blocksFor(g4), 256, 0, stream>>>(g4, sums, grads[k]->bias);
       checkLaunch("storeSums");
     }
     if (dx != nullptr) {
