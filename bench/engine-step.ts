@@ -1,18 +1,21 @@
 // One process, one case of the train-engine scenario: builds a preset at batch 32 on 301 x 40 input on
-// the native backend with a thread count, trains steps on fixed random data (Adam, cross-entropy, the
-// fused forward pass or the layer-by-layer one), and prints one JSON line: step time, tfjs kernel calls
-// per step, where the time went, and the GEMM rate of a 1024-square product at the same thread count.
+// the native backend with a thread count, trains steps on fixed random data (Adam, cross-entropy: the
+// engine's whole-model step as ser train runs it, or the tfjs step with the fused forward pass or layer
+// by layer), and prints one JSON line: step time, tfjs kernel calls per step, where the time went, and
+// the GEMM rate of a 1024-square product at the same thread count.
 // Run by bench/suites/train-engine.ts under `taskset`, so one thread really is one core.
 import * as tf from '@tensorflow/tfjs';
 
 import { createAdam, fusedInferenceForward, fusedTrainingForward, selectBackend } from '../src/backend';
 import { native } from '../src/native';
 import { setDropoutStep, stepDropoutMaskOf } from '../src/train/dropout';
+import { EngineStep } from '../src/train/engine-step';
 import { buildModel, MODEL_PRESETS, type ModelSizes } from '../src/train/model';
 
 export interface EngineStepResult {
   preset: string;
   threads: number;
+  mode: EngineMode;
   fused: boolean;
   params: number;
   stepSeconds: number;
@@ -73,8 +76,11 @@ function gemmPeak(): number {
   return best;
 }
 
-/** A case: the native engine fused or layer by layer, or tfjs-node (libtensorflow) with the layers model. */
-export type EngineMode = 'fused' | 'layers' | 'tensorflow';
+/**
+ * A case: the native engine fused or layer by layer, tfjs-node (libtensorflow) with the layers model, or
+ * the engine's whole-model step (native/nn/model_step.h on the CPU engine: one addon call a step).
+ */
+export type EngineMode = 'fused' | 'layers' | 'tensorflow' | 'engine';
 
 async function measure(preset: 'seed' | 'small', threads: number, mode: EngineMode, steps: number): Promise<EngineStepResult> {
   const fused = mode === 'fused';
@@ -87,10 +93,18 @@ async function measure(preset: 'seed' | 'small', threads: number, mode: EngineMo
   const forward = fusedForward ? fusedForward.forward : (x: tf.Tensor) => model.apply(x, { training: true }) as tf.Tensor;
   const x = tf.randomNormal([BATCH, FRAMES, COEFFS, 1], 0, 1, 'float32', 3);
   const y = tf.oneHot(tf.tensor1d(Array.from({ length: BATCH }, (_, i) => i % 8), 'int32'), 8).asType('float32');
-  const optimizer = fused ? createAdam(1e-3) : tf.train.adam(1e-3);
+  const optimizer = fused || mode === 'engine' ? createAdam(1e-3) : tf.train.adam(1e-3);
   const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
   let stepIndex = 0;
-  const step = () => {
+  const engine = mode === 'engine' ? new EngineStep(model, { frames: FRAMES, coeffs: COEFFS, classes: 8, sizes, maxBatch: BATCH }, 'cpu') : null;
+  engine?.load(optimizer, null);
+  const batch = { features: Float32Array.from(x.dataSync()), labels: Float32Array.from(y.dataSync()), size: BATCH };
+  let engineSeconds = 0;
+  const step = engine ? () => {
+    const started = performance.now();
+    engine.step(batch, stepIndex++, optimizer, null, null);
+    engineSeconds += (performance.now() - started) / 1000;
+  } : () => {
     setDropoutStep(stepIndex++);
     const loss = optimizer.minimize(() => {
       const p = tf.clipByValue(forward(x), 1e-7, 1 - 1e-7);
@@ -103,28 +117,32 @@ async function measure(preset: 'seed' | 'small', threads: number, mode: EngineMo
   step();
   const profile = await tf.profile(() => step());
   native.resetEngineCounters();
+  engineSeconds = 0;
   const start = performance.now();
   for (let i = 0; i < steps; i++) step();
   const wall = (performance.now() - start) / 1000;
-  // The engine's counters see only native kernels: for tfjs-node the whole step is libtensorflow's.
-  const counters = mode === 'tensorflow' ? { gemmThreadSeconds: 0, kernelSeconds: wall } : native.engineCounters();
+  // The engine's counters see only native kernels: for tfjs-node the whole step is libtensorflow's; the
+  // whole-model step is one addon call, timed around it.
+  const counters = mode === 'tensorflow' ? { gemmThreadSeconds: 0, kernelSeconds: wall }
+    : mode === 'engine' ? { gemmThreadSeconds: native.engineCounters().gemmThreadSeconds, kernelSeconds: engineSeconds } : native.engineCounters();
   const stepSeconds = wall / steps;
   const gemmWall = counters.gemmThreadSeconds / threads;
   const flopsPerStep = trainingFlops(sizes, FRAMES, COEFFS, BATCH);
   const result: EngineStepResult = {
-    preset, threads, fused, params: model.countParams(), stepSeconds, samplesPerSecond: BATCH / stepSeconds,
-    kernelsPerStep: profile.kernels.length,
+    preset, threads, mode, fused, params: model.countParams(), stepSeconds, samplesPerSecond: BATCH / stepSeconds,
+    kernelsPerStep: engine ? 1 : profile.kernels.length,
     gemmShare: gemmWall / wall,
     otherKernelShare: Math.max(0, counters.kernelSeconds - gemmWall) / wall,
     jsShare: Math.max(0, wall - counters.kernelSeconds) / wall,
     flopsPerStep, gflops: flopsPerStep / stepSeconds / 1e9, gemmPeakGflops: gemmPeak(),
     inferenceSamplesPerSecond: null, layeredInferenceSamplesPerSecond: null,
   };
-  const inference = fused ? fusedInferenceForward(model) : null;
+  const inference = fused || mode === 'engine' ? fusedInferenceForward(model) : null;
   if (inference) {
     result.inferenceSamplesPerSecond = inferenceRate(inference.forward, x, 3);
     result.layeredInferenceSamplesPerSecond = inferenceRate((v) => model.predict(v) as tf.Tensor, x, 3);
   }
+  engine?.dispose();
   optimizer.dispose();
   model.dispose();
   tf.dispose([x, y]);
@@ -133,8 +151,8 @@ async function measure(preset: 'seed' | 'small', threads: number, mode: EngineMo
 
 if (require.main === module) {
   const [preset, threads, mode, steps] = process.argv.slice(2);
-  if ((preset !== 'seed' && preset !== 'small') || !(Number(threads) >= 1) || (mode !== 'fused' && mode !== 'layers' && mode !== 'tensorflow') || !(Number(steps) >= 1)) {
-    process.stderr.write('usage: node dist/bench/engine-step.js seed|small <threads> fused|layers|tensorflow <steps>\n');
+  if ((preset !== 'seed' && preset !== 'small') || !(Number(threads) >= 1) || (mode !== 'fused' && mode !== 'layers' && mode !== 'tensorflow' && mode !== 'engine') || !(Number(steps) >= 1)) {
+    process.stderr.write('usage: node dist/bench/engine-step.js seed|small <threads> fused|layers|tensorflow|engine <steps>\n');
     process.exit(2);
   }
   measure(preset, Number(threads), mode, Number(steps)).then(

@@ -125,7 +125,7 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
     expect(both.stderr).toMatch(/--enroll.*--speaker-map|give one/);
   }, 120_000);
 
-  test('the model trained on native (fused ops) runs in plain @tensorflow/tfjs, without ser-native, as ser runs it', async () => {
+  test('the model trained on native runs in plain @tensorflow/tfjs, without ser-native, as ser runs it', async () => {
     await selectBackend('cpu');
     const { model, preprocessing } = await loadModelFolder(path.join(run, 'model'));
     const shape = [2, preprocessing.frames, preprocessing.coeffs, 1];
@@ -267,18 +267,22 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     expect(again.stderr).toMatch(/already holds a run; resume it with --resume/);
   }, 240_000);
 
-  // The GPU's training path without a GPU: SER_STEP_ENGINE=cpu runs the engine's whole-model step
-  // (native/nn/model_step.h: weights, moments and averages resident, the tfjs objects updated each
-  // epoch) on the CPU engine. Its run matches the tfjs step's run, and a run moves between the two.
-  test("the engine's whole-model step (the GPU path's host logic) trains as the tfjs step does, and a run resumes across the two", async () => {
+  // On native the CPU trains with the engine's whole-model step (native/nn/model_step.h: weights,
+  // moments and averages resident, the tfjs objects updated each epoch), the same code the GPU runs
+  // over its own ops. SER_STEP_ENGINE=tfjs keeps the tfjs step (fused ops inside optimizer.minimize):
+  // the two runs agree, and a run moves between the two at an epoch boundary.
+  test("the engine's whole-model step (also the GPU path's host logic) trains as the tfjs step does, and a run resumes across the two", async () => {
     const args = ['train', cache, ...tiny, '--epochs', '6', '--backend', 'native', '--device', 'cpu', '--threads', '2', '--test-speakers', 'crema:1003', '--val-speakers', 'ravdess:04'];
-    const engineEnv = { ...process.env, SER_STEP_ENGINE: 'cpu' };
+    const tfjsEnv = { ...process.env, SER_STEP_ENGINE: 'tfjs' };
     const reference = path.join(work, 'engine-reference');
-    expectOk(ser([...args, '-o', reference]));
+    const referenceRun = spawnSync(process.execPath, [CLI, ...args, '-o', reference], { encoding: 'utf8', env: tfjsEnv });
+    expectOk(referenceRun);
+    expect(referenceRun.stderr).toMatch(/^device: cpu, the tfjs step on native$/m);
+    expect(referenceRun.stderr).toMatch(/^native: 2 convolution blocks and 1 recurrent layer\(s\) fused$/m);
     const engine = path.join(work, 'engine-whole');
-    const engineRun = spawnSync(process.execPath, [CLI, ...args, '-o', engine], { encoding: 'utf8', env: engineEnv });
+    const engineRun = ser([...args, '-o', engine]);
     expectOk(engineRun);
-    expect(engineRun.stderr).toMatch(/^device: cpu, the engine's whole-model step \(SER_STEP_ENGINE=cpu\)$/m);
+    expect(engineRun.stderr).toMatch(/^device: cpu, the engine's whole-model step$/m);
     expect(engineRun.stderr).not.toMatch(/fused/);
     const config = JSON.parse(fs.readFileSync(path.join(engine, 'config.json'), 'utf8'));
     expect(config.backends.map((b: { device: string }) => b.device)).toEqual(['cpu']);
@@ -309,7 +313,7 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     await compare(engine);
     // Three epochs with the engine's step, then --resume on the tfjs step from its checkpoint.
     const mixed = path.join(work, 'engine-then-tfjs');
-    const child = spawn(process.execPath, [CLI, ...args, '-o', mixed], { stdio: 'ignore', env: engineEnv });
+    const child = spawn(process.execPath, [CLI, ...args, '-o', mixed], { stdio: 'ignore' });
     const metrics = path.join(mixed, 'metrics.jsonl');
     await new Promise<void>((resolve) => {
       const poll = setInterval(() => {
@@ -322,7 +326,7 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     });
     const done = lines(metrics).length;
     expect(done).toBeLessThan(6);
-    expectOk(ser(['train', '-o', mixed, '--resume', '--backend', 'native', '--threads', '2']));
+    expectOk(spawnSync(process.execPath, [CLI, 'train', '-o', mixed, '--resume', '--backend', 'native', '--device', 'cpu', '--threads', '2'], { encoding: 'utf8', env: tfjsEnv }));
     expect(lines(metrics)).toHaveLength(6);
     const starts = JSON.parse(fs.readFileSync(path.join(mixed, 'config.json'), 'utf8')).backends as { fromEpoch: number; device: string }[];
     expect(starts.map((b) => b.fromEpoch)).toEqual([0, done]);

@@ -41,18 +41,19 @@ export interface ResolvedDevice {
 
 /**
  * `gpu` needs a usable GPU (else an OptionsError with the reason), `auto` takes one when there is one.
- * SER_STEP_ENGINE=cpu runs the engine's whole-model step on the CPU engine instead of the tfjs step:
- * the GPU path's host logic, for tests and diagnosis on machines without a GPU.
+ * On the CPU with the native backend the engine's whole-model step runs too (one addon call a step,
+ * measured faster than the tfjs step with fused ops); other backends train through tfjs.
+ * SER_STEP_ENGINE=tfjs keeps the tfjs step on native (for comparison and diagnosis).
  */
-export function resolveStepDevice(choice: DeviceChoice, env: NodeJS.ProcessEnv = process.env): ResolvedDevice {
+export function resolveStepDevice(choice: DeviceChoice, backend: string, env: NodeJS.ProcessEnv = process.env): ResolvedDevice {
   const info = native.gpuInfo();
   if (choice === 'gpu' && !info.available) throw new OptionsError(`device (--device) gpu: ${info.reason}`);
   if (choice !== 'cpu' && info.available) {
     return { device: 'gpu', engine: 'gpu', description: `gpu: ${info.name} (compute ${info.computeCapability}), the engine's whole-model step`, gpuName: info.name };
   }
-  const engine = env.SER_STEP_ENGINE === 'cpu' ? 'cpu' : null;
+  const engine = backend === 'native' && env.SER_STEP_ENGINE !== 'tfjs' ? 'cpu' : null;
   const why = choice === 'auto' ? ` (no GPU: ${info.reason})` : '';
-  return { device: 'cpu', engine, description: `cpu${why}${engine ? ", the engine's whole-model step (SER_STEP_ENGINE=cpu)" : ''}`, gpuName: null };
+  return { device: 'cpu', engine, description: `cpu${why}, ${engine ? "the engine's whole-model step" : `the tfjs step on ${backend}`}`, gpuName: null };
 }
 
 function layerConfig(model: tf.LayersModel, name: string): tf.serialization.ConfigDict {

@@ -15,7 +15,7 @@ import {
 
 import { fusedTrainingForward, selectBackend, type BackendChoice, type SelectedBackend } from '../backend';
 import type { DeviceChoice } from '../backend/names';
-import { EngineStep, resolveStepDevice } from './engine-step';
+import { EngineStep, resolveStepDevice, type EngineStepSpec, type StepDevice } from './engine-step';
 import { checkpointName, listCheckpoints, type EpochRecord, type LoopState } from './checkpoint';
 import { CacheReader, fitNormalisation, type Normalisation } from './dataset';
 import type { RowResidence } from './batch-assembler';
@@ -181,12 +181,26 @@ export function memberFinished(runDir: string, member: Pick<RunMember, 'dir'>): 
   return memberState(runDir, member)?.finished === true;
 }
 
+/**
+ * The engine's step for a model, or null (with a log line) where it does not cover the model on the
+ * CPU: that model trains through tfjs. The GPU has no such fallback.
+ */
+function engineStepFor(model: ReturnType<typeof buildModel>, spec: EngineStepSpec, where: StepDevice, log: ((line: string) => void) | null): EngineStep | null {
+  try {
+    return new EngineStep(model, spec, where);
+  } catch (error) {
+    if (where === 'gpu') throw error;
+    log?.(`the tfjs step instead of the engine's: ${(error as Error).message}`);
+    return null;
+  }
+}
+
 export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult> {
   const started = performance.now();
   throwIfAborted(options.signal, 'train');
   // First, so a forced backend that is missing fails before anything is written.
   const backend = await selectBackend(options.backend, { threads: options.threads });
-  const device = resolveStepDevice(options.device ?? 'auto');
+  const device = resolveStepDevice(options.device ?? 'auto', backend.name);
   const config = openRun(options);
   const { settings } = config;
   const reader = new CacheReader(settings.cache);
@@ -279,10 +293,11 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
       `${seeds > 1 ? `seed ${seed}/${seeds} ` : ''}fold ${record.fold}/${splits.length}: ${split.train.length} training rows (${record.speakers.train.length} speakers), ` +
         `${split.val.length} validation, ${split.test.length} test; ${model.countParams()} parameters`,
     );
-    // The engine's whole-model step (on the GPU), or on the native engine whole convolution blocks and
-    // recurrent layers as single ops inside the tfjs step.
+    // The engine's whole-model step (on the GPU, or on the native CPU engine), else the tfjs step, on
+    // native with whole convolution blocks and recurrent layers as single ops.
     const engine = device.engine
-      ? new EngineStep(model, { frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, maxBatch: settings.batchSize }, device.engine)
+      ? engineStepFor(model, { frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, maxBatch: settings.batchSize },
+        device.engine, member === members[0] ? options.log : null)
       : null;
     const fused = !engine && backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
     if (member === members[0] && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
