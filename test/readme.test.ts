@@ -77,7 +77,7 @@ describe('benchmark figures come from bench/results.md with their commit and hos
   });
 
   test('a figure edited by hand, or a section without provenance, is caught', () => {
-    const edited = readme.replace(/\| ser-native, native engine \(fused ops\) \| 1 \| [\d.]+ \|/, '| ser-native, native engine (fused ops) | 1 | 999.9 |');
+    const edited = readme.replace(/\| ser-native, native engine \(whole-model step, as ser train runs it\) \| 1 \| [\d.]+ \|/, '| ser-native, native engine (whole-model step, as ser train runs it) | 1 | 999.9 |');
     expect(edited).not.toBe(readme);
     expect(renderReadmeFigures(edited, results)).not.toBe(edited);
     const stripped = results.replace(/^Provenance: .*\n/gm, '');
