@@ -13,8 +13,9 @@
 # ($1, else $OUT, else bench/gpu/out). Exit status: 0 when every check passed and every run finished.
 #
 # Usage: bash bench/gpu/check.sh [output-folder]
-# Environment: SER_CUBLAS_ROOT (a folder with include/cublas_v2.h and lib/libcublas.so.13; found in
-# python3's site-packages otherwise), CUDACXX (nvcc; found on PATH or under /usr/local/cuda* otherwise).
+# Environment: SER_CUBLAS_ROOT (a folder with include/cublas_v2.h), SER_CUBLAS_LIBRARY (libcublas.so.13;
+# both found in python3's site-packages otherwise, as PyTorch's nvidia-cublas wheel puts them), CUDACXX
+# (nvcc; found on PATH or under /usr/local/cuda* otherwise).
 set -uo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -33,19 +34,31 @@ if [ -z "$nvcc" ] || [ ! -x "$nvcc" ]; then
   say "no nvcc found: set CUDACXX"; exit 1
 fi
 
+# cuBLAS 13: the headers to build, the library to open at run time. Each from the environment, else
+# from python3's site-packages (PyTorch's nvidia-cublas wheel), else /usr and /opt.
+sites=$(python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null || true)
+find_in() {  # find_in NAME PATH_PATTERN: the first match under site-packages, then /usr and /opt
+  local hit=""
+  for dir in $sites; do
+    hit=$(find "$dir" -path "$2" -name "$1" 2>/dev/null | head -1)
+    [ -n "$hit" ] && break
+  done
+  [ -z "$hit" ] && hit=$(find /usr /opt -path "$2" -name "$1" 2>/dev/null | head -1)
+  echo "$hit"
+}
 if [ -z "${SER_CUBLAS_ROOT:-}" ]; then
-  header=$(python3 -c 'import site; print("\n".join(site.getsitepackages()))' 2>/dev/null |
-    while read -r dir; do find "$dir" -path '*nvidia*' -name cublas_v2.h 2>/dev/null; done | head -1)
-  if [ -z "$header" ]; then
-    header=$(find /usr /opt -name cublas_v2.h 2>/dev/null | head -1)
-  fi
+  header=$(find_in cublas_v2.h '*nvidia*')
+  [ -z "$header" ] && header=$(find_in cublas_v2.h '*')
   [ -n "$header" ] && SER_CUBLAS_ROOT=$(dirname "$(dirname "$header")")
 fi
 if [ -z "${SER_CUBLAS_ROOT:-}" ] || [ ! -f "$SER_CUBLAS_ROOT/include/cublas_v2.h" ]; then
-  say "cuBLAS 13 headers not found: set SER_CUBLAS_ROOT"; exit 1
+  say "cuBLAS 13 headers not found: set SER_CUBLAS_ROOT (a folder with include/cublas_v2.h)"; exit 1
 fi
-library=$(find "$SER_CUBLAS_ROOT" "$SER_CUBLAS_ROOT/.." -maxdepth 3 -name 'libcublas.so.13' 2>/dev/null | head -1)
-export SER_CUBLAS_LIBRARY=${SER_CUBLAS_LIBRARY:-$library}
+if [ -z "${SER_CUBLAS_LIBRARY:-}" ]; then
+  SER_CUBLAS_LIBRARY=$(find "$SER_CUBLAS_ROOT" "$SER_CUBLAS_ROOT/.." -maxdepth 3 -name 'libcublas.so.13' 2>/dev/null | head -1)
+  [ -z "$SER_CUBLAS_LIBRARY" ] && SER_CUBLAS_LIBRARY=$(find_in 'libcublas.so.13' '*')
+fi
+export SER_CUBLAS_LIBRARY
 say "nvcc: $nvcc ($("$nvcc" --version | tail -1))"
 say "cuBLAS: $SER_CUBLAS_ROOT, library ${SER_CUBLAS_LIBRARY:-(the search path of the loader)}"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader
