@@ -18,11 +18,20 @@ struct TrainerHolder {
   std::unique_ptr<ser::ModelTrainer> trainer;
 };
 
+// Marks the handles this file makes: any other External passed in is refused, not reinterpreted.
+constexpr napi_type_tag kTrainerTag = {0x7365722d6e617469ull, 0x76652d747261696eull};
+
+TrainerHolder& holderOf(const Napi::CallbackInfo& info) {
+  if (info.Length() < 1 || !info[0].IsExternal() || !info[0].As<Napi::External<TrainerHolder>>().CheckTypeTag(&kTrainerTag)) {
+    throw InputError("trainer must be a handle from createTrainer");
+  }
+  return *info[0].As<Napi::External<TrainerHolder>>().Data();
+}
+
 ser::ModelTrainer& trainerOf(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsExternal()) throw InputError("trainer must be a handle from createTrainer");
-  TrainerHolder* holder = info[0].As<Napi::External<TrainerHolder>>().Data();
-  if (!holder->trainer) throw InputError("the trainer was disposed");
-  return *holder->trainer;
+  TrainerHolder& holder = holderOf(info);
+  if (!holder.trainer) throw InputError("the trainer was disposed");
+  return *holder.trainer;
 }
 
 ser::Span<const float> float32Field(const Napi::Value& value, const std::string& what) {
@@ -69,7 +78,9 @@ Napi::Value CreateTrainer(const Napi::CallbackInfo& info) {
     delete holder;
     throw;
   }
-  return Napi::External<TrainerHolder>::New(info.Env(), holder, [](Napi::Env, TrainerHolder* h) { delete h; });
+  auto handle = Napi::External<TrainerHolder>::New(info.Env(), holder, [](Napi::Env, TrainerHolder* h) { delete h; });
+  handle.TypeTag(&kTrainerTag);
+  return handle;
 }
 
 Napi::Value TrainerTensors(const Napi::CallbackInfo& info) {
@@ -105,25 +116,16 @@ Napi::Value TrainerRead(const Napi::CallbackInfo& info) {
 }
 
 // trainerStep(trainer, { x, y, batch, classWeights, adam, dropoutSeeds, averageDecay, averageOneMinusDecay })
+// The fields are read first and the arrays last, and the trainer after them: a getter that runs JS
+// cannot dispose the trainer or detach a buffer between the check and the step.
 Napi::Value TrainerStep(const Napi::CallbackInfo& info) {
-  ser::ModelTrainer& trainer = trainerOf(info);
+  holderOf(info);
   const Napi::Object o = requireObject(info, 1, "inputs");
   ser::StepInputs in;
   in.batch = static_cast<std::size_t>(requireCount(o.Get("batch"), "inputs.batch"));
-  const ser::Span<const float> x = float32Field(o.Get("x"), "inputs.x");
-  const ser::Span<const float> y = float32Field(o.Get("y"), "inputs.y");
-  in.x = x.data();
-  in.xCount = x.size();
-  in.y = y.data();
-  in.yCount = y.size();
-  const Napi::Value weights = o.Get("classWeights");
-  ser::Span<const float> classWeights;
-  if (!weights.IsNull() && !weights.IsUndefined()) {
-    classWeights = float32Field(weights, "inputs.classWeights");
-    in.classWeights = classWeights.data();
-    in.classWeightCount = classWeights.size();
-  }
-  const Napi::Object adam = o.Get("adam").IsObject() ? o.Get("adam").As<Napi::Object>() : Napi::Object::New(info.Env());
+  const Napi::Value adamValue = o.Get("adam");
+  if (!adamValue.IsObject()) throw InputError("inputs.adam must be an object");
+  const Napi::Object adam = adamValue.As<Napi::Object>();
   const std::pair<const char*, float*> fields[] = {
       {"beta1", &in.adam.beta1}, {"beta2", &in.adam.beta2}, {"epsilon", &in.adam.epsilon},
       {"learningRate", &in.adam.learningRate}, {"oneMinusAccBeta1", &in.adam.oneMinusAccBeta1},
@@ -142,7 +144,19 @@ Napi::Value TrainerStep(const Napi::CallbackInfo& info) {
     in.averageOneMinusDecay = static_cast<float>(requireNumber(o.Get("averageOneMinusDecay"), "inputs.averageOneMinusDecay"));
     if (!(in.averageDecay >= 0.0f && in.averageDecay <= 1.0f)) throw InputError("inputs.averageDecay must be in [0, 1]");
   }
-  const ser::StepResult result = trainer.step(in);
+  const Napi::Value xValue = o.Get("x"), yValue = o.Get("y"), weights = o.Get("classWeights");
+  const ser::Span<const float> x = float32Field(xValue, "inputs.x");
+  const ser::Span<const float> y = float32Field(yValue, "inputs.y");
+  in.x = x.data();
+  in.xCount = x.size();
+  in.y = y.data();
+  in.yCount = y.size();
+  if (!weights.IsNull() && !weights.IsUndefined()) {
+    const ser::Span<const float> classWeights = float32Field(weights, "inputs.classWeights");
+    in.classWeights = classWeights.data();
+    in.classWeightCount = classWeights.size();
+  }
+  const ser::StepResult result = trainerOf(info).step(in);
   Napi::Object out = Napi::Object::New(info.Env());
   out.Set("loss", result.loss);
   out.Set("hits", static_cast<double>(result.hits));
@@ -150,8 +164,7 @@ Napi::Value TrainerStep(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value TrainerDispose(const Napi::CallbackInfo& info) {
-  if (info.Length() < 1 || !info[0].IsExternal()) throw InputError("trainer must be a handle from createTrainer");
-  info[0].As<Napi::External<TrainerHolder>>().Data()->trainer.reset();
+  holderOf(info).trainer.reset();
   return info.Env().Undefined();
 }
 

@@ -146,6 +146,30 @@ test.each([
   dispose(engine);
 });
 
+test('resuming into the engine step: moments restored from a checkpoint (named by another process) are taken by position', async () => {
+  const saved = fresh();
+  tfjsSteps(saved, 0, 3, null);
+  // A second model in the process: its variables carry other names than the ones the moments were saved under.
+  const resumed = fresh();
+  expect((resumed.model.trainableWeights[0].read() as tf.Variable).name).not.toBe((saved.model.trainableWeights[0].read() as tf.Variable).name);
+  resumed.model.weights.forEach((w, i) => w.write(tf.tensor(saved.model.weights[i].read().dataSync().slice(), w.shape as number[])));
+  await resumed.optimizer.setWeights(await saved.optimizer.getWeights());
+  const named: tf.NamedTensorMap = {};
+  for (const { name, tensor } of saved.average.named()) named[name] = tensor;
+  resumed.average.restore(named, 'test');
+  const moments = (o: tf.AdamOptimizer) => (o as unknown as { accumulatedFirstMoment: { originalName: string; variable: tf.Variable }[] }).accumulatedFirstMoment;
+  expect(moments(resumed.optimizer)[0].originalName).toBe(`${(saved.model.trainableWeights[0].read() as tf.Variable).name}/m`);
+  const before = moments(resumed.optimizer).map((m) => m.variable.dataSync().slice());
+  // Two more steps each way from the same state: the engine's from the restored copy.
+  const nextSaved = tfjsSteps(saved, 3, 5, null);
+  const nextResumed = engineSteps(resumed, 3, 5, null);
+  expect(before[0].some((v) => v !== 0)).toBe(true);
+  nextResumed.forEach((loss, i) => expect(Math.abs(loss - nextSaved[i]) / nextSaved[i]).toBeLessThan(1e-5));
+  expect(Object.entries(differences(saved, resumed)).filter(([, d]) => !(d <= 1e-4))).toEqual([]);
+  dispose(saved);
+  dispose(resumed);
+});
+
 test('the engine step refuses a batch, a tensor or a device it cannot take, naming what is wrong', () => {
   const t = fresh();
   const engine = new EngineStep(t.model, { frames: FRAMES, coeffs: COEFFS, classes: CLASSES, sizes: SIZES, maxBatch: 4 }, 'cpu');
@@ -158,6 +182,12 @@ test('the engine step refuses a batch, a tensor or a device it cannot take, nami
   } finally {
     engine.dispose();
   }
+  expect(() => engine.step(randomBatch(1, 2), 0, t.optimizer, null, null)).toThrow(/disposed/);
+  const unloaded = new EngineStep(t.model, { frames: FRAMES, coeffs: COEFFS, classes: CLASSES, sizes: SIZES, maxBatch: 4 }, 'cpu');
+  expect(() => unloaded.step(randomBatch(1, 2), 0, t.optimizer, null, null)).toThrow(/before load/);
+  unloaded.dispose();
+  // A handle from elsewhere is refused, not reinterpreted.
+  expect(() => native.trainerStep({} as never, {} as never)).toThrow(/handle from createTrainer/);
   const other = buildModel({ frames: FRAMES, coeffs: COEFFS, classes: CLASSES, sizes: { ...SIZES, lstmUnits: 12 }, seed: 1 });
   expect(() => new EngineStep(other, { frames: FRAMES, coeffs: COEFFS, classes: CLASSES, sizes: SIZES, maxBatch: 4 }, 'cpu'))
     .toThrow(/does not fit this model \(bilstm\/forward_lstm\/kernel \[80,48\] where the engine has bilstm\/forward_lstm\/kernel \[80,64\]\)/);

@@ -328,8 +328,9 @@ describe('on small tone datasets (cpu backend for exact repeatability)', () => {
     expect(done).toBeLessThan(6);
     expectOk(spawnSync(process.execPath, [CLI, 'train', '-o', mixed, '--resume', '--backend', 'native', '--device', 'cpu', '--threads', '2'], { encoding: 'utf8', env: tfjsEnv }));
     expect(lines(metrics)).toHaveLength(6);
-    const starts = JSON.parse(fs.readFileSync(path.join(mixed, 'config.json'), 'utf8')).backends as { fromEpoch: number; device: string }[];
+    const starts = JSON.parse(fs.readFileSync(path.join(mixed, 'config.json'), 'utf8')).backends as { fromEpoch: number; device: string; step: string }[];
     expect(starts.map((b) => b.fromEpoch)).toEqual([0, done]);
+    expect(starts.map((b) => `${b.device}/${b.step}`)).toEqual(['cpu/engine', 'cpu/tfjs']);
     await compare(mixed);
   }, 240_000);
 

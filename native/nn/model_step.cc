@@ -24,9 +24,15 @@ void validateModelStepConfig(const ModelStepConfig& c) {
       c.attentionUnits == 0 || c.convFilters.empty()) {
     throw InputError("the model's sizes must be positive and it needs at least one convolution block");
   }
+  // Each size far beyond any real model is refused, so every product of sizes below fits in 64 bits.
+  constexpr std::size_t kLargestSize = std::size_t{1} << 16, kLargestFrames = std::size_t{1} << 22;
+  if (c.maxBatch > kLargestSize || c.coeffs > kLargestSize || c.classes > kLargestSize || c.lstmUnits > kLargestSize ||
+      c.attentionUnits > kLargestSize || c.frames > kLargestFrames || c.convFilters.size() > 32) {
+    throw InputError("a model size is out of range (batch, coefficients, classes and units at most 65536, frames at most 4194304)");
+  }
   std::size_t height = c.frames, width = c.coeffs;
   for (std::size_t filters : c.convFilters) {
-    if (filters == 0) throw InputError("a convolution block needs at least one filter");
+    if (filters == 0 || filters > kLargestSize) throw InputError("a convolution block needs 1 to 65536 filters");
     if (height < 2 || width < 2) {
       throw InputError("input " + std::to_string(c.frames) + " x " + std::to_string(c.coeffs) + " is too small for " +
                        std::to_string(c.convFilters.size()) + " pooling blocks");
@@ -36,8 +42,15 @@ void validateModelStepConfig(const ModelStepConfig& c) {
   }
   if (!(c.dropoutRate >= 0.0f && c.dropoutRate < 1.0f)) throw InputError("dropout rate must be in [0, 1)");
   if (!(c.batchNormMomentum >= 0.0 && c.batchNormMomentum <= 1.0)) throw InputError("batch-norm momentum must be in [0, 1]");
-  const double elements = static_cast<double>(c.maxBatch) * c.frames * c.coeffs * c.convFilters[0];
-  if (elements > 4e9) throw InputError("the batch is too large for one training step (" + std::to_string(c.maxBatch) + " rows)");
+  // The largest activations (the first block's output, the BiLSTM's workspace) and every dropout mask's
+  // 32-bit element index.
+  const double batch = static_cast<double>(c.maxBatch);
+  const double lstmRows = batch * static_cast<double>(height);
+  const double elements = std::max(batch * c.frames * c.coeffs * c.convFilters[0],
+                                   2.0 * lstmRows * (static_cast<double>(width) * c.convFilters.back() + 11.0 * c.lstmUnits));
+  if (elements > 4e9 || batch * 2.0 * c.lstmUnits > 4e9) {
+    throw InputError("the batch is too large for one training step (" + std::to_string(c.maxBatch) + " rows)");
+  }
 }
 
 std::vector<ModelTensor> modelTensors(const ModelStepConfig& c) {

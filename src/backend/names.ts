@@ -13,7 +13,8 @@ export type BackendChoice = BackendName | 'auto';
 
 /**
  * Where the training step runs: `gpu` is the engine's whole-model step on CUDA (a build with
- * SER_CUDA=ON and a usable GPU), `cpu` the tfjs model on its backend, `auto` the GPU when there is one.
+ * SER_CUDA=ON, a usable GPU and the native backend), `cpu` the same step on the native CPU engine (the
+ * tfjs step on other backends), `auto` the GPU when there is one and the run is on native.
  */
 export const DEVICES = ['auto', 'cpu', 'gpu'] as const;
 /** A training device by name, or auto for the GPU when one can be used. */

@@ -6,9 +6,10 @@ import { escapeXml as escape } from './svg';
 const pct = (v: number) => `${(100 * v).toFixed(1)}%`;
 const meanStd = (s: Summary) => (s.values.length > 1 ? `${pct(s.mean)} ± ${pct(s.std)}` : pct(s.mean));
 
-/** ", on the GPU (name)" for a start whose steps ran on the GPU. */
-function onDevice(start: { device?: 'cpu' | 'gpu'; gpu?: string }): string {
-  return start.device === 'gpu' ? `, steps on the GPU${start.gpu ? ` (${start.gpu})` : ''}` : '';
+/** Where a start's steps ran: ", steps on the GPU (name)", ", the tfjs step", or nothing (the engine's on the CPU). */
+function onDevice(start: { device?: 'cpu' | 'gpu'; step?: 'engine' | 'tfjs'; gpu?: string }): string {
+  if (start.device === 'gpu') return `, steps on the GPU${start.gpu ? ` (${start.gpu})` : ''}`;
+  return start.step === 'tfjs' ? ', the tfjs step' : '';
 }
 
 function table(headers: string[], rows: string[][], className = ''): string {

@@ -34,26 +34,43 @@ export interface ResolvedDevice {
   device: 'cpu' | 'gpu';
   /** The engine's whole-model step and where it runs; null: the tfjs model's step on its backend. */
   engine: StepDevice | null;
+  /** The step recorded per start: the engine's or tfjs's (they agree within 1e-3 over a run, not bit for bit). */
+  step: 'engine' | 'tfjs';
   /** For the log and the report. */
   description: string;
   gpuName: string | null;
 }
 
 /**
- * `gpu` needs a usable GPU (else an OptionsError with the reason), `auto` takes one when there is one.
- * On the CPU with the native backend the engine's whole-model step runs too (one addon call a step,
- * measured faster than the tfjs step with fused ops); other backends train through tfjs.
- * SER_STEP_ENGINE=tfjs keeps the tfjs step on native (for comparison and diagnosis).
+ * `gpu` needs a usable GPU and the native backend (else an OptionsError saying why); `auto` takes the
+ * GPU when there is one and the run is on native. On the CPU with native the engine's whole-model step
+ * runs too (one addon call a step, measured faster than the tfjs step with fused ops); other backends
+ * train through tfjs, and SER_STEP_ENGINE=tfjs keeps the tfjs step on native (comparison, diagnosis).
+ * `probeGpu` tries the engine on the GPU with the run's sizes (device memory, a busy device): under
+ * `auto` a failure falls back to the CPU, under `gpu` it is the error.
  */
-export function resolveStepDevice(choice: DeviceChoice, backend: string, env: NodeJS.ProcessEnv = process.env): ResolvedDevice {
+export function resolveStepDevice(choice: DeviceChoice, backend: string, probeGpu: () => string | null, env: NodeJS.ProcessEnv = process.env): ResolvedDevice {
   const info = native.gpuInfo();
-  if (choice === 'gpu' && !info.available) throw new OptionsError(`device (--device) gpu: ${info.reason}`);
-  if (choice !== 'cpu' && info.available) {
-    return { device: 'gpu', engine: 'gpu', description: `gpu: ${info.name} (compute ${info.computeCapability}), the engine's whole-model step`, gpuName: info.name };
+  const tfjsStep = env.SER_STEP_ENGINE === 'tfjs';
+  const cpuEngine = backend === 'native' && !tfjsStep;
+  let why: string | null = null;
+  if (choice === 'gpu') {
+    const problem = !info.available ? info.reason
+      : backend !== 'native' ? `the GPU trains with the native backend, not ${backend}`
+        : tfjsStep ? 'SER_STEP_ENGINE=tfjs keeps training on the tfjs step' : probeGpu();
+    if (problem) throw new OptionsError(`device (--device) gpu: ${problem}`);
   }
-  const engine = backend === 'native' && env.SER_STEP_ENGINE !== 'tfjs' ? 'cpu' : null;
-  const why = choice === 'auto' ? ` (no GPU: ${info.reason})` : '';
-  return { device: 'cpu', engine, description: `cpu${why}, ${engine ? "the engine's whole-model step" : `the tfjs step on ${backend}`}`, gpuName: null };
+  if (choice !== 'cpu' && info.available && cpuEngine) {
+    why = choice === 'auto' ? probeGpu() : null;
+    if (why === null) {
+      return { device: 'gpu', engine: 'gpu', step: 'engine', description: `gpu: ${info.name} (compute ${info.computeCapability}), the engine's whole-model step`, gpuName: info.name };
+    }
+  }
+  const reason = choice !== 'auto' ? '' : ` (${why ? `the GPU failed: ${why}` : info.available ? `the GPU trains with native's engine step only` : `no GPU: ${info.reason}`})`;
+  return {
+    device: 'cpu', engine: cpuEngine ? 'cpu' : null, step: cpuEngine ? 'engine' : 'tfjs',
+    description: `cpu${reason}, ${cpuEngine ? "the engine's whole-model step" : `the tfjs step on ${backend}`}`, gpuName: null,
+  };
 }
 
 function layerConfig(model: tf.LayersModel, name: string): tf.serialization.ConfigDict {
@@ -69,6 +86,7 @@ export class EngineStep {
   private accBeta1 = 0;
   private accBeta2 = 0;
   private steps = 0;
+  private loaded = false;
 
   constructor(private readonly model: tf.LayersModel, spec: EngineStepSpec, readonly device: StepDevice) {
     const bn = layerConfig(model, 'bn1');
@@ -84,10 +102,13 @@ export class EngineStep {
     this.trainable = model.trainableWeights;
     // The engine's step is written for buildModel's architecture: its weights must be the model's, in order.
     const weights = model.weights;
-    const problem = weights.length + 3 * this.trainable.length > this.tensors.length ? 'more weights than the engine step has'
-      : this.dropouts.length !== spec.sizes.convFilters.length + 1 ? `${this.dropouts.length} step dropouts`
-        : weights.map((w, i) => (w.originalName === this.tensors[i].name && w.shape.join('x') === this.tensors[i].shape.join('x') ? null
-          : `${w.originalName} [${w.shape}] where the engine has ${this.tensors[i].name} [${this.tensors[i].shape}]`)).find((p) => p) ?? null;
+    const input = model.inputs[0].shape;
+    const problem = weights.length + 3 * this.trainable.length !== this.tensors.length ? `${weights.length} weights where the engine step has ${this.tensors.length - 3 * this.trainable.length}`
+      : input.join('x') !== ['', spec.frames, spec.coeffs, 1].join('x') ? `input [${input}] where the engine takes [null,${spec.frames},${spec.coeffs},1]`
+        : this.dropouts.length !== spec.sizes.convFilters.length + 1 ? `${this.dropouts.length} step dropouts`
+          : this.dropouts.some((d) => d.dropoutRate !== spec.sizes.dropout) ? `a dropout rate other than ${spec.sizes.dropout}`
+            : weights.map((w, i) => (w.originalName === this.tensors[i].name && w.shape.join('x') === this.tensors[i].shape.join('x') ? null
+              : `${w.originalName} [${w.shape}] where the engine has ${this.tensors[i].name} [${this.tensors[i].shape}]`)).find((p) => p) ?? null;
     if (problem) {
       native.trainerDispose(this.handle);
       throw new Error(`the engine's training step does not fit this model (${problem})`);
@@ -104,19 +125,29 @@ export class EngineStep {
   load(optimizer: tf.AdamOptimizer, average: WeightAverage | null): void {
     const adam = optimizer as unknown as AdamFields;
     this.model.weights.forEach((w, i) => native.trainerWrite(this.handle, i, w.read().dataSync() as Float32Array));
+    // tfjs's Adam keeps moment i for trained variable i (by position: after a checkpoint is restored
+    // their names are the ones of the process that saved it). None yet: a fresh run, all zero.
+    const moments = [adam.accumulatedFirstMoment, adam.accumulatedSecondMoment];
+    if (moments.some((list) => list.length !== 0 && list.length !== this.trainable.length)) {
+      throw new Error(`the optimiser holds moments of ${adam.accumulatedFirstMoment.length} variables, the model trains ${this.trainable.length}`);
+    }
     this.trainable.forEach((w, i) => {
       const variable = w.read() as tf.Variable;
       const zeros = new Float32Array(variable.size);
-      const m = adam.accumulatedFirstMoment.find((x) => x.originalName === `${variable.name}/m`)?.variable;
-      const v = adam.accumulatedSecondMoment.find((x) => x.originalName === `${variable.name}/v`)?.variable;
-      native.trainerWrite(this.handle, this.index(`${w.originalName}/m`), m ? (m.dataSync() as Float32Array) : zeros);
-      native.trainerWrite(this.handle, this.index(`${w.originalName}/v`), v ? (v.dataSync() as Float32Array) : zeros);
+      for (const [list, suffix] of [[adam.accumulatedFirstMoment, 'm'], [adam.accumulatedSecondMoment, 'v']] as const) {
+        const moment = list[i]?.variable;
+        if (moment && moment.shape.join('x') !== variable.shape.join('x')) {
+          throw new Error(`the optimiser's moment ${i} has shape [${moment.shape}], ${w.originalName} [${variable.shape}]`);
+        }
+        native.trainerWrite(this.handle, this.index(`${w.originalName}/${suffix}`), moment ? (moment.dataSync() as Float32Array) : zeros);
+      }
       const averaged = average?.averageVariables[i];
       native.trainerWrite(this.handle, this.index(`${w.originalName}/average`), (averaged ?? variable).dataSync() as Float32Array);
     });
     this.accBeta1 = adam.accBeta1.dataSync()[0];
     this.accBeta2 = adam.accBeta2.dataSync()[0];
     this.steps = 0;
+    this.loaded = true;
   }
 
   /**
@@ -124,6 +155,7 @@ export class EngineStep {
    * then the weight average's update after global step `step + 1` when `average` is given.
    */
   step(batch: Batch, step: number, optimizer: tf.AdamOptimizer, classWeights: Float32Array | null, average: WeightAverage | null): { loss: number; hits: number } {
+    if (!this.loaded) throw new Error('EngineStep.step before load: the engine holds no weights yet');
     const adam = optimizer as unknown as AdamFields;
     setDropoutStep(step);
     const dropoutSeeds = this.dropouts.map((layer) => stepDropoutMaskOf(layer)?.seed ?? 0);

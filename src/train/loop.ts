@@ -172,8 +172,8 @@ export async function trainFold(input: FoldInput): Promise<LoopState> {
   const forward: TrainingForward = input.trainingForward ?? ((x) => model.apply(x, { training: true }) as tf.Tensor);
   const classWeights = options.classWeights ? tf.tensor1d(options.classWeights) : null;
   const engine = input.stepEngine ?? null;
-  engine?.load(optimizer, average);
   try {
+    engine?.load(optimizer, average);
     while (!state.finished && state.epoch < options.epochs) {
       const epoch = state.epoch;
       setLearningRate(optimizer, state.lr);

@@ -67,7 +67,7 @@ export interface RunConfig {
   created: string;
   settings: TrainSettings;
   /** The backend, thread count and training device of each start or resume of the run, in order. */
-  backends: { backend: string; threads?: number; device?: 'cpu' | 'gpu'; gpu?: string; fromEpoch: number; date: string }[];
+  backends: { backend: string; threads?: number; device?: 'cpu' | 'gpu'; step?: 'engine' | 'tfjs'; gpu?: string; fromEpoch: number; date: string }[];
 }
 
 export interface FoldRecord {

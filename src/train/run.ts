@@ -7,6 +7,7 @@ import * as path from 'path';
 import { writeFileAtomic } from '../io/atomic';
 import { CacheConflictError, OptionsError, throwIfAborted } from '../errors';
 import { speakerFolds, splitBySpeaker, splitRandom, type Split } from '../data/splits';
+import { native } from '../native';
 import { CREATED_BY } from '../version';
 import {
   CONFIG_JSON, FOLDS_JSON, readFolds, readRunConfig, RUN_VERSION, runMembers, STARTS_JSON,
@@ -181,6 +182,21 @@ export function memberFinished(runDir: string, member: Pick<RunMember, 'dir'>): 
   return memberState(runDir, member)?.finished === true;
 }
 
+/** Null when the engine's step can be made on the GPU with these sizes (its memory taken and given back), else why not. */
+function tryEngineOnGpu(spec: EngineStepSpec): string | null {
+  try {
+    const handle = native.createTrainer({
+      maxBatch: spec.maxBatch, frames: spec.frames, coeffs: spec.coeffs, classes: spec.classes, convFilters: spec.sizes.convFilters,
+      lstmUnits: spec.sizes.lstmUnits, attentionUnits: spec.sizes.attentionUnits, dropoutRate: spec.sizes.dropout,
+      batchNormMomentum: 0.99, batchNormEpsilon: 1e-3, gates: 'hardSigmoid',
+    }, 'gpu');
+    native.trainerDispose(handle);
+    return null;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
 /**
  * The engine's step for a model, or null (with a log line) where it does not cover the model on the
  * CPU: that model trains through tfjs. The GPU has no such fallback.
@@ -200,11 +216,15 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
   throwIfAborted(options.signal, 'train');
   // First, so a forced backend that is missing fails before anything is written.
   const backend = await selectBackend(options.backend, { threads: options.threads });
-  const device = resolveStepDevice(options.device ?? 'auto', backend.name);
+  // A GPU asked for and missing (or unusable with this backend) fails here; the trial with the run's
+  // sizes comes once the cache is open.
+  resolveStepDevice(options.device ?? 'auto', backend.name, () => null);
   const config = openRun(options);
   const { settings } = config;
   const reader = new CacheReader(settings.cache);
   const { manifest } = reader;
+  const stepSpec: EngineStepSpec = { frames: manifest.frames, coeffs: manifest.coeffs, classes: reader.labels.length, sizes: settings.sizes, maxBatch: settings.batchSize };
+  const device = resolveStepDevice(options.device ?? 'auto', backend.name, () => tryEngineOnGpu(stepSpec));
   const splits = makeSplits(reader, settings);
   const records = foldRecords(reader, splits);
   const foldsFile = path.join(options.runDir, FOLDS_JSON);
@@ -235,7 +255,7 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     return fs.existsSync(metrics) ? fs.readFileSync(metrics, 'utf8').split('\n').filter(Boolean).length : 0;
   };
   const start = (member: RunMember) => ({
-    backend: backend.name, threads: backend.threads, device: device.device, ...(device.gpuName ? { gpu: device.gpuName } : {}),
+    backend: backend.name, threads: backend.threads, device: device.device, step: device.step, ...(device.gpuName ? { gpu: device.gpuName } : {}),
     fromEpoch: firstEpoch(member), date: new Date().toISOString(),
   });
   if (oneFold === null) {
@@ -295,14 +315,12 @@ export async function trainRun(options: TrainRunOptions): Promise<TrainRunResult
     );
     // The engine's whole-model step (on the GPU, or on the native CPU engine), else the tfjs step, on
     // native with whole convolution blocks and recurrent layers as single ops.
-    const engine = device.engine
-      ? engineStepFor(model, { frames: manifest.frames, coeffs: manifest.coeffs, classes: labels.length, sizes: settings.sizes, maxBatch: settings.batchSize },
-        device.engine, member === members[0] ? options.log : null)
-      : null;
-    const fused = !engine && backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
-    if (member === members[0] && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
+    let engine: EngineStep | null = null;
     let state: LoopState;
     try {
+      engine = device.engine ? engineStepFor(model, stepSpec, device.engine, member === members[0] ? options.log : null) : null;
+      const fused = !engine && backend.name === 'native' ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf }) : null;
+      if (member === members[0] && fused) options.log(`native: ${fused.convBlocks} convolution blocks and ${fused.recurrent} recurrent layer(s) fused`);
       state = await trainFold({
         paths, model, trainingForward: fused?.forward, stepEngine: engine ?? undefined, source, reader, val: split.val, norm,
         preprocessing: {

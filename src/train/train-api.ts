@@ -117,9 +117,10 @@ export interface TrainOptions extends CallOptions {
   backend?: BackendChoice;
   /**
    * Where training steps run: 'gpu' (the engine's whole-model step on CUDA; needs an addon built with
-   * SER_CUDA=ON and a usable GPU, else an error says why), 'cpu' (the tfjs model on its backend), or
-   * 'auto' (the GPU when gpuInfo() says one is available). Validation and prediction run on the CPU.
-   * Default 'auto'.
+   * SER_CUDA=ON, a usable GPU and the native backend, else an error says why), 'cpu' (the same step on
+   * the native CPU engine; the tfjs step on other backends), or 'auto' (the GPU when gpuInfo() says one
+   * is available and the run is on native; a GPU that fails the run's sizes falls back to the CPU).
+   * Validation and prediction run on the CPU. Default 'auto'.
    */
   device?: DeviceChoice;
   /** Threads to train on; default every core. */
