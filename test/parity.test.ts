@@ -1,11 +1,12 @@
 // Parity with librosa 0.10.2 / scipy 1.10.1 reference outputs (test/fixtures/mfcc-16k, see its README).
+import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 
 import { extractFeaturesSync } from '../src/clips/extract';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
-import { FIXTURES, maxAbs, maxAbsDiff } from './helpers/paths';
+import { FIXTURES, ROOT, maxAbs, maxAbsDiff } from './helpers/paths';
 
 // The fixtures' config "A": librosa.feature.mfcc(sr=16000, n_mfcc=40, n_fft=512, win_length=400,
 // hop_length=160, n_mels=64, fmax=8000). It equals our defaults, so no options are passed.
@@ -70,5 +71,38 @@ describe('decode + resample 48 kHz -> 16 kHz against scipy.signal.resample_poly'
     // Same pipeline on inputs within 1e-5 of each other: MFCC moves by far less than the parity bound.
     expect(maxAbsDiff(fromWav.data, fromSamples.data)).toBeLessThan(1e-2);
     expect(maxAbsDiff(fromWav.data, fixture('speech_a_mfcc_f32.npy').data)).toBeLessThan(1e-2);
+  });
+});
+
+// The STFT, resampler, mel and decibel stages take 16 frames (or outputs) per vector on CPUs with
+// AVX-512 and 8 on the others; every lane runs the same operations in the same order, so the two paths
+// must agree bit for bit. SER_DSP_ISA=avx2 forces the 8-lane path in a child process. On a CPU without
+// AVX-512 both runs take the 8-lane path; the CI hosts have AVX-512.
+describe('the AVX-512 and AVX2 feature paths', () => {
+  test('give the same bits for every feature kind and source rate', () => {
+    const script = `
+      const { native } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'native.js'))});
+      const { resolveFeatureConfig } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))});
+      const fs = require('fs');
+      const wav = native.decodeWav(fs.readFileSync(${JSON.stringify(path.join(FIXTURES, 'speech_a_source48k_s16.wav'))}));
+      const digests = [];
+      for (const rate of [48000, 44100, 22050, 16000]) {
+        const samples = rate === 48000 ? wav.samples : native.resample(wav.samples, 48000, rate);
+        for (const kind of ['mfcc', 'logmel', 'power']) {
+          const f = native.wavToFeatures(native.encodeWav16(samples, rate), { ...resolveFeatureConfig(), kind });
+          digests.push(require('crypto').createHash('sha256').update(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)).digest('hex'));
+        }
+      }
+      console.log(JSON.stringify(digests));`;
+    const run = (env: NodeJS.ProcessEnv) => {
+      const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
+      expect(child.status).toBe(0);
+      return JSON.parse(child.stdout) as string[];
+    };
+    const wide = run({ SER_DSP_ISA: '' });
+    const narrow = run({ SER_DSP_ISA: 'avx2' });
+    expect(wide).toHaveLength(12);
+    expect(new Set(wide).size).toBe(12);
+    expect(narrow).toEqual(wide);
   });
 });

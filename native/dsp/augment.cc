@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/errors.h"
-#include "common/finite.h"
+#include "dsp/finite.h"
 #include "dsp/dot.h"
 #include "dsp/resample.h"
 #include "common/simd.h"

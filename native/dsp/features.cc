@@ -6,7 +6,7 @@
 #include <string>
 
 #include "common/errors.h"
-#include "common/finite.h"
+#include "dsp/finite.h"
 #include "dsp/resample.h"
 
 namespace ser {
@@ -94,21 +94,16 @@ void FeatureExtractor::compute(Span<const float> samples, Span<float> out) {
   const std::size_t frames = featureFrames(samples.size(), config_);
   const std::size_t coeffs = featureCoeffs(config_);
   if (out.size() != frames * coeffs) throw InputError("feature output buffer has the wrong size");
-  const std::size_t bins = config_.nFft / 2 + 1;
-  if (config_.kind == FeatureKind::Power) {
-    powerSpectrogram(samples, stft_, out);
-    unflooredRows(out, frames, out);
+  const int64_t length = static_cast<int64_t>(samples.size());
+  if (config_.kind != FeatureKind::Mfcc) {
+    // Power and log-mel rows are the unfloored rows, floored in place.
+    const float maxDb = unflooredFrames(samples, 0, length, 0, frames, out);
+    finishRows(out, frames, floorFor(maxDb), out);
     return;
   }
-  power_.resize(frames * bins);
-  powerSpectrogram(samples, stft_, Span<float>(power_));
-  float* melOut = out.data();
-  if (config_.kind == FeatureKind::Mfcc) {
-    melFrames_.resize(frames * config_.nMels);
-    melOut = melFrames_.data();
-  }
-  Span<float> mel(melOut, frames * config_.nMels);
-  const float maxDb = unflooredRows(Span<const float>(power_), frames, mel);
+  melFrames_.resize(frames * config_.nMels);
+  Span<float> mel(melFrames_.data(), melFrames_.size());
+  const float maxDb = unflooredFrames(samples, 0, length, 0, frames, mel);
   finishRows(mel, frames, floorFor(maxDb), out);
 }
 
@@ -116,21 +111,18 @@ std::size_t FeatureExtractor::unflooredWidth() const {
   return config_.kind == FeatureKind::Power ? config_.nFft / 2 + 1 : config_.nMels;
 }
 
-float FeatureExtractor::unflooredRows(Span<const float> power, std::size_t frames, Span<float> out) {
-  const std::size_t bins = config_.nFft / 2 + 1;
-  if (power.size() != frames * bins || out.size() != frames * unflooredWidth()) {
-    throw InputError("unflooredRows: size mismatch");
-  }
+float FeatureExtractor::unflooredFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength,
+                                        std::size_t firstFrame, std::size_t count, Span<float> out) {
+  if (out.size() != count * unflooredWidth()) throw InputError("unflooredFrames: size mismatch");
   if (config_.kind == FeatureKind::Power) {
+    powerSpectrogramFrames(buffer, bufferStart, signalLength, firstFrame, count, stft_, out);
     // logmel and mfcc refuse a spectrum that overflowed float32 (in floorFor); so does the power kind.
-    for (std::size_t i = 0; i < power.size(); ++i) {
-      if (!std::isfinite(power[i])) throw InputError("the spectrum overflowed float32 (samples far outside [-1, 1]?)");
-      out[i] = power[i];
+    for (float v : out) {
+      if (!std::isfinite(v)) throw InputError("the spectrum overflowed float32 (samples far outside [-1, 1]?)");
     }
     return -INFINITY;
   }
-  const std::size_t mels = config_.nMels;
-  for (std::size_t t = 0; t < frames; ++t) mel_->apply(&power[t * bins], out.data() + t * mels);
+  melSpectrogramFrames(buffer, bufferStart, signalLength, firstFrame, count, stft_, *mel_, out);
   return powerToDbUnfloored(out, DbConfig{config_.ref, config_.amin, config_.topDb});
 }
 

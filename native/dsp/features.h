@@ -58,9 +58,12 @@ class FeatureExtractor {
   // The stages after the power spectrogram, for signals seen a block at a time (FeatureStream).
   // Values per frame before the dB floor: nMels (logmel, mfcc) or nFft/2 + 1 (power).
   std::size_t unflooredWidth() const;
-  // Rows of the power spectrogram to unfloored rows (in place for power); returns their largest dB
-  // value (-inf for the power kind, which has no decibels) and checks the power kind for overflow.
-  float unflooredRows(Span<const float> power, std::size_t frames, Span<float> out);
+  // Unfloored rows of frames firstFrame .. firstFrame + count - 1 of a signal of signalLength samples,
+  // of which `buffer` holds indices bufferStart on (powerSpectrogramFrames' contract): the same bits
+  // whichever frames share a call. Returns their largest dB value (-inf for the power kind, which has
+  // no decibels) and checks the power kind for overflow.
+  float unflooredFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
+                        std::size_t count, Span<float> out);
   // The floor for the whole signal's largest dB value (throws when the spectrum overflowed).
   float floorFor(float maxDb) const;
   // Unfloored rows to features: the floor, then the DCT for mfcc.
@@ -71,7 +74,7 @@ class FeatureExtractor {
   StftConfig stft_;
   std::unique_ptr<SparseMelBasis> mel_;
   std::vector<float> dct_;
-  std::vector<float> power_, melFrames_;
+  std::vector<float> melFrames_;
 };
 
 // Extractors cached per thread and config.

@@ -60,6 +60,25 @@ constexpr bool kGccShuffle = true;
 #define SER_SHUFFLE(a, b, mask) __builtin_shuffle(a, b, mask)
 #endif
 
+// One stage of the 16 x 16 float transpose (AVX-512: one two-source permute per row).
+template <typename P, int B>
+inline void transposeStage16(P* rows) {
+  using I = int32_t __attribute__((vector_size(64)));
+  constexpr auto index = [](int c, bool upper) { return (c & B) ? (upper ? 16 + c : 16 + c - B) : (upper ? c + B : c); };
+  constexpr I lo = {index(0, false), index(1, false), index(2, false), index(3, false), index(4, false), index(5, false),
+                    index(6, false), index(7, false), index(8, false), index(9, false), index(10, false), index(11, false),
+                    index(12, false), index(13, false), index(14, false), index(15, false)};
+  constexpr I hi = {index(0, true), index(1, true), index(2, true), index(3, true), index(4, true), index(5, true),
+                    index(6, true), index(7, true), index(8, true), index(9, true), index(10, true), index(11, true),
+                    index(12, true), index(13, true), index(14, true), index(15, true)};
+  for (int r = 0; r < 16; ++r) {
+    if (r & B) continue;
+    const P a = rows[r], d = rows[r + B];
+    rows[r] = SER_SHUFFLE(a, d, lo);
+    rows[r + B] = SER_SHUFFLE(a, d, hi);
+  }
+}
+
 // Transposes an L x L block held as L packs: afterwards rows[c] holds what was column c. The 8 x 8
 // float and 4 x 4 double cases are the classic unpack / shuffle / 128-bit-permute network (one
 // AVX2 register per row); other shapes go through memory.
@@ -97,6 +116,12 @@ inline void transposeBlock(typename PackOf<T, L>::type* rows) {
     rows[1] = SER_SHUFFLE(t1, t3, low128);
     rows[2] = SER_SHUFFLE(t0, t2, high128);
     rows[3] = SER_SHUFFLE(t1, t3, high128);
+  } else if constexpr (kGccShuffle && L == 16 && sizeof(T) == 4) {
+    // Four stages; stage B swaps the off-diagonal B x B blocks of each 2B x 2B block (rows r and r + B).
+    transposeStage16<P, 8>(rows);
+    transposeStage16<P, 4>(rows);
+    transposeStage16<P, 2>(rows);
+    transposeStage16<P, 1>(rows);
   } else {
     T cells[L][L];
     for (std::size_t r = 0; r < L; ++r) std::memcpy(cells[r], &rows[r], sizeof(P));
@@ -109,7 +134,7 @@ inline void transposeBlock(typename PackOf<T, L>::type* rows) {
 // Frames (one pointer each, n samples) into the packed lane-interleaved layout of the half-size
 // complex FFT: re[j][l] = frame_l[2j], im[j][l] = frame_l[2j + 1].
 template <typename T, std::size_t L>
-SER_HOT void packFrames(std::size_t n, const T* const* frames, T* __restrict re, T* __restrict im) {
+SER_HOT_WIDE void packFrames(std::size_t n, const T* const* frames, T* __restrict re, T* __restrict im) {
   using P = typename PackOf<T, L>::type;
   std::size_t i = 0;
   if constexpr (L > 1) {
@@ -156,7 +181,7 @@ SER_HOT void unpackLanes(std::size_t bins, const T* __restrict src, Out* const* 
 // Every element is a Pack of L lanes; Stockham reads one buffer and writes the other (restrict).
 
 template <typename T, std::size_t L>
-SER_HOT void radix2(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
+SER_HOT_WIDE void radix2(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
                     const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
   using P = typename PackOf<T, L>::type;
   const std::size_t in = count * span * L;
@@ -182,7 +207,7 @@ SER_HOT void radix2(std::size_t span, std::size_t count, const T* twRe, const T*
 }
 
 template <typename T, std::size_t L>
-SER_HOT void radix4(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
+SER_HOT_WIDE void radix4(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
                     const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
   using P = typename PackOf<T, L>::type;
   const std::size_t in = count * span * L;  // distance between the four inputs of a butterfly
@@ -222,7 +247,7 @@ SER_HOT void radix4(std::size_t span, std::size_t count, const T* twRe, const T*
 }
 
 template <typename T, std::size_t L>
-SER_HOT void radix3(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
+SER_HOT_WIDE void radix3(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
                     const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
   using P = typename PackOf<T, L>::type;
   const T c = static_cast<T>(0.86602540378443864676);  // sin(2 pi / 3)
@@ -291,7 +316,7 @@ void radixGeneric(std::size_t radix, std::size_t span, std::size_t count, const 
 }
 
 template <typename T, std::size_t L>
-SER_HOT void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
+SER_HOT_WIDE void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
                                 const T* rotIm, T* __restrict xr, T* __restrict xi) {
   // Z = FFT(even + i odd); E = (Z_k + conj Z_{m-k}) / 2, O = -i (Z_k - conj Z_{m-k}) / 2, X_k = E + w^k O.
   using P = typename PackOf<T, L>::type;
@@ -313,6 +338,12 @@ SER_HOT void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, const T* 
     store(xr + k * L, er + wr * odr - wi * odi);
     store(xi + k * L, ei + wr * odi + wi * odr);
   }
+}
+
+// re[e] = re[e]^2 + im[e]^2.
+template <typename T>
+SER_HOT_WIDE void squaredMagnitude(T* __restrict re, const T* __restrict im, std::size_t count) {
+  for (std::size_t e = 0; e < count; ++e) re[e] = re[e] * re[e] + im[e] * im[e];
 }
 
 }  // namespace
@@ -426,10 +457,16 @@ void RealFft<T, Lanes>::power(const T* const* frames, float* const* outPower) {
   transformPacked(frames);
   unpack();
   const std::size_t bins = n_ / 2 + 1;
-  T* re = spectrumRe_.data();
-  const T* im = spectrumIm_.data();
-  for (std::size_t e = 0; e < bins * Lanes; ++e) re[e] = re[e] * re[e] + im[e] * im[e];
-  unpackLanes<T, Lanes, float>(bins, re, outPower);
+  squaredMagnitude<T>(spectrumRe_.data(), spectrumIm_.data(), bins * Lanes);
+  unpackLanes<T, Lanes, float>(bins, spectrumRe_.data(), outPower);
+}
+
+template <typename T, std::size_t Lanes>
+const T* RealFft<T, Lanes>::powerInterleaved(const T* const* frames) {
+  transformPacked(frames);
+  unpack();
+  squaredMagnitude<T>(spectrumRe_.data(), spectrumIm_.data(), bins() * Lanes);
+  return spectrumRe_.data();
 }
 
 template <typename T, std::size_t Lanes>
@@ -459,6 +496,9 @@ RealFft<T, Lanes>& cachedRealFft(std::size_t n) {
   return *plans.front();
 }
 
+template class ComplexFft<float, kWideFloatLanes>;
+template class RealFft<float, kWideFloatLanes>;
+template RealFft<float, kWideFloatLanes>& cachedRealFft<float, kWideFloatLanes>(std::size_t);
 template class ComplexFft<float, 1>;
 template class ComplexFft<double, 1>;
 template class ComplexFft<float, kFloatLanes>;

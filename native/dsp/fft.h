@@ -53,6 +53,10 @@ class RealFft {
   // |X_k|^2 of each frame, written as float to outPower[l] (bins() values each).
   void power(const T* const* frames, float* const* outPower);
 
+  // |X_k|^2 of each frame left lane-interleaved, at [k * Lanes + l]: bins() * Lanes values, valid until
+  // the next call (for callers that go on with all lanes at once, without transposing the spectra).
+  const T* powerInterleaved(const T* const* frames);
+
  private:
   void transformPacked(const T* const* frames);
   void unpack();  // packed half-size spectrum -> spectrumRe_/Im_, lane-interleaved
@@ -68,8 +72,10 @@ template <typename T, std::size_t Lanes>
 RealFft<T, Lanes>& cachedRealFft(std::size_t n);
 
 // Lane counts the library instantiates: one AVX2 register of floats, one of doubles (wider generic
-// vectors than the ISA has are lowered badly by GCC: measured 4x slower for 8 doubles on AVX2).
+// vectors than the ISA has are lowered badly by GCC: measured 4x slower for 8 doubles on AVX2), and
+// one AVX-512 register of floats, used only where wideVectors() holds.
 constexpr std::size_t kFloatLanes = 8;
 constexpr std::size_t kDoubleLanes = 4;
+constexpr std::size_t kWideFloatLanes = 16;
 
 }  // namespace ser

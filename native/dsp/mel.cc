@@ -2,6 +2,10 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+
+#include "common/simd.h"
+#include "dsp/fft.h"
 
 namespace ser {
 namespace {
@@ -84,5 +88,35 @@ void SparseMelBasis::apply(const float* spectrum, float* out) const {
     out[m] = acc;
   }
 }
+
+namespace {
+
+template <std::size_t Lanes>
+SER_HOT_WIDE void melInterleaved(std::size_t mels, const std::size_t* first, const std::size_t* length,
+                                 const std::size_t* offset, const float* weights, const float* __restrict spectrum,
+                                 float* __restrict out) {
+  typedef float Vec __attribute__((vector_size(Lanes * sizeof(float))));
+  for (std::size_t m = 0; m < mels; ++m) {
+    const float* w = weights + offset[m];
+    const float* s = spectrum + first[m] * Lanes;
+    Vec acc = {};
+    for (std::size_t k = 0; k < length[m]; ++k) {
+      Vec x;
+      std::memcpy(&x, s + k * Lanes, sizeof x);
+      acc += w[k] * x;
+    }
+    std::memcpy(out + m * Lanes, &acc, sizeof acc);
+  }
+}
+
+}  // namespace
+
+template <std::size_t Lanes>
+void SparseMelBasis::applyInterleaved(const float* spectrum, float* out) const {
+  melInterleaved<Lanes>(first_.size(), first_.data(), length_.data(), offset_.data(), weights_.data(), spectrum, out);
+}
+
+template void SparseMelBasis::applyInterleaved<kFloatLanes>(const float*, float*) const;
+template void SparseMelBasis::applyInterleaved<kWideFloatLanes>(const float*, float*) const;
 
 }  // namespace ser

@@ -35,6 +35,10 @@ class SparseMelBasis {
   std::size_t bins() const { return bins_; }
   // out[m] = sum_k weight[m][k] * spectrum[k] for one frame.
   void apply(const float* spectrum, float* out) const;
+  // The same for Lanes frames at once, lane-interleaved (Lanes = 8 or 16): spectrum[k * Lanes + l] to
+  // out[m * Lanes + l]. Each filter sums its bins in the same order for either lane count.
+  template <std::size_t Lanes>
+  void applyInterleaved(const float* spectrum, float* out) const;
 
  private:
   std::size_t bins_;

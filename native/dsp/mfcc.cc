@@ -13,12 +13,28 @@ namespace ser {
 namespace {
 
 // The decibels of every value, by the vectorised log10 (libm's log10f is a scalar call).
-SER_HOT void toDecibels(float* values, std::size_t n, float amin, float refDb) {
+SER_HOT_WIDE void toDecibels(float* values, std::size_t n, float amin, float refDb) {
   for (std::size_t i = 0; i < n; ++i) {
     // amin > 0 is normal, and NaN is taken to amin as std::max(amin, NaN) did.
     const float v = values[i] > amin ? values[i] : amin;
     values[i] = 10.0f * fastmath::log10Normal(v) - refDb;
   }
+}
+
+// The largest of n values, none of them NaN (max is exact, so lanes may take them in any order).
+SER_HOT_WIDE float largest(const float* values, std::size_t n) {
+  typedef float Vec __attribute__((vector_size(64)));
+  Vec best = Vec{} - INFINITY;
+  std::size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    Vec v;
+    std::memcpy(&v, values + i, sizeof v);
+    best = best > v ? best : v;
+  }
+  float result = -INFINITY;
+  for (int l = 0; l < 16; ++l) result = std::max(result, best[l]);
+  for (; i < n; ++i) result = std::max(result, values[i]);
+  return result;
 }
 
 }  // namespace
@@ -27,9 +43,7 @@ float powerToDbUnfloored(Span<float> values, const DbConfig& config) {
   const float amin = static_cast<float>(config.amin);
   const float refDb = static_cast<float>(10.0 * std::log10(std::max(config.amin, config.ref)));
   toDecibels(values.data(), values.size(), amin, refDb);
-  float maxDb = -INFINITY;
-  for (float v : values) maxDb = std::max(maxDb, v);
-  return maxDb;
+  return largest(values.data(), values.size());
 }
 
 float dbFloor(float maxDb, const DbConfig& config) {
@@ -64,35 +78,65 @@ std::vector<float> dctOrthoMatrix(std::size_t nOut, std::size_t nIn) {
   return matrix;
 }
 
+namespace {
+
+typedef float Vec8 __attribute__((vector_size(32)));
+
+// Coefficients [first, first + 8 * Vectors) of frames x0 and x1: each coefficient sums its inputs in
+// order, eight-wide, with no horizontal sums (a dot product per coefficient spent most of its time
+// reducing); two frames share each matrix load and give the multiply-adds independent chains.
+template <std::size_t Vectors>
+__attribute__((always_inline)) inline void dctPass(const float* matrix, std::size_t stride, std::size_t nIn, std::size_t first, const float* x0,
+                    const float* x1, Vec8* acc0, Vec8* acc1) {
+  Vec8 a0[Vectors] = {}, a1[Vectors] = {};
+  for (std::size_t n = 0; n < nIn; ++n) {
+    const Vec8 b0 = Vec8{} + x0[n], b1 = Vec8{} + x1[n];
+    const float* row = matrix + n * stride + first;
+    for (std::size_t v = 0; v < Vectors; ++v) {
+      Vec8 m;
+      std::memcpy(&m, row + 8 * v, sizeof m);
+      a0[v] += m * b0;
+      a1[v] += m * b1;
+    }
+  }
+  for (std::size_t v = 0; v < Vectors; ++v) {
+    acc0[v] = a0[v];
+    acc1[v] = a1[v];
+  }
+}
+
+}  // namespace
+
 SER_HOT void applyDct(const std::vector<float>& matrix, std::size_t nOut, std::size_t nIn, Span<const float> in,
               Span<float> out) {
   if (nIn == 0 || in.size() % nIn != 0) throw InputError("applyDct: input is not a whole number of frames");
   const std::size_t frames = in.size() / nIn;
   const std::size_t stride = dctRowStride(nOut);
   if (out.size() != frames * nOut || matrix.size() != nIn * stride) throw InputError("applyDct: size mismatch");
-  // A frame's outputs accumulate one input at a time in 8-wide registers, up to 64 outputs per pass:
-  // no horizontal sums (a dot product per coefficient spent most of its time reducing), and each
-  // coefficient sums its inputs in order, the same bits on every run.
-  typedef float Vec8 __attribute__((vector_size(32)));
-  constexpr std::size_t kVectors = 8;
-  for (std::size_t t = 0; t < frames; ++t) {
-    const float* x = in.data() + t * nIn;
-    float* y = out.data() + t * nOut;
+  // Up to 40 coefficients (the default) in one pass of five vectors: ten accumulators and the two
+  // broadcasts fit AVX2's sixteen registers.
+  constexpr std::size_t kVectors = 5;
+  for (std::size_t t = 0; t < frames; t += 2) {
+    const bool pair = t + 1 < frames;
+    const float* x0 = in.data() + t * nIn;
+    const float* x1 = pair ? x0 + nIn : x0;  // a lone last frame is computed twice, written once
     for (std::size_t first = 0; first < nOut; first += 8 * kVectors) {
-      const std::size_t vectors = std::min(kVectors, (stride - first) / 8);
-      Vec8 acc[kVectors] = {};
-      for (std::size_t n = 0; n < nIn; ++n) {
-        const Vec8 xn = Vec8{} + x[n];
-        const float* row = matrix.data() + n * stride + first;
-        for (std::size_t v = 0; v < vectors; ++v) {
-          Vec8 m;
-          std::memcpy(&m, row + 8 * v, sizeof m);
-          acc[v] += m * xn;
-        }
+      Vec8 acc0[kVectors], acc1[kVectors];
+      switch (std::min(kVectors, (stride - first) / 8)) {
+        case 1: dctPass<1>(matrix.data(), stride, nIn, first, x0, x1, acc0, acc1); break;
+        case 2: dctPass<2>(matrix.data(), stride, nIn, first, x0, x1, acc0, acc1); break;
+        case 3: dctPass<3>(matrix.data(), stride, nIn, first, x0, x1, acc0, acc1); break;
+        case 4: dctPass<4>(matrix.data(), stride, nIn, first, x0, x1, acc0, acc1); break;
+        default: dctPass<5>(matrix.data(), stride, nIn, first, x0, x1, acc0, acc1);
       }
+      const std::size_t width = std::min(8 * kVectors, nOut - first);
       float block[8 * kVectors];
-      std::memcpy(block, acc, sizeof block);
-      std::copy(block, block + std::min(8 * kVectors, nOut - first), y + first);
+      std::memcpy(block, acc0, width * sizeof(float));
+      std::copy(block, block + width, out.data() + t * nOut + first);
+      if (pair) {
+        std::memcpy(block, acc1, width * sizeof(float));
+        std::copy(block, block + width, out.data() + (t + 1) * nOut + first);
+      }
     }
   }
 }

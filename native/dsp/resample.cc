@@ -10,7 +10,7 @@
 #include <utility>
 
 #include "common/errors.h"
-#include "common/finite.h"
+#include "dsp/finite.h"
 #include "dsp/dot.h"
 #include "common/simd.h"
 
@@ -105,12 +105,15 @@ inline uint64_t lastInput(const ResamplePlan& plan, uint64_t i) {
 }
 
 // Integer decimation (up = 1, the usual 32/48/96 kHz -> 16 kHz): every output uses the one phase, so
-// 16 outputs at a time share each tap. Their inputs lie `down` apart; split into `down` streams they
-// are contiguous, and each tap is one 16-wide multiply-add with no reduction at the end.
-SER_HOT void decimateOutputs(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, std::size_t bufferSize,
-                             uint64_t firstOutput, Span<float> out) {
-  // 64 outputs per block: eight independent 8-wide accumulators keep both FMA units busy.
-  constexpr std::size_t kBlock = 64;
+// a block of outputs shares each tap. Their inputs lie `down` apart; split into `down` streams they
+// are contiguous, and each tap is one Width-wide multiply-add per vector with no reduction at the end.
+// Each output sums its taps in the same order whatever Width is: the two widths give the same bits.
+template <std::size_t Width>
+SER_HOT_WIDE void decimateOutputs(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, std::size_t bufferSize,
+                                  uint64_t firstOutput, Span<float> out) {
+  // Eight independent accumulators per block keep both FMA units busy (latency 4, two per cycle).
+  constexpr std::size_t kVectors = 8;
+  constexpr std::size_t kBlock = kVectors * Width;
   const std::size_t down = static_cast<std::size_t>(plan.ratio.down);
   const std::size_t taps = plan.tapsPerPhase;
   const float* h = plan.phaseTaps.data();
@@ -181,18 +184,17 @@ SER_HOT void decimateOutputs(const ResamplePlan& plan, const float* buffer, int6
       }
     }
   }
-  // GCC vector types: explicit 8-wide lanes (the compiler would otherwise turn the tap loop into a
+  // GCC vector types: explicit Width-wide lanes (the compiler would otherwise turn the tap loop into a
   // scalar reduction, measured 4x slower).
-  typedef float Vec8 __attribute__((vector_size(32)));
-  constexpr std::size_t kVectors = kBlock / 8;
+  typedef float Vec __attribute__((vector_size(Width * sizeof(float))));
   for (std::size_t j0 = 0; j0 < count; j0 += kBlock) {
-    Vec8 acc[kVectors] = {};
+    Vec acc[kVectors] = {};
     for (std::size_t t = 0; t < taps; ++t) {
-      const Vec8 tap = Vec8{} + h[t];
+      const Vec tap = Vec{} + h[t];
       const float* y = &streams[tapOffset[t] + j0];
       for (std::size_t v = 0; v < kVectors; ++v) {
-        Vec8 x;
-        std::memcpy(&x, y + 8 * v, sizeof x);
+        Vec x;
+        std::memcpy(&x, y + Width * v, sizeof x);
         acc[v] += tap * x;
       }
     }
@@ -219,12 +221,11 @@ SER_HOT void polyphaseOutputs(const ResamplePlan& plan, const float* buffer, int
 
 void resampleOutputs(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, std::size_t bufferSize,
                      uint64_t firstOutput, Span<float> out) {
-  if (plan.ratio.up == 1) decimateOutputs(plan, buffer, bufferStart, bufferSize, firstOutput, out);
+  if (plan.ratio.up == 1 && wideVectors()) decimateOutputs<16>(plan, buffer, bufferStart, bufferSize, firstOutput, out);
+  else if (plan.ratio.up == 1) decimateOutputs<8>(plan, buffer, bufferStart, bufferSize, firstOutput, out);
   else polyphaseOutputs(plan, buffer, bufferStart, firstOutput, out);
   // Finite input near the float32 limit can filter to Inf (found by native/fuzz): refuse, not return it.
-  bool finite = true;
-  for (float v : out) finite &= std::fabs(v) <= 3.4028234663852886e38f;
-  if (!finite) throw InputError("resample: the resampled signal overflows float32 (samples far outside [-1, 1]?)");
+  if (firstNonFinite(out.data(), out.size()) < out.size()) throw InputError("resample: the resampled signal overflows float32 (samples far outside [-1, 1]?)");
 }
 
 }  // namespace

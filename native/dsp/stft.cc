@@ -5,7 +5,9 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/simd.h"
 #include "dsp/fft.h"
+#include "dsp/mel.h"
 
 namespace ser {
 
@@ -36,6 +38,102 @@ void powerSpectrogram(Span<const float> samples, const StftConfig& config, Span<
   powerSpectrogramFrames(samples, 0, static_cast<int64_t>(samples.size()), 0, frames, config, out);
 }
 
+namespace {
+
+// out[i] = x[i] * window[i], in double as librosa (numpy) multiplies, rounded to float.
+SER_HOT_WIDE void windowSamples(const float* __restrict x, const double* __restrict window, float* __restrict out,
+                                std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = static_cast<float>(window[i] * static_cast<double>(x[i]));
+}
+
+// Where a block of frames reads the buffer: librosa's window, its place in the nFft frame and the
+// centre padding, shared by the power and mel paths so that both frame a signal the same way.
+class Framer {
+ public:
+  Framer(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame, const StftConfig& config)
+      : buffer_(buffer), bufferStart_(bufferStart), signalLength_(signalLength), firstFrame_(firstFrame), config_(config) {
+    thread_local std::vector<double> window;
+    thread_local std::size_t windowFor[2] = {0, 0};
+    if (windowFor[0] != config.winLength || windowFor[1] != config.nFft) {
+      window = periodicHannPadded(config.winLength, config.nFft);
+      windowFor[0] = config.winLength;
+      windowFor[1] = config.nFft;
+    }
+    window_ = window.data();
+    windowStart_ = static_cast<std::ptrdiff_t>((config.nFft - config.winLength) / 2);
+    windowEnd_ = windowStart_ + static_cast<std::ptrdiff_t>(config.winLength);
+    pad_ = config.center ? static_cast<std::ptrdiff_t>(config.nFft / 2) : 0;
+  }
+
+  // Frame j (counted from firstFrame) windowed into frame[0, nFft). Window positions i read sample
+  // start + i; outside [0, signalLength) the padded signal is zero.
+  void window(std::size_t j, float* frame) const {
+    const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(signalLength_);
+    const std::ptrdiff_t bufferEnd = static_cast<std::ptrdiff_t>(bufferStart_) + static_cast<std::ptrdiff_t>(buffer_.size());
+    const std::ptrdiff_t start = static_cast<std::ptrdiff_t>((firstFrame_ + j) * config_.hopLength) - pad_;
+    const std::ptrdiff_t lo = std::max(windowStart_, -start);
+    const std::ptrdiff_t hi = std::max(lo, std::min(windowEnd_, n - start));
+    if (hi > lo && (start + lo < bufferStart_ || start + hi > bufferEnd)) {
+      throw InputError("powerSpectrogramFrames: frame " + std::to_string(firstFrame_ + j) + " reads outside the buffer");
+    }
+    std::fill(frame, frame + lo, 0.0f);
+    windowSamples(buffer_.data() + (start + lo - bufferStart_), window_ + lo, frame + lo, static_cast<std::size_t>(hi - lo));
+    std::fill(frame + hi, frame + config_.nFft, 0.0f);
+  }
+
+ private:
+  Span<const float> buffer_;
+  int64_t bufferStart_, signalLength_;
+  std::size_t firstFrame_;
+  const StftConfig& config_;
+  const double* window_ = nullptr;
+  std::ptrdiff_t windowStart_ = 0, windowEnd_ = 0, pad_ = 0;
+};
+
+// |X|^2 to |X|^power in place (power 2 leaves it).
+void applyPower(double power, float* values, std::size_t count) {
+  if (power == 1.0) {
+    for (std::size_t i = 0; i < count; ++i) values[i] = std::sqrt(values[i]);
+  } else if (power != 2.0) {
+    const double exponent = power / 2.0;
+    for (std::size_t i = 0; i < count; ++i) values[i] = static_cast<float>(std::pow(static_cast<double>(values[i]), exponent));
+  }
+}
+
+// Mel energies of `count` frames, Lanes frames per transform. Frames stay lane-interleaved from the
+// window to the mel filters (no transposes of the 257-bin spectra); only the mel rows are written out
+// frame by frame. A lane's arithmetic does not depend on its neighbours or on Lanes.
+template <std::size_t Lanes>
+void melFrames(const Framer& framer, std::size_t count, const StftConfig& config, const SparseMelBasis& mel, Span<float> out) {
+  RealFft<float, Lanes>& fft = cachedRealFft<float, Lanes>(config.nFft);
+  const std::size_t bins = config.nFft / 2 + 1;
+  const std::size_t mels = mel.mels();
+  thread_local std::vector<float> frames, melLanes;
+  frames.resize(config.nFft * Lanes);
+  melLanes.resize(mels * Lanes);
+  const float* lanesIn[Lanes];
+  for (std::size_t l = 0; l < Lanes; ++l) lanesIn[l] = &frames[l * config.nFft];
+  for (std::size_t first = 0; first < count; first += Lanes) {
+    const std::size_t lanes = std::min(Lanes, count - first);
+    for (std::size_t l = 0; l < Lanes; ++l) {
+      // A last partial block fills the spare lanes with silence; their output is discarded.
+      float* frame = &frames[l * config.nFft];
+      if (l < lanes) framer.window(first + l, frame);
+      else std::fill(frame, frame + config.nFft, 0.0f);
+    }
+    // powerInterleaved's result is the plan's own buffer: the power exponent is taken in place.
+    float* power = const_cast<float*>(fft.powerInterleaved(lanesIn));
+    applyPower(config.power, power, bins * Lanes);
+    mel.applyInterleaved<Lanes>(power, melLanes.data());
+    for (std::size_t l = 0; l < lanes; ++l) {
+      float* row = out.data() + (first + l) * mels;
+      for (std::size_t m = 0; m < mels; ++m) row[m] = melLanes[m * Lanes + l];
+    }
+  }
+}
+
+}  // namespace
+
 void powerSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
                             std::size_t count, const StftConfig& config, Span<float> out) {
   const std::size_t nFft = config.nFft;
@@ -46,57 +144,39 @@ void powerSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64
   // parity bounds (test/parity.test.ts). Frames go through the FFT kFloatLanes at a time; a last
   // partial block fills the spare lanes with silence whose output is discarded. Lanes are independent,
   // so a frame's bits do not depend on which frames share its block.
-  using Sample = float;
   constexpr std::size_t kLanes = kFloatLanes;
-  RealFft<Sample, kLanes>& fft = cachedRealFft<Sample, kLanes>(nFft);
-  thread_local std::vector<double> window;
-  thread_local std::size_t windowFor[2] = {0, 0};
-  if (windowFor[0] != config.winLength || windowFor[1] != nFft) {
-    window = periodicHannPadded(config.winLength, nFft);
-    windowFor[0] = config.winLength;
-    windowFor[1] = nFft;
-  }
-  const std::ptrdiff_t windowStart = static_cast<std::ptrdiff_t>((nFft - config.winLength) / 2);
-  const std::ptrdiff_t windowEnd = windowStart + static_cast<std::ptrdiff_t>(config.winLength);
-  const std::ptrdiff_t pad = config.center ? static_cast<std::ptrdiff_t>(nFft / 2) : 0;
-  const std::ptrdiff_t n = static_cast<std::ptrdiff_t>(signalLength);
-  const std::ptrdiff_t bufferEnd = static_cast<std::ptrdiff_t>(bufferStart) + static_cast<std::ptrdiff_t>(buffer.size());
-  thread_local std::vector<Sample> frameBuffers;
+  RealFft<float, kLanes>& fft = cachedRealFft<float, kLanes>(nFft);
+  const Framer framer(buffer, bufferStart, signalLength, firstFrame, config);
+  thread_local std::vector<float> frameBuffers;
   frameBuffers.assign(nFft * kLanes, 0.0f);
   std::vector<float> discarded(bins);
-  const Sample* lanesIn[kLanes];
+  const float* lanesIn[kLanes];
   float* lanesOut[kLanes];
   for (std::size_t first = 0; first < count; first += kLanes) {
     for (std::size_t l = 0; l < kLanes; ++l) {
-      Sample* frame = &frameBuffers[l * nFft];
+      float* frame = &frameBuffers[l * nFft];
       lanesIn[l] = frame;
       const std::size_t j = first + l;
       if (j >= count) {
-        std::fill(frame, frame + nFft, Sample{0});
+        std::fill(frame, frame + nFft, 0.0f);
         lanesOut[l] = discarded.data();
         continue;
       }
       lanesOut[l] = out.data() + j * bins;
-      // Window positions i read sample start + i; outside [0, n) the padded signal is zero.
-      const std::ptrdiff_t start = static_cast<std::ptrdiff_t>((firstFrame + j) * config.hopLength) - pad;
-      const std::ptrdiff_t lo = std::max(windowStart, -start);
-      const std::ptrdiff_t hi = std::max(lo, std::min(windowEnd, n - start));
-      if (hi > lo && (start + lo < bufferStart || start + hi > bufferEnd)) {
-        throw InputError("powerSpectrogramFrames: frame " + std::to_string(firstFrame + j) + " reads outside the buffer");
-      }
-      for (std::ptrdiff_t i = windowStart; i < lo; ++i) frame[i] = Sample{0};
-      const float* x = buffer.data() + (start + lo - bufferStart);
-      for (std::ptrdiff_t i = lo; i < hi; ++i) frame[i] = static_cast<Sample>(window[i] * static_cast<double>(x[i - lo]));
-      for (std::ptrdiff_t i = hi; i < windowEnd; ++i) frame[i] = Sample{0};
+      framer.window(j, frame);
     }
     fft.power(lanesIn, lanesOut);
   }
-  if (config.power == 1.0) {
-    for (float& v : out) v = std::sqrt(v);
-  } else if (config.power != 2.0) {
-    const double exponent = config.power / 2.0;
-    for (float& v : out) v = static_cast<float>(std::pow(static_cast<double>(v), exponent));
-  }
+  applyPower(config.power, out.data(), out.size());
+}
+
+void melSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
+                          std::size_t count, const StftConfig& config, const SparseMelBasis& mel, Span<float> out) {
+  if (mel.bins() != config.nFft / 2 + 1) throw InputError("melSpectrogramFrames: the mel basis is for another nFft");
+  if (out.size() != count * mel.mels()) throw InputError("melSpectrogramFrames: output size mismatch");
+  const Framer framer(buffer, bufferStart, signalLength, firstFrame, config);
+  if (wideVectors()) melFrames<kWideFloatLanes>(framer, count, config, mel, out);
+  else melFrames<kFloatLanes>(framer, count, config, mel, out);
 }
 
 }  // namespace ser

@@ -9,6 +9,8 @@
 
 namespace ser {
 
+class SparseMelBasis;
+
 struct StftConfig {
   std::size_t nFft = 512;
   std::size_t winLength = 400;
@@ -31,5 +33,10 @@ void powerSpectrogram(Span<const float> samples, const StftConfig& config, Span<
 // powerSpectrogram of the whole signal. out: [count][nFft/2 + 1].
 void powerSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
                             std::size_t count, const StftConfig& config, Span<float> out);
+
+// The mel energies of the same frames (|X|^power through the filters), without the power spectrogram
+// in between: out [count][mel.mels()]. A frame's values do not depend on which frames share the call.
+void melSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame,
+                          std::size_t count, const StftConfig& config, const SparseMelBasis& mel, Span<float> out);
 
 }  // namespace ser

@@ -106,16 +106,14 @@ void FeatureStream::frameAvailable(bool end) {
 }
 
 void FeatureStream::emitFrames(uint64_t first, uint64_t count, int64_t signalLength) {
-  const std::size_t bins = config_.nFft / 2 + 1;
   const std::size_t width = extractor_.unflooredWidth();
   for (uint64_t done = 0; done < count; done += kFramesPerBatch) {
     const std::size_t batch = static_cast<std::size_t>(std::min(kFramesPerBatch, count - done));
-    power_.resize(batch * bins);
-    powerSpectrogramFrames(Span<const float>(signal_), signalStart_, signalLength, static_cast<std::size_t>(first + done), batch,
-                           stft_, Span<float>(power_));
     const std::size_t at = rows_.size();
     rows_.resize(at + batch * width);
-    const float maxDb = extractor_.unflooredRows(Span<const float>(power_), batch, Span<float>(rows_.data() + at, batch * width));
+    const float maxDb = extractor_.unflooredFrames(Span<const float>(signal_), signalStart_, signalLength,
+                                                   static_cast<std::size_t>(first + done), batch,
+                                                   Span<float>(rows_.data() + at, batch * width));
     maxDb_ = std::max(maxDb_, maxDb);
   }
   nextFrame_ = first + count;

@@ -82,7 +82,6 @@ class FeatureStream {
   uint64_t nextFrame_ = 0;
   bool finished_ = false;
   float maxDb_ = -INFINITY;
-  std::vector<float> power_;
   std::vector<float> rows_;
 };
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "common/errors.h"
+#include "common/simd.h"
 
 namespace ser {
 namespace {
@@ -134,10 +135,30 @@ inline double sampleValue(const uint8_t* p) {
                    " is beyond the float32 range");
 }
 
+// 16-bit mono, the usual clip: k / 32768 is exact in float, so float arithmetic gives the same values
+// as the double path below, sixteen samples per instruction.
+SER_HOT void decodePcm16Mono(const uint8_t* data, std::size_t frames, float* out) {
+  for (std::size_t i = 0; i < frames; ++i) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    int16_t v;
+    std::memcpy(&v, data + 2 * i, sizeof v);
+#else
+    const int16_t v = static_cast<int16_t>(readU16(data + 2 * i));
+#endif
+    out[i] = static_cast<float>(v) * (1.0f / 32768.0f);
+  }
+}
+
 // Mono: the mean of the channels, summed in double so that no finite input overflows on the way.
 template <int Bytes, bool IsFloat>
 void decodeFrames(const uint8_t* data, std::size_t frames, uint16_t channels, std::size_t firstFrame, float* out) {
   constexpr double kFloatMax = 3.4028234663852886e38;
+  if constexpr (Bytes == 2 && !IsFloat) {
+    if (channels == 1) {
+      decodePcm16Mono(data, frames, out);
+      return;
+    }
+  }
   if (channels == 1 && !IsFloat && Bytes <= 3) {
     // Up to 24 bits, k / 2^(bits-1) is exact in float: the same values as through double, vectorised.
     for (std::size_t i = 0; i < frames; ++i) out[i] = static_cast<float>(sampleValue<Bytes, IsFloat>(data + i * Bytes));
