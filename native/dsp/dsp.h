@@ -4,6 +4,7 @@
 #include "dsp/augment.h"
 #include "dsp/features.h"
 #include "dsp/fft.h"
+#include "dsp/finite.h"
 #include "dsp/mel.h"
 #include "dsp/mfcc.h"
 #include "dsp/resample.h"
