@@ -33,13 +33,15 @@ test('the four conventions and the bundle give byte-identical caches to before c
   // Digests first recorded with commit 37b6957 (before clip lists and stratified splits), same corpora
   // and options; the ravdess case has augmented copies, the crema case kept audio. They held until the
   // features' arithmetic changed on purpose (a float32 STFT in 3267aba, then the DCT summed input by
-  // input): these were recorded after that change, whose parent still gave 37b6957's.
+  // input; then, in b0f7073, the mel filters and |X|^2 taken with fused multiply-adds by the 16-lane
+  // feature stages): these were recorded after the last such change, whose parent (766ad8c) still gave
+  // the digests before it.
   const before: Record<string, string> = {
-    ravdess: '901f126d36d3ba7c40bb2c055d16d5c1b27db7e1d988e9bbd2f2aa64ae158a7a',
-    crema: 'ea53ea240fbb72af0ac90311763c01c0be7d9fd3cfdf161ca9a5add8da8d081d',
-    tess: 'e0eecaa24189d9160d98bf709c15b66f08d491e2fb294f11323ce3a4861260aa',
-    savee: '3c9338cf4ff8f967d1aa832203cbadba5f3a0c8db88ca66379177f26617d994f',
-    bundle: 'bc72f27eafb0da7372d89ed79ea7842ec43cdbb3b1b697c59cc0d6ca929ea799',
+    ravdess: '464e86036fd90057523a8d9ef913ff8413f626377b9979780490467bdab3fbec',
+    crema: '47c5bf4e3a8becb086903589dc212f32c4efeed3de7307838b301e780a8027a6',
+    tess: '70718ea42a71f965ede134d0dfe27f799a4e5ecc6d74973e749e74a71299ca29',
+    savee: '02828d2c036696142ead0d289475328454126d529e0075fb28e61dbd43ff4e5d',
+    bundle: 'ae4de4122fa5337ee298ec5cf712b4cc81e881a74d4f74976a7cadc6c6644428',
   };
   const now: Record<string, string> = {};
   for (const corpus of ['ravdess', 'crema', 'tess', 'savee', 'bundle'] as const) {
