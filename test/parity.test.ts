@@ -75,8 +75,11 @@ describe('decode + resample 48 kHz -> 16 kHz against scipy.signal.resample_poly'
 });
 
 // The STFT, resampler, mel and decibel stages take 16 frames (or outputs) per vector on CPUs with
-// AVX-512 and 8 on the others; every lane runs the same operations in the same order, so the two paths
-// must agree bit for bit. SER_DSP_ISA=avx2 forces the 8-lane path in a child process. On a CPU without
+// AVX-512 and 8 on the others; every lane runs the same operations in the same order, so the two lane
+// counts must agree bit for bit. SER_DSP_ISA=avx2 forces 8 lanes in a child process. What it changes
+// is the lane count only: on an AVX-512 CPU both runs use the AVX-512 build of each function, so this
+// does not compare against the AVX2 build an AVX2-only CPU runs (both contract a * b + c into one
+// fused multiply-add, which CPUs without FMA do not: there the last bits differ). On a CPU without
 // AVX-512 both runs take the 8-lane path; the CI hosts have AVX-512.
 describe('the AVX-512 and AVX2 feature paths', () => {
   test('give the same bits for every feature kind and source rate', () => {

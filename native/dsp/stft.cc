@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 
 #include "common/errors.h"
@@ -52,14 +53,17 @@ class Framer {
  public:
   Framer(Span<const float> buffer, int64_t bufferStart, int64_t signalLength, std::size_t firstFrame, const StftConfig& config)
       : buffer_(buffer), bufferStart_(bufferStart), signalLength_(signalLength), firstFrame_(firstFrame), config_(config) {
-    thread_local std::vector<double> window;
+    // The last window built on this thread, shared: a Framer keeps its own reference, so building
+    // another one for other sizes never frees a window in use.
+    thread_local std::shared_ptr<const std::vector<double>> window;
     thread_local std::size_t windowFor[2] = {0, 0};
-    if (windowFor[0] != config.winLength || windowFor[1] != config.nFft) {
-      window = periodicHannPadded(config.winLength, config.nFft);
+    if (!window || windowFor[0] != config.winLength || windowFor[1] != config.nFft) {
+      window = std::make_shared<const std::vector<double>>(periodicHannPadded(config.winLength, config.nFft));
       windowFor[0] = config.winLength;
       windowFor[1] = config.nFft;
     }
-    window_ = window.data();
+    windowHold_ = window;
+    window_ = window->data();
     windowStart_ = static_cast<std::ptrdiff_t>((config.nFft - config.winLength) / 2);
     windowEnd_ = windowStart_ + static_cast<std::ptrdiff_t>(config.winLength);
     pad_ = config.center ? static_cast<std::ptrdiff_t>(config.nFft / 2) : 0;
@@ -74,7 +78,7 @@ class Framer {
     const std::ptrdiff_t lo = std::max(windowStart_, -start);
     const std::ptrdiff_t hi = std::max(lo, std::min(windowEnd_, n - start));
     if (hi > lo && (start + lo < bufferStart_ || start + hi > bufferEnd)) {
-      throw InputError("powerSpectrogramFrames: frame " + std::to_string(firstFrame_ + j) + " reads outside the buffer");
+      throw InputError("STFT frame " + std::to_string(firstFrame_ + j) + " reads outside the buffer");
     }
     std::fill(frame, frame + lo, 0.0f);
     windowSamples(buffer_.data() + (start + lo - bufferStart_), window_ + lo, frame + lo, static_cast<std::size_t>(hi - lo));
@@ -86,6 +90,7 @@ class Framer {
   int64_t bufferStart_, signalLength_;
   std::size_t firstFrame_;
   const StftConfig& config_;
+  std::shared_ptr<const std::vector<double>> windowHold_;
   const double* window_ = nullptr;
   std::ptrdiff_t windowStart_ = 0, windowEnd_ = 0, pad_ = 0;
 };
@@ -175,7 +180,10 @@ void melSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t
   if (mel.bins() != config.nFft / 2 + 1) throw InputError("melSpectrogramFrames: the mel basis is for another nFft");
   if (out.size() != count * mel.mels()) throw InputError("melSpectrogramFrames: output size mismatch");
   const Framer framer(buffer, bufferStart, signalLength, firstFrame, config);
-  if (wideVectors()) melFrames<kWideFloatLanes>(framer, count, config, mel, out);
+  // Sixteen lanes pay where a block of frames stays in cache; a large FFT's plan and frames would
+  // only double the per-thread memory (a 2^20-point plan holds about 100 MiB per 8 lanes).
+  constexpr std::size_t kWideLanesMaxFft = 4096;
+  if (wideVectors() && config.nFft <= kWideLanesMaxFft) melFrames<kWideFloatLanes>(framer, count, config, mel, out);
   else melFrames<kFloatLanes>(framer, count, config, mel, out);
 }
 

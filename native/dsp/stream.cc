@@ -9,7 +9,7 @@
 namespace ser {
 namespace {
 
-// Frames per power-spectrogram batch: bounds the scratch to a few MiB at nFft = 2^20.
+// Frames per batch of unfloored rows: the STFT's scratch is bounded by its lanes, the rows by this.
 constexpr uint64_t kFramesPerBatch = 256;
 
 }  // namespace

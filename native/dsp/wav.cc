@@ -136,7 +136,7 @@ inline double sampleValue(const uint8_t* p) {
 }
 
 // 16-bit mono, the usual clip: k / 32768 is exact in float, so float arithmetic gives the same values
-// as the double path below, sixteen samples per instruction.
+// as the double path below, eight samples per instruction.
 SER_HOT void decodePcm16Mono(const uint8_t* data, std::size_t frames, float* out) {
   for (std::size_t i = 0; i < frames; ++i) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
