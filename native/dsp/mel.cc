@@ -79,16 +79,6 @@ SparseMelBasis::SparseMelBasis(const MelConfig& config) : bins_(config.nFft / 2 
   }
 }
 
-void SparseMelBasis::apply(const float* spectrum, float* out) const {
-  for (std::size_t m = 0; m < first_.size(); ++m) {
-    const float* w = weights_.data() + offset_[m];  // an empty filter has length 0 at the end
-    const float* s = spectrum + first_[m];
-    float acc = 0.0f;
-    for (std::size_t k = 0; k < length_[m]; ++k) acc += w[k] * s[k];
-    out[m] = acc;
-  }
-}
-
 namespace {
 
 template <std::size_t Lanes>

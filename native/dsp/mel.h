@@ -33,10 +33,8 @@ class SparseMelBasis {
   explicit SparseMelBasis(const MelConfig& config);
   std::size_t mels() const { return first_.size(); }
   std::size_t bins() const { return bins_; }
-  // out[m] = sum_k weight[m][k] * spectrum[k] for one frame.
-  void apply(const float* spectrum, float* out) const;
-  // The same for Lanes frames at once, lane-interleaved (Lanes = 8 or 16): spectrum[k * Lanes + l] to
-  // out[m * Lanes + l]. Each filter sums its bins in the same order for either lane count.
+  // out[m * Lanes + l] = sum_k weight[m][k] * spectrum[k * Lanes + l] for Lanes frames at once,
+  // lane-interleaved (Lanes = 8 or 16). Each filter sums its bins in the same order for either count.
   template <std::size_t Lanes>
   void applyInterleaved(const float* spectrum, float* out) const;
 
