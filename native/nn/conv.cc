@@ -167,16 +167,31 @@ void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* 
   });
 }
 
-void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
+namespace {
+
+// Runs perTask(task, firstImage, endImage, out) over the fixed image split: task 0 sums into dFilter, the
+// others into their own partial, added in task order at the end (the same bits at any thread count).
+template <typename PerTask>
+void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask) {
   const std::size_t tasks = imageTasks(g);
   const std::size_t size = g.filterSize();
-  // Task 0 sums into dFilter, the others into their own partial, added in task order at the end.
   std::vector<float> partials((tasks - 1) * size);
-  const bool direct = directConvApplies(g);
   forEachImageTask(g, [&](std::size_t task, std::size_t firstImage, std::size_t endImage) {
-    float* out = task == 0 ? dFilter : partials.data() + (task - 1) * size;
+    perTask(firstImage, endImage, task == 0 ? dFilter : partials.data() + (task - 1) * size);
+  });
+  for (std::size_t task = 1; task < tasks; ++task) {
+    const float* partial = partials.data() + (task - 1) * size;
+    for (std::size_t i = 0; i < size; ++i) dFilter[i] += partial[i];
+  }
+}
+
+}  // namespace
+
+void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
+  const bool direct = directConvApplies(g);
+  sumFilterGradient(g, dFilter, [&](std::size_t firstImage, std::size_t endImage, float* out) {
     if (direct) {
-      std::fill(out, out + size, 0.0f);
+      std::fill(out, out + g.filterSize(), 0.0f);
       const std::size_t imageIn = g.inHeight * g.inWidth, imageOut = g.outHeight * g.outWidth * g.outChannels;
       for (std::size_t b = firstImage; b < endImage; ++b) {
         conv2dBackpropFilterDirectImage(g, x + b * imageIn, dy + b * imageOut, out);
@@ -191,10 +206,23 @@ void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* 
       started = true;
     });
   });
-  for (std::size_t task = 1; task < tasks; ++task) {
-    const float* partial = partials.data() + (task - 1) * size;
-    for (std::size_t i = 0; i < size; ++i) dFilter[i] += partial[i];
-  }
+}
+
+void conv2dBackpropFilterBands(const Conv2DGeometry& g, const float* x, std::size_t bandRows,
+                               const DyBandProducer& produce, float* dFilter) {
+  if (!directConvApplies(g) || bandRows == 0) throw InputError("conv2d: a banded filter gradient needs the direct convolution");
+  sumFilterGradient(g, dFilter, [&](std::size_t firstImage, std::size_t endImage, float* out) {
+    std::fill(out, out + g.filterSize(), 0.0f);
+    thread_local std::vector<float> band;
+    band.resize(bandRows * g.outWidth * g.outChannels);
+    const std::size_t imageIn = g.inHeight * g.inWidth;
+    for (std::size_t b = firstImage; b < endImage; ++b) {
+      conv2dBackpropFilterDirectBands(g, x + b * imageIn, bandRows, [&](std::size_t rowBegin, std::size_t rowEnd) {
+        produce(b, rowBegin, rowEnd, band.data());
+        return static_cast<const float*>(band.data());
+      }, out);
+    }
+  });
 }
 
 }  // namespace ser

@@ -2,6 +2,7 @@
 // column matrix is built a slab of output pixels at a time so memory stays bounded for any batch.
 #pragma once
 #include <cstddef>
+#include <functional>
 
 namespace ser {
 
@@ -31,5 +32,13 @@ void conv2dImages(const Conv2DGeometry& g, std::size_t firstImage, std::size_t e
 void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx);
 // dFilter from x and dy; dFilter is overwritten.
 void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter);
+
+// Writes rows [rowBegin, rowEnd) of image `image`'s dy into out ([rowEnd - rowBegin, outWidth, outChannels]).
+using DyBandProducer = std::function<void(std::size_t image, std::size_t rowBegin, std::size_t rowEnd, float* out)>;
+// conv2dBackpropFilter with dy made bandRows output rows at a time (the last band may be shorter), so
+// the whole dy never exists; the same bits as conv2dBackpropFilter of the whole dy. Only where
+// directConvApplies(g).
+void conv2dBackpropFilterBands(const Conv2DGeometry& g, const float* x, std::size_t bandRows,
+                               const DyBandProducer& produce, float* dFilter);
 
 }  // namespace ser

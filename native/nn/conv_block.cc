@@ -1,12 +1,17 @@
 #include "nn/conv_block.h"
 
+#include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <string>
 #include <vector>
 
 #include "common/errors.h"
 #include "common/simd.h"
+#include "nn/conv_direct.h"
 #include "nn/dropout.h"
+#include "nn/gemm.h"
 
 #if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
 #include <immintrin.h>
@@ -75,23 +80,22 @@ SER_HOT void channelMoments(const ImageDims& d, const float* __restrict image, d
   }
 }
 
-// out[i] = in[i] * mask value of element first + i (in may be out).
-SER_HOT void applyDropout(const DropoutKey& given, std::size_t first, std::size_t count, const float* in, float* out) {
-  // A copy: stores to out could otherwise alias the key's float scale and stop vectorisation.
-  const DropoutKey key = given;
-  const auto base = static_cast<std::uint32_t>(first);
-  for (std::size_t i = 0; i < count; ++i) out[i] = in[i] * dropoutValue(key, base + static_cast<std::uint32_t>(i));
-}
-
-// Each pooled value's winner: the window position (low 7 bits) and whether the ReLU passed it (top bit).
+// Each pooled value's winner: the window position (low 7 bits) and whether its gradient flows back
+// (top bit): the ReLU passed it and, with a dropout folded in, the dropout kept it. The backward pass
+// reads the mask from these bits instead of drawing it twice more.
 constexpr std::uint8_t kPassed = 0x80;
 
-// y = max over the window of relu((conv - mean) invStd gamma + beta), the first largest winning; the
-// winner's x-hat and position are kept for the backward pass. The compilers' own vectorisation of this
-// loop nest ran at 4 ns per element; written with 8-lane vectors it is memory-bound.
+// A folded dropout: the key, and the mask index of the image's first pooled value (null: none).
+struct FoldedDropout {
+  DropoutKey key;
+  std::uint32_t first = 0;
+};
+
+// y = max over the window of relu((conv - mean) invStd gamma + beta), the first largest winning, times
+// the dropout's mask value; the winner's x-hat and position are kept for the backward pass.
 void normalizeReluPoolPortable(const ImageDims& d, const float* image, const float* mean, const float* invStd,
-                               const float* gamma, const float* beta, float* y, float* winnerXhat,
-                               std::uint8_t* winner) {
+                               const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
+                               float* winnerXhat, std::uint8_t* winner) {
   const std::size_t window = d.poolHeight * d.poolWidth;
   for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
     const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
@@ -108,21 +112,122 @@ void normalizeReluPoolPortable(const ImageDims& d, const float* image, const flo
           at = static_cast<std::uint8_t>(w);
         }
       }
-      y[cell * d.channels + c] = best;
-      winnerXhat[cell * d.channels + c] = bestXhat;
-      winner[cell * d.channels + c] = static_cast<std::uint8_t>(at | (best > 0.0f ? kPassed : 0));
+      const std::size_t out = cell * d.channels + c;
+      if (dropout != nullptr) best *= dropoutValue(dropout->key, dropout->first + static_cast<std::uint32_t>(out));
+      y[out] = best;
+      winnerXhat[out] = bestXhat;
+      winner[out] = static_cast<std::uint8_t>(at | (best > 0.0f ? kPassed : 0));
     }
   }
 }
 
+// What reaches the batch norm's output: dy (times the dropout's scale) at each window's winner whose
+// gradient flows. Its sum per channel is dBeta, its sum times x-hat dGamma.
+void winnerSumsPortable(std::size_t cells, std::size_t channels, const float* winnerXhat, const std::uint8_t* winner,
+                        const float* dy, float scale, double* sumG, double* sumGX) {
+  for (std::size_t cell = 0; cell < cells; ++cell) {
+    const std::size_t base = cell * channels;
+    for (std::size_t c = 0; c < channels; ++c) {
+      const float g = (winner[base + c] & kPassed) ? dy[base + c] * scale : 0.0f;
+      sumG[c] += g;
+      sumGX[c] += static_cast<double>(g * winnerXhat[base + c]);
+    }
+  }
+}
+
+// dConv = k (g - mean(g) - x-hat mean(g x-hat)) with k = gamma invStd, for output rows [rowBegin,
+// rowEnd) (whole pooled rows, or up to the last row): window by window, the batch terms plus k g at the
+// winner (plus a zero elsewhere), then the pixels no window covers (a trailing odd row or column).
+// conv holds the image's convolution output; out receives the band's rows (it may be conv itself).
+struct GradientTerms {
+  const float *mean, *invStd, *k, *meanG, *meanGX;
+  float scale;  // the folded dropout's 1 / (1 - rate), or 1
+};
+
+struct GradientBand {
+  const float* conv;
+  float* out;  // row rowBegin's first value
+  std::size_t rowBegin, rowEnd;
+  float* at(const ImageDims& d, std::size_t y, std::size_t x) const { return out + ((y - rowBegin) * d.width + x) * d.channels; }
+  const float* convAt(const ImageDims& d, std::size_t y, std::size_t x) const { return conv + (y * d.width + x) * d.channels; }
+  std::size_t firstPooledRow(const ImageDims& d) const { return rowBegin / d.poolHeight; }
+  std::size_t endPooledRow(const ImageDims& d) const { return std::min(d.pooledHeight, rowEnd / d.poolHeight); }
+};
+
+inline float batchTerm(const GradientTerms& t, std::size_t c, float conv) {
+  const float xhat = (conv - t.mean[c]) * t.invStd[c];
+  return -t.k[c] * (t.meanG[c] + xhat * t.meanGX[c]);
+}
+
+void uncoveredGradient(const ImageDims& d, const GradientBand& band, const GradientTerms& t) {
+  const std::size_t coveredRows = d.pooledHeight * d.poolHeight, coveredColumns = d.pooledWidth * d.poolWidth;
+  for (std::size_t y = band.rowBegin; y < band.rowEnd; ++y) {
+    for (std::size_t x = y < coveredRows ? coveredColumns : 0; x < d.width; ++x) {
+      const float* conv = band.convAt(d, y, x);
+      float* out = band.at(d, y, x);
+      for (std::size_t c = 0; c < d.channels; ++c) out[c] = batchTerm(t, c, conv[c]);
+    }
+  }
+}
+
+void convGradientPortable(const ImageDims& d, const GradientBand& band, const std::uint8_t* winner, const float* dy,
+                          const GradientTerms& t) {
+  const std::size_t window = d.poolHeight * d.poolWidth;
+  for (std::size_t py = band.firstPooledRow(d); py < band.endPooledRow(d); ++py) {
+    for (std::size_t px = 0; px < d.pooledWidth; ++px) {
+      const std::size_t cell = py * d.pooledWidth + px;
+      for (std::size_t w = 0; w < window; ++w) {
+        const std::size_t y = py * d.poolHeight + w / d.poolWidth, x = px * d.poolWidth + w % d.poolWidth;
+        const float* conv = band.convAt(d, y, x);
+        float* out = band.at(d, y, x);
+        const auto won = static_cast<std::uint8_t>(w | kPassed);
+        for (std::size_t c = 0; c < d.channels; ++c) {
+          const std::size_t at = cell * d.channels + c;
+          const float g = winner[at] == won ? dy[at] * t.scale : 0.0f;
+          out[c] = batchTerm(t, c, conv[c]) + t.k[c] * g;
+        }
+      }
+    }
+  }
+  uncoveredGradient(d, band, t);
+}
+
 #ifdef SER_X86_KERNELS
-__attribute__((target("avx2,fma"))) void normalizeReluPoolAvx2(const ImageDims& d, const float* image,
-                                                               const float* mean, const float* invStd,
-                                                               const float* gamma, const float* beta, float* y,
-                                                               float* winnerXhat, std::uint8_t* winner) {
+// The same three loops 8 channels at a time, with the same operations in the same order (no fused
+// multiply-adds), so they give the portable loops' bits. The compilers leave these loop nests scalar
+// (winner bytes beside floats, selects): so written, the seed step took 30% longer.
+#define SER_AVX2 __attribute__((target("avx2,fma")))
+
+SER_AVX2 inline __m256i mix32x8(__m256i h) {
+  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+  h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0x85EBCA6Bu)));
+  h = _mm256_xor_si256(h, _mm256_srli_epi32(h, 13));
+  h = _mm256_mullo_epi32(h, _mm256_set1_epi32(static_cast<int>(0xC2B2AE35u)));
+  return _mm256_xor_si256(h, _mm256_srli_epi32(h, 16));
+}
+
+// dropoutValue of the 8 indices first .. first + 7.
+SER_AVX2 inline __m256 dropoutValues(const DropoutKey& key, std::uint32_t first) {
+  const __m256i index = _mm256_add_epi32(_mm256_set1_epi32(static_cast<int>(first)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+  __m256i h = _mm256_mullo_epi32(index, _mm256_set1_epi32(static_cast<int>(0x9E3779B1u)));
+  h = mix32x8(_mm256_xor_si256(h, _mm256_set1_epi32(static_cast<int>(key.first))));
+  h = mix32x8(_mm256_xor_si256(h, _mm256_set1_epi32(static_cast<int>(key.second))));
+  // 24-bit draws and a threshold of at most 2^24 compare correctly as signed integers.
+  const __m256i draw = _mm256_srli_epi32(h, 8);
+  const __m256i dropped = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(key.threshold)), draw);
+  return _mm256_andnot_ps(_mm256_castsi256_ps(dropped), _mm256_set1_ps(key.scale));
+}
+
+// 8 winner bytes as 32-bit lanes.
+SER_AVX2 inline __m256i loadWinners(const std::uint8_t* winner) {
+  return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(winner)));
+}
+
+SER_AVX2 void normalizeReluPoolAvx2(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+                                    const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
+                                    float* winnerXhat, std::uint8_t* winner) {
   const std::size_t window = d.poolHeight * d.poolWidth;
   const __m256 zero = _mm256_setzero_ps();
-  alignas(32) std::int32_t lanes[8];
   for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
     const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
     const float* first = image + windowPixel(d, py, px, 0) * d.channels;
@@ -143,65 +248,263 @@ __attribute__((target("avx2,fma"))) void normalizeReluPoolAvx2(const ImageDims& 
                                                   _mm256_castsi256_ps(_mm256_set1_epi32(static_cast<int>(w))), better));
       }
       const std::size_t out = cell * d.channels + c;
+      if (dropout != nullptr) {
+        best = _mm256_mul_ps(best, dropoutValues(dropout->key, dropout->first + static_cast<std::uint32_t>(out)));
+      }
       _mm256_storeu_ps(y + out, best);
       _mm256_storeu_ps(winnerXhat + out, bestXhat);
       const __m256i passed = _mm256_and_si256(_mm256_castps_si256(_mm256_cmp_ps(best, zero, _CMP_GT_OQ)),
                                               _mm256_set1_epi32(kPassed));
-      _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), _mm256_or_si256(at, passed));
-      for (int k = 0; k < 8; ++k) winner[out + k] = static_cast<std::uint8_t>(lanes[k]);
+      // The 8 lanes' low bytes, packed in order.
+      const __m256i bytes = _mm256_shuffle_epi8(_mm256_or_si256(at, passed),
+                                                _mm256_setr_epi8(0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1,
+                                                                 0, 4, 8, 12, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+      const std::uint32_t low = static_cast<std::uint32_t>(_mm256_extract_epi32(bytes, 0));
+      const std::uint32_t high = static_cast<std::uint32_t>(_mm256_extract_epi32(bytes, 4));
+      const std::uint64_t packed = low | (static_cast<std::uint64_t>(high) << 32);
+      std::memcpy(winner + out, &packed, sizeof packed);
     }
   }
 }
+
+SER_AVX2 void winnerSumsAvx2(std::size_t cells, std::size_t channels, const float* winnerXhat,
+                             const std::uint8_t* winner, const float* dy, float scale, double* sumG, double* sumGX) {
+  const __m256i passedBit = _mm256_set1_epi32(kPassed);
+  const __m256 scaled = _mm256_set1_ps(scale);
+  for (std::size_t c = 0; c < channels; c += 8) {
+    __m256d g0 = _mm256_loadu_pd(sumG + c), g1 = _mm256_loadu_pd(sumG + c + 4);
+    __m256d x0 = _mm256_loadu_pd(sumGX + c), x1 = _mm256_loadu_pd(sumGX + c + 4);
+    for (std::size_t cell = 0; cell < cells; ++cell) {
+      const std::size_t at = cell * channels + c;
+      const __m256i flows = _mm256_cmpeq_epi32(_mm256_and_si256(loadWinners(winner + at), passedBit), passedBit);
+      const __m256 g = _mm256_and_ps(_mm256_castsi256_ps(flows), _mm256_mul_ps(_mm256_loadu_ps(dy + at), scaled));
+      const __m256 gx = _mm256_mul_ps(g, _mm256_loadu_ps(winnerXhat + at));
+      g0 = _mm256_add_pd(g0, _mm256_cvtps_pd(_mm256_castps256_ps128(g)));
+      g1 = _mm256_add_pd(g1, _mm256_cvtps_pd(_mm256_extractf128_ps(g, 1)));
+      x0 = _mm256_add_pd(x0, _mm256_cvtps_pd(_mm256_castps256_ps128(gx)));
+      x1 = _mm256_add_pd(x1, _mm256_cvtps_pd(_mm256_extractf128_ps(gx, 1)));
+    }
+    _mm256_storeu_pd(sumG + c, g0);
+    _mm256_storeu_pd(sumG + c + 4, g1);
+    _mm256_storeu_pd(sumGX + c, x0);
+    _mm256_storeu_pd(sumGX + c + 4, x1);
+  }
+}
+
+SER_AVX2 void convGradientAvx2(const ImageDims& d, const GradientBand& band, const std::uint8_t* winner,
+                               const float* dy, const GradientTerms& t) {
+  const std::size_t window = d.poolHeight * d.poolWidth;
+  const __m256 scaled = _mm256_set1_ps(t.scale);
+  for (std::size_t py = band.firstPooledRow(d); py < band.endPooledRow(d); ++py) {
+    for (std::size_t px = 0; px < d.pooledWidth; ++px) {
+      const std::size_t cell = py * d.pooledWidth + px;
+      for (std::size_t c = 0; c < d.channels; c += 8) {
+        const std::size_t at = cell * d.channels + c;
+        const __m256i won = loadWinners(winner + at);
+        const __m256 g = _mm256_mul_ps(_mm256_loadu_ps(dy + at), scaled);
+        const __m256 m = _mm256_loadu_ps(t.mean + c), is = _mm256_loadu_ps(t.invStd + c);
+        const __m256 k = _mm256_loadu_ps(t.k + c), meanG = _mm256_loadu_ps(t.meanG + c);
+        const __m256 meanGX = _mm256_loadu_ps(t.meanGX + c);
+        const __m256 minusK = _mm256_xor_ps(k, _mm256_set1_ps(-0.0f));
+        for (std::size_t w = 0; w < window; ++w) {
+          const std::size_t y = py * d.poolHeight + w / d.poolWidth, x = px * d.poolWidth + w % d.poolWidth;
+          const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(band.convAt(d, y, x) + c), m), is);
+          const __m256 base = _mm256_mul_ps(minusK, _mm256_add_ps(meanG, _mm256_mul_ps(xhat, meanGX)));
+          const __m256i here = _mm256_cmpeq_epi32(won, _mm256_set1_epi32(static_cast<int>(w | kPassed)));
+          const __m256 winning = _mm256_and_ps(_mm256_castsi256_ps(here), g);
+          _mm256_storeu_ps(band.at(d, y, x) + c, _mm256_add_ps(base, _mm256_mul_ps(k, winning)));
+        }
+      }
+    }
+  }
+  uncoveredGradient(d, band, t);
+}
+
+// The same loops 16 channels at a time where the CPU has AVX-512: the same operations, so the same bits.
+// GCC 12's own AVX-512 headers (srli, max, cvtepi32_epi8: their _mm512_undefined operands) set off a
+// false -Wmaybe-uninitialized here.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#define SER_AVX512 __attribute__((target("avx512f")))
+
+SER_AVX512 inline __m512i mix32x16(__m512i h) {
+  h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int>(0x85EBCA6Bu)));
+  h = _mm512_xor_si512(h, _mm512_srli_epi32(h, 13));
+  h = _mm512_mullo_epi32(h, _mm512_set1_epi32(static_cast<int>(0xC2B2AE35u)));
+  return _mm512_xor_si512(h, _mm512_srli_epi32(h, 16));
+}
+
+SER_AVX512 inline __m512 dropoutValues16(const DropoutKey& key, std::uint32_t first) {
+  const __m512i index = _mm512_add_epi32(_mm512_set1_epi32(static_cast<int>(first)),
+                                         _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15));
+  __m512i h = _mm512_mullo_epi32(index, _mm512_set1_epi32(static_cast<int>(0x9E3779B1u)));
+  h = mix32x16(_mm512_xor_si512(h, _mm512_set1_epi32(static_cast<int>(key.first))));
+  h = mix32x16(_mm512_xor_si512(h, _mm512_set1_epi32(static_cast<int>(key.second))));
+  const __mmask16 kept = _mm512_cmp_epu32_mask(_mm512_srli_epi32(h, 8), _mm512_set1_epi32(static_cast<int>(key.threshold)), _MM_CMPINT_NLT);
+  return _mm512_maskz_mov_ps(kept, _mm512_set1_ps(key.scale));
+}
+
+SER_AVX512 inline __m512i loadWinners16(const std::uint8_t* winner) {
+  return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(winner)));
+}
+
+SER_AVX512 void normalizeReluPoolAvx512(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+                                        const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
+                                        float* winnerXhat, std::uint8_t* winner) {
+  const std::size_t window = d.poolHeight * d.poolWidth;
+  const __m512 zero = _mm512_setzero_ps();
+  for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
+    const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
+    const float* first = image + windowPixel(d, py, px, 0) * d.channels;
+    for (std::size_t c = 0; c < d.channels; c += 16) {
+      const __m512 m = _mm512_loadu_ps(mean + c), is = _mm512_loadu_ps(invStd + c);
+      const __m512 g = _mm512_loadu_ps(gamma + c), b = _mm512_loadu_ps(beta + c);
+      __m512 bestXhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(first + c), m), is);
+      __m512 best = _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(bestXhat, g), b), zero);
+      __m512i at = _mm512_setzero_si512();
+      for (std::size_t w = 1; w < window; ++w) {
+        const float* src = image + windowPixel(d, py, px, w) * d.channels + c;
+        const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(src), m), is);
+        const __m512 v = _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(xhat, g), b), zero);
+        const __mmask16 better = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
+        best = _mm512_mask_blend_ps(better, best, v);
+        bestXhat = _mm512_mask_blend_ps(better, bestXhat, xhat);
+        at = _mm512_mask_blend_epi32(better, at, _mm512_set1_epi32(static_cast<int>(w)));
+      }
+      const std::size_t out = cell * d.channels + c;
+      if (dropout != nullptr) {
+        best = _mm512_mul_ps(best, dropoutValues16(dropout->key, dropout->first + static_cast<std::uint32_t>(out)));
+      }
+      _mm512_storeu_ps(y + out, best);
+      _mm512_storeu_ps(winnerXhat + out, bestXhat);
+      const __mmask16 passed = _mm512_cmp_ps_mask(best, zero, _CMP_GT_OQ);
+      at = _mm512_mask_or_epi32(at, passed, at, _mm512_set1_epi32(kPassed));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(winner + out), _mm512_cvtepi32_epi8(at));
+    }
+  }
+}
+
+SER_AVX512 void winnerSumsAvx512(std::size_t cells, std::size_t channels, const float* winnerXhat,
+                                 const std::uint8_t* winner, const float* dy, float scale, double* sumG, double* sumGX) {
+  const __m512i passedBit = _mm512_set1_epi32(kPassed);
+  const __m512 scaled = _mm512_set1_ps(scale);
+  for (std::size_t c = 0; c < channels; c += 16) {
+    __m512d g0 = _mm512_loadu_pd(sumG + c), g1 = _mm512_loadu_pd(sumG + c + 8);
+    __m512d x0 = _mm512_loadu_pd(sumGX + c), x1 = _mm512_loadu_pd(sumGX + c + 8);
+    for (std::size_t cell = 0; cell < cells; ++cell) {
+      const std::size_t at = cell * channels + c;
+      const __mmask16 flows = _mm512_test_epi32_mask(loadWinners16(winner + at), passedBit);
+      const __m512 g = _mm512_maskz_mov_ps(flows, _mm512_mul_ps(_mm512_loadu_ps(dy + at), scaled));
+      const __m512 gx = _mm512_mul_ps(g, _mm512_loadu_ps(winnerXhat + at));
+      g0 = _mm512_add_pd(g0, _mm512_cvtps_pd(_mm512_castps512_ps256(g)));
+      g1 = _mm512_add_pd(g1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(g), 1))));
+      x0 = _mm512_add_pd(x0, _mm512_cvtps_pd(_mm512_castps512_ps256(gx)));
+      x1 = _mm512_add_pd(x1, _mm512_cvtps_pd(_mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(gx), 1))));
+    }
+    _mm512_storeu_pd(sumG + c, g0);
+    _mm512_storeu_pd(sumG + c + 8, g1);
+    _mm512_storeu_pd(sumGX + c, x0);
+    _mm512_storeu_pd(sumGX + c + 8, x1);
+  }
+}
+
+SER_AVX512 void convGradientAvx512(const ImageDims& d, const GradientBand& band, const std::uint8_t* winner,
+                                   const float* dy, const GradientTerms& t) {
+  const std::size_t window = d.poolHeight * d.poolWidth;
+  const __m512 scaled = _mm512_set1_ps(t.scale);
+  for (std::size_t py = band.firstPooledRow(d); py < band.endPooledRow(d); ++py) {
+    for (std::size_t px = 0; px < d.pooledWidth; ++px) {
+      const std::size_t cell = py * d.pooledWidth + px;
+      for (std::size_t c = 0; c < d.channels; c += 16) {
+        const std::size_t at = cell * d.channels + c;
+        const __m512i won = loadWinners16(winner + at);
+        const __m512 g = _mm512_mul_ps(_mm512_loadu_ps(dy + at), scaled);
+        const __m512 m = _mm512_loadu_ps(t.mean + c), is = _mm512_loadu_ps(t.invStd + c);
+        const __m512 k = _mm512_loadu_ps(t.k + c), meanG = _mm512_loadu_ps(t.meanG + c);
+        const __m512 meanGX = _mm512_loadu_ps(t.meanGX + c);
+        const __m512 minusK = _mm512_castsi512_ps(_mm512_xor_si512(_mm512_castps_si512(k), _mm512_set1_epi32(INT32_MIN)));
+        for (std::size_t w = 0; w < window; ++w) {
+          const std::size_t y = py * d.poolHeight + w / d.poolWidth, x = px * d.poolWidth + w % d.poolWidth;
+          const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(band.convAt(d, y, x) + c), m), is);
+          const __m512 base = _mm512_mul_ps(minusK, _mm512_add_ps(meanG, _mm512_mul_ps(xhat, meanGX)));
+          const __mmask16 here = _mm512_cmpeq_epi32_mask(won, _mm512_set1_epi32(static_cast<int>(w | kPassed)));
+          const __m512 winning = _mm512_maskz_mov_ps(here, g);
+          _mm512_storeu_ps(band.at(d, y, x) + c, _mm512_add_ps(base, _mm512_mul_ps(k, winning)));
+        }
+      }
+    }
+  }
+  uncoveredGradient(d, band, t);
+}
+#pragma GCC diagnostic pop
 #endif
 
-void normalizeReluPool(const ImageDims& d, const float* image, const float* mean, const float* invStd,
-                       const float* gamma, const float* beta, float* y, float* winnerXhat, std::uint8_t* winner) {
+bool avx2Channels(std::size_t channels) {
 #ifdef SER_X86_KERNELS
   static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
-  if (avx2 && d.channels % 8 == 0) {
-    normalizeReluPoolAvx2(d, image, mean, invStd, gamma, beta, y, winnerXhat, winner);
+  return avx2 && channels % 8 == 0;
+#else
+  (void)channels;
+  return false;
+#endif
+}
+
+// 16 lanes where the CPU has AVX-512 and SER_GEMM_ISA does not cap the engine below it.
+bool avx512Channels(std::size_t channels) {
+#ifdef SER_X86_KERNELS
+  static const bool avx512 = std::strcmp(gemmIsa(), "avx512") == 0;
+  return avx512 && channels % 16 == 0;
+#else
+  (void)channels;
+  return false;
+#endif
+}
+
+void normalizeReluPool(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+                       const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
+                       float* winnerXhat, std::uint8_t* winner) {
+#ifdef SER_X86_KERNELS
+  if (avx512Channels(d.channels)) {
+    normalizeReluPoolAvx512(d, image, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
+    return;
+  }
+  if (avx2Channels(d.channels)) {
+    normalizeReluPoolAvx2(d, image, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
     return;
   }
 #endif
-  normalizeReluPoolPortable(d, image, mean, invStd, gamma, beta, y, winnerXhat, winner);
+  normalizeReluPoolPortable(d, image, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
 }
 
-// What reaches the batch norm's output: dy at each window's winner where the ReLU passed it. Its sum
-// per channel is dBeta, its sum times x-hat dGamma.
-SER_HOT void winnerSums(std::size_t cells, std::size_t channels, const float* __restrict winnerXhat,
-                        const std::uint8_t* __restrict winner, const float* __restrict dy, double* __restrict sumG,
-                        double* __restrict sumGX) {
-  for (std::size_t cell = 0; cell < cells; ++cell) {
-    const std::size_t base = cell * channels;
-    for (std::size_t c = 0; c < channels; ++c) {
-      const float g = (winner[base + c] & kPassed) ? dy[base + c] : 0.0f;
-      sumG[c] += g;
-      sumGX[c] += static_cast<double>(g * winnerXhat[base + c]);
-    }
+void winnerSums(std::size_t cells, std::size_t channels, const float* winnerXhat, const std::uint8_t* winner,
+                const float* dy, float scale, double* sumG, double* sumGX) {
+#ifdef SER_X86_KERNELS
+  if (avx512Channels(channels)) {
+    winnerSumsAvx512(cells, channels, winnerXhat, winner, dy, scale, sumG, sumGX);
+    return;
   }
+  if (avx2Channels(channels)) {
+    winnerSumsAvx2(cells, channels, winnerXhat, winner, dy, scale, sumG, sumGX);
+    return;
+  }
+#endif
+  winnerSumsPortable(cells, channels, winnerXhat, winner, dy, scale, sumG, sumGX);
 }
 
-// dConv = k (g - mean(g) - x-hat mean(g x-hat)) with k = gamma invStd, written over the convolution's
-// output: the batch terms everywhere, then k g at the winners.
-SER_HOT void convGradient(const ImageDims& d, float* __restrict image, const float* __restrict mean,
-                          const float* __restrict invStd, const std::uint8_t* __restrict winner,
-                          const float* __restrict dy, const float* __restrict k, const float* __restrict meanG,
-                          const float* __restrict meanGX) {
-  for (std::size_t p = 0; p < d.pixels; ++p) {
-    float* __restrict row = image + p * d.channels;
-    for (std::size_t c = 0; c < d.channels; ++c) {
-      const float xhat = (row[c] - mean[c]) * invStd[c];
-      row[c] = -k[c] * (meanG[c] + xhat * meanGX[c]);
-    }
+void convGradient(const ImageDims& d, const GradientBand& band, const std::uint8_t* winner, const float* dy,
+                  const GradientTerms& t) {
+#ifdef SER_X86_KERNELS
+  if (avx512Channels(d.channels)) {
+    convGradientAvx512(d, band, winner, dy, t);
+    return;
   }
-  for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
-    const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
-    for (std::size_t c = 0; c < d.channels; ++c) {
-      const std::uint8_t w = winner[cell * d.channels + c];
-      const float g = (w & kPassed) ? dy[cell * d.channels + c] : 0.0f;
-      image[windowPixel(d, py, px, w & ~kPassed) * d.channels + c] += k[c] * g;
-    }
+  if (avx2Channels(d.channels)) {
+    convGradientAvx2(d, band, winner, dy, t);
+    return;
   }
+#endif
+  convGradientPortable(d, band, winner, dy, t);
 }
 
 }  // namespace
@@ -243,9 +546,10 @@ void convBlockForward(const ConvBlockShape& s, const float* x, const float* filt
   const bool dropout = s.dropoutRate > 0.0f;
   const DropoutKey key = dropoutKey(s.dropoutSeed, s.dropoutRate);
   parallelFor(s.conv.batch, [&](std::size_t b) {
+    const FoldedDropout folded{key, static_cast<std::uint32_t>(b * pooled)};
     normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta,
-                      y + b * pooled, winnerXhats(s, workspace) + b * pooled, winner + b * pooled);
-    if (dropout) applyDropout(key, b * pooled, pooled, y + b * pooled, y + b * pooled);
+                      dropout ? &folded : nullptr, y + b * pooled, winnerXhats(s, workspace) + b * pooled,
+                      winner + b * pooled);
   });
 }
 
@@ -258,7 +562,7 @@ void convBlockInfer(const ConvBlockShape& s, const float* x, const float* filter
   const std::size_t pooled = d.pooledHeight * d.pooledWidth * d.channels;
   parallelFor(s.conv.batch, [&](std::size_t b) {
     conv2dImages(s.conv, b, b + 1, x, filter, conv);
-    normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta,
+    normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta, nullptr,
                       y + b * pooled, winnerXhats(s, workspace) + b * pooled, winners(s, workspace) + b * pooled);
   });
 }
@@ -272,20 +576,13 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
   const ImageDims d = dimsOf(s);
   const std::size_t channels = d.channels;
   const std::size_t pooled = d.pooledHeight * d.pooledWidth * channels;
-  const ChannelScale scale = channelScale(s, batchMean, batchVariance);
-  // The gradient through a folded dropout: dy times the same mask, drawn again per image.
-  const bool dropout = s.dropoutRate > 0.0f;
-  const DropoutKey key = dropoutKey(s.dropoutSeed, s.dropoutRate);
-  auto imageGradient = [&](std::size_t b) -> const float* {
-    if (!dropout) return dy + b * pooled;
-    thread_local std::vector<float> masked;
-    masked.resize(pooled);
-    applyDropout(key, b * pooled, pooled, dy + b * pooled, masked.data());
-    return masked.data();
-  };
+  const ChannelScale normal = channelScale(s, batchMean, batchVariance);
+  // The gradient through a folded dropout: dy times its scale where the forward pass's mask kept the
+  // value (the winners whose gradient flows), zero elsewhere.
+  const float scale = s.dropoutRate > 0.0f ? dropoutKey(s.dropoutSeed, s.dropoutRate).scale : 1.0f;
   const std::vector<double> sums = sumOverImages(s, 2 * channels, [&](std::size_t b, double* acc) {
     winnerSums(d.pooledHeight * d.pooledWidth, channels, winnerXhats(s, workspace) + b * pooled, winner + b * pooled,
-               imageGradient(b), acc, acc + channels);
+               dy + b * pooled, scale, acc, acc + channels);
   });
   const double count = static_cast<double>(s.conv.batch * d.pixels);
   std::vector<float> meanG(channels), meanGX(channels), k(channels);
@@ -294,11 +591,23 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
     dGamma[c] = static_cast<float>(sums[channels + c]);
     meanG[c] = static_cast<float>(sums[c] / count);
     meanGX[c] = static_cast<float>(sums[channels + c] / count);
-    k[c] = gamma[c] * scale.invStd[c];
+    k[c] = gamma[c] * normal.invStd[c];
+  }
+  const GradientTerms terms{normal.mean.data(), normal.invStd.data(), k.data(), meanG.data(), meanGX.data(), scale};
+  const std::size_t height = s.conv.outHeight, imageSize = d.pixels * channels;
+  if (dx == nullptr && directConvApplies(s.conv)) {
+    // The first block (one input channel, no input gradient): the gradient of the convolution's output
+    // is made a band of whole pooled rows at a time into a cache-sized buffer and fed straight to the
+    // filter gradient, instead of being written over the largest activation of the model and read back.
+    const std::size_t bandRows = s.poolHeight * std::max<std::size_t>(1, 4 / s.poolHeight);
+    conv2dBackpropFilterBands(s.conv, x, bandRows, [&](std::size_t b, std::size_t rowBegin, std::size_t rowEnd, float* out) {
+      convGradient(d, GradientBand{conv + b * imageSize, out, rowBegin, rowEnd}, winner + b * pooled, dy + b * pooled, terms);
+    }, dFilter);
+    return;
   }
   parallelFor(s.conv.batch, [&](std::size_t b) {
-    convGradient(d, conv + b * d.pixels * channels, scale.mean.data(), scale.invStd.data(), winner + b * pooled,
-                 imageGradient(b), k.data(), meanG.data(), meanGX.data());
+    float* image = conv + b * imageSize;
+    convGradient(d, GradientBand{image, image, 0, height}, winner + b * pooled, dy + b * pooled, terms);
   });
   conv2dBackpropFilter(s.conv, x, conv, dFilter);
   if (dx != nullptr) conv2dBackpropInput(s.conv, conv, filter, dx);

@@ -14,7 +14,8 @@ struct ConvBlockShape {
   Conv2DGeometry conv;
   std::size_t poolHeight = 2, poolWidth = 2;
   float epsilon = 1e-3f;
-  // Dropout on the pooled output (rate 0: none), its mask drawn from the seed as dropoutMask draws it.
+  // Dropout on the pooled output (rate 0: none), its mask drawn from the seed as dropoutMask draws it
+  // in the forward pass; the backward pass reads the mask back from the forward pass's workspace.
   float dropoutRate = 0.0f;
   std::uint64_t dropoutSeed = 0;
 
@@ -23,7 +24,7 @@ struct ConvBlockShape {
   std::size_t pooledWidth() const { return conv.outWidth / poolWidth; }
   std::size_t outputSize() const { return conv.batch * pooledHeight() * pooledWidth() * channels(); }
   // Kept for the backward pass: the convolution's output, and each pooled value's winner (its x-hat,
-  // its window position and whether the ReLU passed it).
+  // its window position and whether its gradient flows: the ReLU passed it and the dropout kept it).
   std::size_t workspaceFloats() const { return conv.outputSize() + outputSize() + (outputSize() + 3) / 4; }
 };
 

@@ -148,8 +148,27 @@ void conv2dBackpropFilterDirectImage(const Conv2DGeometry& g, const float* x, co
   else if (g.filterHeight == 5 && g.filterWidth == 5) filterGradientBands<5, 5>(g, padded.values.data(), padded.width, dy, dFilter);
   else filterGradientGeneric(g, padded.values.data(), padded.width, dy, dFilter);
 }
+
+void conv2dBackpropFilterDirectBands(const Conv2DGeometry& g, const float* x, std::size_t bandRows,
+                                     const std::function<const float*(std::size_t, std::size_t)>& band,
+                                     float* dFilter) {
+  PaddedImage& padded = threadPadded();
+  padImage(g, x, padded);
+  for (std::size_t rowBegin = 0; rowBegin < g.outHeight; rowBegin += bandRows) {
+    const std::size_t rowEnd = std::min(g.outHeight, rowBegin + bandRows);
+    const float* dy = band(rowBegin, rowEnd);
+    Conv2DGeometry rows = g;
+    rows.outHeight = rowEnd - rowBegin;
+    const float* in0 = padded.values.data() + rowBegin * padded.width;
+    if (g.filterHeight == 3 && g.filterWidth == 3) filterGradientBands<3, 3>(rows, in0, padded.width, dy, dFilter);
+    else if (g.filterHeight == 5 && g.filterWidth == 5) filterGradientBands<5, 5>(rows, in0, padded.width, dy, dFilter);
+    else filterGradientGeneric(rows, in0, padded.width, dy, dFilter);
+  }
+}
 #else
 bool directConvApplies(const Conv2DGeometry&) { return false; }
+void conv2dBackpropFilterDirectBands(const Conv2DGeometry&, const float*, std::size_t,
+                                     const std::function<const float*(std::size_t, std::size_t)>&, float*) {}
 void conv2dDirectImage(const Conv2DGeometry&, const float*, const float*, float*) {}
 void conv2dBackpropFilterDirectImage(const Conv2DGeometry&, const float*, const float*, float*) {}
 #endif

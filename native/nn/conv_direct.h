@@ -4,6 +4,7 @@
 // a time held in registers.
 #pragma once
 #include <cstddef>
+#include <functional>
 
 #include "nn/conv.h"
 
@@ -17,5 +18,11 @@ void conv2dDirectImage(const Conv2DGeometry& g, const float* x, const float* fil
 
 // One image's filter gradient, added into dFilter [filterHeight, filterWidth, 1, outChannels].
 void conv2dBackpropFilterDirectImage(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter);
+
+// The same with dy asked for bandRows output rows at a time: band(rowBegin, rowEnd) returns those rows
+// of dy. The sums run in the same order as over the whole dy, so the bits are the same.
+void conv2dBackpropFilterDirectBands(const Conv2DGeometry& g, const float* x, std::size_t bandRows,
+                                     const std::function<const float*(std::size_t, std::size_t)>& band,
+                                     float* dFilter);
 
 }  // namespace ser
