@@ -64,6 +64,10 @@ describe('fused convolution block', () => {
     // A dropout folded in: the reference multiplies by the mask native.dropoutMask draws for the same seed.
     { x: [3, 10, 8, 2], filter: [3, 3, 2, 8], padding: 'same', pool: [2, 2], inputGradient: true, dropout: 0.3 },
     { x: [2, 12, 6, 1], filter: [3, 3, 1, 16], padding: 'same', pool: [2, 2], inputGradient: false, dropout: 0.5 },
+    // One input channel: the output is made again band by band from the input (bands of whole pooled
+    // rows, the last one short); asked for the input gradient, the whole output is made again first.
+    { x: [2, 19, 7, 1], filter: [3, 3, 1, 16], padding: 'valid', pool: [2, 2], inputGradient: true },
+    { x: [2, 23, 8, 1], filter: [3, 3, 1, 8], padding: 'same', pool: [3, 2], inputGradient: false, dropout: 0.3 },
   ];
   test.each(cases.map((c) => [JSON.stringify(c), c] as const))('%s: output, batch statistics and gradients', async (_name, c) => {
     const epsilon = 1e-3;

@@ -63,16 +63,31 @@ ImageDims dimsOf(const ConvBlockShape& s) {
           s.poolHeight, s.poolWidth};
 }
 
-// The pixel of window position w of pooled cell (py, px).
-inline std::size_t windowPixel(const ImageDims& d, std::size_t py, std::size_t px, std::size_t w) {
-  return (py * d.poolHeight + w / d.poolWidth) * d.width + px * d.poolWidth + w % d.poolWidth;
+// Rows [rowBegin, rowEnd) of one image's convolution output, whole pooled rows (or up to the last row),
+// held from row rowBegin's first value: the whole output, or a band of the first block's recomputed.
+struct ConvRows {
+  const float* conv;
+  std::size_t rowBegin, rowEnd;
+  const float* at(const ImageDims& d, std::size_t y, std::size_t x) const {
+    return conv + ((y - rowBegin) * d.width + x) * d.channels;
+  }
+  std::size_t firstPooledRow(const ImageDims& d) const { return rowBegin / d.poolHeight; }
+  std::size_t endPooledRow(const ImageDims& d) const { return std::min(d.pooledHeight, rowEnd / d.poolHeight); }
+  std::size_t firstCell(const ImageDims& d) const { return firstPooledRow(d) * d.pooledWidth; }
+  std::size_t endCell(const ImageDims& d) const { return endPooledRow(d) * d.pooledWidth; }
+};
+
+// The first value of window position w of pooled cell (py, px).
+inline const float* windowAt(const ImageDims& d, const ConvRows& rows, std::size_t py, std::size_t px, std::size_t w) {
+  return rows.at(d, py * d.poolHeight + w / d.poolWidth, px * d.poolWidth + w % d.poolWidth);
 }
 
-SER_HOT void channelMoments(const ImageDims& d, const float* __restrict image, double* __restrict sum,
-                            double* __restrict squares) {
-  for (std::size_t p = 0; p < d.pixels; ++p) {
-    const float* row = image + p * d.channels;
-    for (std::size_t c = 0; c < d.channels; ++c) {
+// Adds each channel's sum and sum of squares over `pixels` pixels.
+SER_HOT void channelMoments(std::size_t pixels, std::size_t channels, const float* __restrict image,
+                            double* __restrict sum, double* __restrict squares) {
+  for (std::size_t p = 0; p < pixels; ++p) {
+    const float* row = image + p * channels;
+    for (std::size_t c = 0; c < channels; ++c) {
       const double v = row[c];
       sum[c] += v;
       squares[c] += v * v;
@@ -93,17 +108,17 @@ struct FoldedDropout {
 
 // y = max over the window of relu((conv - mean) invStd gamma + beta), the first largest winning, times
 // the dropout's mask value; the winner's x-hat and position are kept for the backward pass.
-void normalizeReluPoolPortable(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+void normalizeReluPoolPortable(const ImageDims& d, const ConvRows& rows, const float* mean, const float* invStd,
                                const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
                                float* winnerXhat, std::uint8_t* winner) {
   const std::size_t window = d.poolHeight * d.poolWidth;
-  for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
+  for (std::size_t cell = rows.firstCell(d); cell < rows.endCell(d); ++cell) {
     const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
     for (std::size_t c = 0; c < d.channels; ++c) {
       float best = 0.0f, bestXhat = 0.0f;
       std::uint8_t at = 0;
       for (std::size_t w = 0; w < window; ++w) {
-        const float xhat = (image[windowPixel(d, py, px, w) * d.channels + c] - mean[c]) * invStd[c];
+        const float xhat = (windowAt(d, rows, py, px, w)[c] - mean[c]) * invStd[c];
         const float normed = xhat * gamma[c] + beta[c];
         const float v = normed > 0.0f ? normed : 0.0f;
         if (w == 0 || v > best) {
@@ -138,20 +153,21 @@ void winnerSumsPortable(std::size_t cells, std::size_t channels, const float* wi
 // dConv = k (g - mean(g) - x-hat mean(g x-hat)) with k = gamma invStd, for output rows [rowBegin,
 // rowEnd) (whole pooled rows, or up to the last row): window by window, the batch terms plus k g at the
 // winner (plus a zero elsewhere), then the pixels no window covers (a trailing odd row or column).
-// conv holds the image's convolution output; out receives the band's rows (it may be conv itself).
+// out receives the band's rows (it may be the input rows themselves).
 struct GradientTerms {
   const float *mean, *invStd, *k, *meanG, *meanGX;
   float scale;  // the folded dropout's 1 / (1 - rate), or 1
 };
 
 struct GradientBand {
-  const float* conv;
-  float* out;  // row rowBegin's first value
-  std::size_t rowBegin, rowEnd;
-  float* at(const ImageDims& d, std::size_t y, std::size_t x) const { return out + ((y - rowBegin) * d.width + x) * d.channels; }
-  const float* convAt(const ImageDims& d, std::size_t y, std::size_t x) const { return conv + (y * d.width + x) * d.channels; }
-  std::size_t firstPooledRow(const ImageDims& d) const { return rowBegin / d.poolHeight; }
-  std::size_t endPooledRow(const ImageDims& d) const { return std::min(d.pooledHeight, rowEnd / d.poolHeight); }
+  ConvRows in;
+  float* out;  // row in.rowBegin's first value
+  float* at(const ImageDims& d, std::size_t y, std::size_t x) const {
+    return out + ((y - in.rowBegin) * d.width + x) * d.channels;
+  }
+  const float* convAt(const ImageDims& d, std::size_t y, std::size_t x) const { return in.at(d, y, x); }
+  std::size_t firstPooledRow(const ImageDims& d) const { return in.firstPooledRow(d); }
+  std::size_t endPooledRow(const ImageDims& d) const { return in.endPooledRow(d); }
 };
 
 inline float batchTerm(const GradientTerms& t, std::size_t c, float conv) {
@@ -161,7 +177,7 @@ inline float batchTerm(const GradientTerms& t, std::size_t c, float conv) {
 
 void uncoveredGradient(const ImageDims& d, const GradientBand& band, const GradientTerms& t) {
   const std::size_t coveredRows = d.pooledHeight * d.poolHeight, coveredColumns = d.pooledWidth * d.poolWidth;
-  for (std::size_t y = band.rowBegin; y < band.rowEnd; ++y) {
+  for (std::size_t y = band.in.rowBegin; y < band.in.rowEnd; ++y) {
     for (std::size_t x = y < coveredRows ? coveredColumns : 0; x < d.width; ++x) {
       const float* conv = band.convAt(d, y, x);
       float* out = band.at(d, y, x);
@@ -223,14 +239,14 @@ SER_AVX2 inline __m256i loadWinners(const std::uint8_t* winner) {
   return _mm256_cvtepu8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(winner)));
 }
 
-SER_AVX2 void normalizeReluPoolAvx2(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+SER_AVX2 void normalizeReluPoolAvx2(const ImageDims& d, const ConvRows& rows, const float* mean, const float* invStd,
                                     const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
                                     float* winnerXhat, std::uint8_t* winner) {
   const std::size_t window = d.poolHeight * d.poolWidth;
   const __m256 zero = _mm256_setzero_ps();
-  for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
+  for (std::size_t cell = rows.firstCell(d); cell < rows.endCell(d); ++cell) {
     const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
-    const float* first = image + windowPixel(d, py, px, 0) * d.channels;
+    const float* first = windowAt(d, rows, py, px, 0);
     for (std::size_t c = 0; c < d.channels; c += 8) {
       const __m256 m = _mm256_loadu_ps(mean + c), is = _mm256_loadu_ps(invStd + c);
       const __m256 g = _mm256_loadu_ps(gamma + c), b = _mm256_loadu_ps(beta + c);
@@ -238,7 +254,7 @@ SER_AVX2 void normalizeReluPoolAvx2(const ImageDims& d, const float* image, cons
       __m256 best = _mm256_max_ps(_mm256_add_ps(_mm256_mul_ps(bestXhat, g), b), zero);
       __m256i at = _mm256_setzero_si256();
       for (std::size_t w = 1; w < window; ++w) {
-        const float* src = image + windowPixel(d, py, px, w) * d.channels + c;
+        const float* src = windowAt(d, rows, py, px, w) + c;
         const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(src), m), is);
         const __m256 v = _mm256_max_ps(_mm256_add_ps(_mm256_mul_ps(xhat, g), b), zero);
         const __m256 better = _mm256_cmp_ps(v, best, _CMP_GT_OQ);
@@ -349,14 +365,14 @@ SER_AVX512 inline __m512i loadWinners16(const std::uint8_t* winner) {
   return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(winner)));
 }
 
-SER_AVX512 void normalizeReluPoolAvx512(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+SER_AVX512 void normalizeReluPoolAvx512(const ImageDims& d, const ConvRows& rows, const float* mean, const float* invStd,
                                         const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
                                         float* winnerXhat, std::uint8_t* winner) {
   const std::size_t window = d.poolHeight * d.poolWidth;
   const __m512 zero = _mm512_setzero_ps();
-  for (std::size_t cell = 0; cell < d.pooledHeight * d.pooledWidth; ++cell) {
+  for (std::size_t cell = rows.firstCell(d); cell < rows.endCell(d); ++cell) {
     const std::size_t py = cell / d.pooledWidth, px = cell % d.pooledWidth;
-    const float* first = image + windowPixel(d, py, px, 0) * d.channels;
+    const float* first = windowAt(d, rows, py, px, 0);
     for (std::size_t c = 0; c < d.channels; c += 16) {
       const __m512 m = _mm512_loadu_ps(mean + c), is = _mm512_loadu_ps(invStd + c);
       const __m512 g = _mm512_loadu_ps(gamma + c), b = _mm512_loadu_ps(beta + c);
@@ -364,7 +380,7 @@ SER_AVX512 void normalizeReluPoolAvx512(const ImageDims& d, const float* image, 
       __m512 best = _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(bestXhat, g), b), zero);
       __m512i at = _mm512_setzero_si512();
       for (std::size_t w = 1; w < window; ++w) {
-        const float* src = image + windowPixel(d, py, px, w) * d.channels + c;
+        const float* src = windowAt(d, rows, py, px, w) + c;
         const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(src), m), is);
         const __m512 v = _mm512_max_ps(_mm512_add_ps(_mm512_mul_ps(xhat, g), b), zero);
         const __mmask16 better = _mm512_cmp_ps_mask(v, best, _CMP_GT_OQ);
@@ -461,20 +477,20 @@ bool avx512Channels(std::size_t channels) {
 #endif
 }
 
-void normalizeReluPool(const ImageDims& d, const float* image, const float* mean, const float* invStd,
+void normalizeReluPool(const ImageDims& d, const ConvRows& rows, const float* mean, const float* invStd,
                        const float* gamma, const float* beta, const FoldedDropout* dropout, float* y,
                        float* winnerXhat, std::uint8_t* winner) {
 #ifdef SER_X86_KERNELS
   if (avx512Channels(d.channels)) {
-    normalizeReluPoolAvx512(d, image, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
+    normalizeReluPoolAvx512(d, rows, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
     return;
   }
   if (avx2Channels(d.channels)) {
-    normalizeReluPoolAvx2(d, image, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
+    normalizeReluPoolAvx2(d, rows, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
     return;
   }
 #endif
-  normalizeReluPoolPortable(d, image, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
+  normalizeReluPoolPortable(d, rows, mean, invStd, gamma, beta, dropout, y, winnerXhat, winner);
 }
 
 void winnerSums(std::size_t cells, std::size_t channels, const float* winnerXhat, const std::uint8_t* winner,
@@ -507,6 +523,29 @@ void convGradient(const ImageDims& d, const GradientBand& band, const std::uint8
   convGradientPortable(d, band, winner, dy, t);
 }
 
+// The first block (one input channel): its convolution output is made again a band of whole pooled rows
+// at a time from the image (9 multiply-adds per value) wherever it is needed, instead of being written
+// to the workspace and read back: at 301 x 40 x 32 per clip it is the model's largest activation
+// (49 MB a batch of 32), and every pass over it ran at memory speed.
+bool recomputesConv(const ConvBlockShape& s) { return directConvApplies(s.conv); }
+
+std::size_t bandRows(const ConvBlockShape& s) { return s.poolHeight * std::max<std::size_t>(1, 8 / s.poolHeight); }
+
+// Calls visit(rows) for one image's output a band at a time (on the calling thread, bands in order).
+template <typename Visit>
+void forEachConvBand(const ConvBlockShape& s, const float* image, const float* filter, Visit visit) {
+  thread_local PaddedImage padded;
+  thread_local std::vector<float> band;
+  const std::size_t rowsPerBand = bandRows(s);
+  padImage(s.conv, image, padded);
+  band.resize(rowsPerBand * s.conv.outWidth * s.channels());
+  for (std::size_t rowBegin = 0; rowBegin < s.conv.outHeight; rowBegin += rowsPerBand) {
+    const std::size_t rowEnd = std::min(s.conv.outHeight, rowBegin + rowsPerBand);
+    conv2dDirectRows(s.conv, padded, filter, rowBegin, rowEnd, band.data());
+    visit(ConvRows{band.data(), rowBegin, rowEnd});
+  }
+}
+
 }  // namespace
 
 void validateConvBlockShape(const ConvBlockShape& s) {
@@ -527,12 +566,20 @@ void convBlockForward(const ConvBlockShape& s, const float* x, const float* filt
   validateConvBlockShape(s);
   float* conv = workspace;
   const ImageDims d = dimsOf(s);
+  const bool recompute = recomputesConv(s);
+  const std::size_t imageIn = s.conv.inHeight * s.conv.inWidth * s.conv.inChannels, imageSize = d.pixels * d.channels;
   // Each image's sums are taken while its convolution output is still in cache. The variance comes from
   // the sums of squares in double (E[x^2] - mean^2): with float32 inputs and double sums the
   // cancellation costs nothing at float precision, and it saves a second pass over the output.
   const std::vector<double> moments = sumOverImages(s, 2 * d.channels, [&](std::size_t b, double* acc) {
+    if (recompute) {
+      forEachConvBand(s, x + b * imageIn, filter, [&](const ConvRows& rows) {
+        channelMoments((rows.rowEnd - rows.rowBegin) * d.width, d.channels, rows.conv, acc, acc + d.channels);
+      });
+      return;
+    }
     conv2dImages(s.conv, b, b + 1, x, filter, conv);
-    channelMoments(d, conv + b * d.pixels * d.channels, acc, acc + d.channels);
+    channelMoments(d.pixels, d.channels, conv + b * imageSize, acc, acc + d.channels);
   });
   const double count = static_cast<double>(s.conv.batch * d.pixels);
   for (std::size_t c = 0; c < d.channels; ++c) {
@@ -547,9 +594,12 @@ void convBlockForward(const ConvBlockShape& s, const float* x, const float* filt
   const DropoutKey key = dropoutKey(s.dropoutSeed, s.dropoutRate);
   parallelFor(s.conv.batch, [&](std::size_t b) {
     const FoldedDropout folded{key, static_cast<std::uint32_t>(b * pooled)};
-    normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta,
-                      dropout ? &folded : nullptr, y + b * pooled, winnerXhats(s, workspace) + b * pooled,
-                      winner + b * pooled);
+    const auto pool = [&](const ConvRows& rows) {
+      normalizeReluPool(d, rows, scale.mean.data(), scale.invStd.data(), gamma, beta, dropout ? &folded : nullptr,
+                        y + b * pooled, winnerXhats(s, workspace) + b * pooled, winner + b * pooled);
+    };
+    if (recompute) forEachConvBand(s, x + b * imageIn, filter, pool);
+    else pool(ConvRows{conv + b * imageSize, 0, s.conv.outHeight});
   });
 }
 
@@ -559,11 +609,19 @@ void convBlockInfer(const ConvBlockShape& s, const float* x, const float* filter
   float* conv = workspace;
   const ImageDims d = dimsOf(s);
   const ChannelScale scale = channelScale(s, mean, variance);
-  const std::size_t pooled = d.pooledHeight * d.pooledWidth * d.channels;
+  const std::size_t pooled = d.pooledHeight * d.pooledWidth * d.channels, imageSize = d.pixels * d.channels;
+  const std::size_t imageIn = s.conv.inHeight * s.conv.inWidth * s.conv.inChannels;
   parallelFor(s.conv.batch, [&](std::size_t b) {
+    const auto pool = [&](const ConvRows& rows) {
+      normalizeReluPool(d, rows, scale.mean.data(), scale.invStd.data(), gamma, beta, nullptr, y + b * pooled,
+                        winnerXhats(s, workspace) + b * pooled, winners(s, workspace) + b * pooled);
+    };
+    if (recomputesConv(s)) {
+      forEachConvBand(s, x + b * imageIn, filter, pool);
+      return;
+    }
     conv2dImages(s.conv, b, b + 1, x, filter, conv);
-    normalizeReluPool(d, conv + b * d.pixels * d.channels, scale.mean.data(), scale.invStd.data(), gamma, beta, nullptr,
-                      y + b * pooled, winnerXhats(s, workspace) + b * pooled, winners(s, workspace) + b * pooled);
+    pool(ConvRows{conv + b * imageSize, 0, s.conv.outHeight});
   });
 }
 
@@ -595,19 +653,28 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
   }
   const GradientTerms terms{normal.mean.data(), normal.invStd.data(), k.data(), meanG.data(), meanGX.data(), scale};
   const std::size_t height = s.conv.outHeight, imageSize = d.pixels * channels;
-  if (dx == nullptr && directConvApplies(s.conv)) {
-    // The first block (one input channel, no input gradient): the gradient of the convolution's output
-    // is made a band of whole pooled rows at a time into a cache-sized buffer and fed straight to the
-    // filter gradient, instead of being written over the largest activation of the model and read back.
-    const std::size_t bandRows = s.poolHeight * std::max<std::size_t>(1, 4 / s.poolHeight);
-    conv2dBackpropFilterBands(s.conv, x, bandRows, [&](std::size_t b, std::size_t rowBegin, std::size_t rowEnd, float* out) {
-      convGradient(d, GradientBand{conv + b * imageSize, out, rowBegin, rowEnd}, winner + b * pooled, dy + b * pooled, terms);
+  const std::size_t imageIn = s.conv.inHeight * s.conv.inWidth * s.conv.inChannels;
+  if (recomputesConv(s) && dx == nullptr) {
+    // No input gradient (the model's first block): the gradient of the convolution's output is made a
+    // band at a time from the recomputed band and fed straight to the filter gradient; neither the
+    // output nor its gradient is ever held whole.
+    conv2dBackpropFilterBands(s.conv, x, bandRows(s), [&](std::size_t b, std::size_t rowBegin, std::size_t rowEnd, float* out) {
+      // Bands come in order on one thread: the image is padded again at its first band.
+      thread_local PaddedImage padded;
+      thread_local std::vector<float> rows;
+      if (rowBegin == 0) padImage(s.conv, x + b * imageIn, padded);
+      rows.resize((rowEnd - rowBegin) * d.width * channels);
+      conv2dDirectRows(s.conv, padded, filter, rowBegin, rowEnd, rows.data());
+      convGradient(d, GradientBand{ConvRows{rows.data(), rowBegin, rowEnd}, out}, winner + b * pooled, dy + b * pooled,
+                   terms);
     }, dFilter);
     return;
   }
   parallelFor(s.conv.batch, [&](std::size_t b) {
     float* image = conv + b * imageSize;
-    convGradient(d, GradientBand{image, image, 0, height}, winner + b * pooled, dy + b * pooled, terms);
+    // A recomputed block asked for its input gradient needs its whole output back first.
+    if (recomputesConv(s)) conv2dImages(s.conv, b, b + 1, x, filter, conv);
+    convGradient(d, GradientBand{ConvRows{image, 0, height}, image}, winner + b * pooled, dy + b * pooled, terms);
   });
   conv2dBackpropFilter(s.conv, x, conv, dFilter);
   if (dx != nullptr) conv2dBackpropInput(s.conv, conv, filter, dx);

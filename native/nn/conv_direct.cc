@@ -9,13 +9,6 @@
 #endif
 
 namespace ser {
-namespace {
-
-// The image with the convolution's padding made explicit, so the tap loops need no bounds checks.
-struct PaddedImage {
-  std::vector<float> values;
-  std::size_t width = 0;
-};
 
 void padImage(const Conv2DGeometry& g, const float* x, PaddedImage& padded) {
   const std::size_t height = g.outHeight + g.filterHeight - 1;
@@ -30,6 +23,8 @@ void padImage(const Conv2DGeometry& g, const float* x, PaddedImage& padded) {
     }
   }
 }
+
+namespace {
 
 PaddedImage& threadPadded() {
   thread_local PaddedImage padded;
@@ -86,12 +81,20 @@ __attribute__((target("avx2,fma"))) void directForward(const Conv2DGeometry& g, 
   }
 }
 
+void conv2dDirectRows(const Conv2DGeometry& g, const PaddedImage& padded, const float* filter, std::size_t rowBegin,
+                      std::size_t rowEnd, float* y) {
+  Conv2DGeometry rows = g;
+  rows.outHeight = rowEnd - rowBegin;
+  const float* in0 = padded.values.data() + rowBegin * padded.width;
+  if (g.filterHeight == 3 && g.filterWidth == 3) directForward<3, 3>(rows, in0, padded.width, filter, y);
+  else if (g.filterHeight == 5 && g.filterWidth == 5) directForward<5, 5>(rows, in0, padded.width, filter, y);
+  else directForward<0, 0>(rows, in0, padded.width, filter, y);
+}
+
 void conv2dDirectImage(const Conv2DGeometry& g, const float* x, const float* filter, float* y) {
   PaddedImage& padded = threadPadded();
   padImage(g, x, padded);
-  if (g.filterHeight == 3 && g.filterWidth == 3) directForward<3, 3>(g, padded.values.data(), padded.width, filter, y);
-  else if (g.filterHeight == 5 && g.filterWidth == 5) directForward<5, 5>(g, padded.values.data(), padded.width, filter, y);
-  else directForward<0, 0>(g, padded.values.data(), padded.width, filter, y);
+  conv2dDirectRows(g, padded, filter, 0, g.outHeight, y);
 }
 
 // One accumulator per tap for 8 channels: independent FMA chains over the pixels, held in registers
@@ -167,6 +170,7 @@ void conv2dBackpropFilterDirectBands(const Conv2DGeometry& g, const float* x, st
 }
 #else
 bool directConvApplies(const Conv2DGeometry&) { return false; }
+void conv2dDirectRows(const Conv2DGeometry&, const PaddedImage&, const float*, std::size_t, std::size_t, float*) {}
 void conv2dBackpropFilterDirectBands(const Conv2DGeometry&, const float*, std::size_t,
                                      const std::function<const float*(std::size_t, std::size_t)>&, float*) {}
 void conv2dDirectImage(const Conv2DGeometry&, const float*, const float*, float*) {}

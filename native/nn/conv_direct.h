@@ -5,6 +5,7 @@
 #pragma once
 #include <cstddef>
 #include <functional>
+#include <vector>
 
 #include "nn/conv.h"
 
@@ -12,6 +13,19 @@ namespace ser {
 
 // One input channel, stride 1, dilation 1, outChannels a multiple of 8, and a CPU with AVX2 and FMA.
 bool directConvApplies(const Conv2DGeometry& g);
+
+// One image with the convolution's padding made explicit, so the tap loops need no bounds checks.
+struct PaddedImage {
+  std::vector<float> values;
+  std::size_t width = 0;
+};
+void padImage(const Conv2DGeometry& g, const float* x, PaddedImage& padded);
+
+// Output rows [rowBegin, rowEnd) of one image's convolution from its padded copy: y [rowEnd - rowBegin,
+// outWidth, outChannels], the same values as conv2dDirectImage gives those rows. For callers that
+// recompute a band of the first block's output instead of keeping the whole of it.
+void conv2dDirectRows(const Conv2DGeometry& g, const PaddedImage& padded, const float* filter, std::size_t rowBegin,
+                      std::size_t rowEnd, float* y);
 
 // One image: y [outHeight, outWidth, outChannels] from x [inHeight, inWidth, 1].
 void conv2dDirectImage(const Conv2DGeometry& g, const float* x, const float* filter, float* y);
