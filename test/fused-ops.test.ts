@@ -4,6 +4,8 @@
 // (batch 1, one time step, odd sizes, padding, gate activations, no bias), within 1e-4 of the largest
 // reference value; a spy proves the addon ran. Then whole models: the fused training forward pass
 // against model.apply on cpu, losses and weights after Adam steps, at 1 and 2 threads.
+import { spawnSync } from 'child_process';
+
 import * as tf from '@tensorflow/tfjs';
 
 import { native } from '../src/native';
@@ -12,6 +14,7 @@ import { fusedTrainingForward } from '../src/backend/fused-model';
 import { bidirectionalLstm, convBlock, Workspace } from '../src/backend/fused-ops';
 import { setDropoutStep, stepDropoutMaskOf } from '../src/train/dropout';
 import { buildModel, MODEL_PRESETS } from '../src/train/model';
+import { ROOT } from './helpers/paths';
 
 function values(shape: number[], seed: number, scale = 2): Float32Array {
   const out = new Float32Array(shape.reduce((a, b) => a * b, 1));
@@ -123,6 +126,52 @@ describe('fused convolution block', () => {
       forward.mockRestore();
       backward.mockRestore();
     }
+  });
+
+  // The block's normalise/pool, winner-sum, gradient and direct-convolution loops have 16-lane (AVX-512)
+  // and 8-lane (AVX2) builds; SER_GEMM_ISA=avx2 in a child process takes the 8-lane ones (and the AVX2
+  // GEMM kernel, which sums each element in the same order). Forward, backward and inference outputs of
+  // blocks taking each path (one input channel recomputed in bands, im2col, 3 x 2 pooling with rows no
+  // window covers, dropout) must be the same bits either way.
+  test('the AVX-512 and AVX2 builds of the block loops give the same bits', () => {
+    const script = `
+      const crypto = require('crypto');
+      const { native } = require('./dist/src/native');
+      let state = 777;
+      const random = (n) => Float32Array.from({ length: n }, () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648 - 0.5; });
+      const digest = crypto.createHash('sha256');
+      const cases = [[2, 23, 10, 1, 32, 2, 2, 0.3, false], [2, 13, 9, 16, 32, 2, 2, 0.3, true], [2, 14, 8, 16, 16, 3, 2, 0, true], [1, 12, 8, 8, 8, 2, 2, 0.5, true]];
+      for (const [batch, h, w, ci, co, ph, pw, rate, wantDx] of cases) {
+        const block = { conv: { batch, inHeight: h, inWidth: w, inChannels: ci, outHeight: h, outWidth: w, outChannels: co, filterHeight: 3, filterWidth: 3,
+          strideHeight: 1, strideWidth: 1, dilationHeight: 1, dilationWidth: 1, padTop: 1, padLeft: 1 }, poolHeight: ph, poolWidth: pw, epsilon: 1e-3,
+          dropoutRate: rate, dropoutSeed: 99 };
+        const x = random(batch * h * w * ci), filter = random(9 * ci * co), gamma = random(co).map((v) => v + 1), beta = random(co);
+        const pooled = batch * Math.floor(h / ph) * Math.floor(w / pw) * co;
+        const y = new Float32Array(pooled), mean = new Float32Array(co), variance = new Float32Array(co);
+        const workspace = new Float32Array(native.convBlockWorkspaceFloats(block));
+        native.convBlockForward(block, x, filter, gamma, beta, y, mean, variance, workspace);
+        const dy = random(pooled), dx = wantDx ? new Float32Array(x.length) : null;
+        const dFilter = new Float32Array(filter.length), dGamma = new Float32Array(co), dBeta = new Float32Array(co);
+        native.convBlockBackward(block, x, filter, gamma, mean, variance, workspace, dy, dx, dFilter, dGamma, dBeta);
+        const inferred = new Float32Array(pooled);
+        native.convBlockInfer(block, x, filter, gamma, beta, mean, variance, inferred, new Float32Array(native.convBlockWorkspaceFloats(block)));
+        for (const a of [y, mean, variance, dFilter, dGamma, dBeta, inferred, ...(dx ? [dx] : [])]) digest.update(Buffer.from(a.buffer));
+      }
+      process.stdout.write(JSON.stringify({ isa: native.gemmIsa(), digest: digest.digest('hex') }));`;
+    const run = (isa?: string) => {
+      const env = { ...process.env };
+      if (isa) env.SER_GEMM_ISA = isa;
+      else delete env.SER_GEMM_ISA;
+      const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env });
+      expect(child.stderr).toBe('');
+      expect(child.status).toBe(0);
+      return JSON.parse(child.stdout) as { isa: string; digest: string };
+    };
+    const wide = run();
+    const narrow = run('avx2');
+    expect(wide.isa).toBe(native.gemmIsa());
+    expect(narrow.isa).toBe(native.gemmIsa() === 'portable' ? 'portable' : 'avx2');
+    expect(narrow.digest).toBe(wide.digest);
   });
 
   test('a damaged workspace is refused, not followed', async () => {

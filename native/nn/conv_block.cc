@@ -151,8 +151,8 @@ void winnerSumsPortable(std::size_t cells, std::size_t channels, const float* wi
 }
 
 // dConv = k (g - mean(g) - x-hat mean(g x-hat)) with k = gamma invStd, for output rows [rowBegin,
-// rowEnd) (whole pooled rows, or up to the last row): window by window, the batch terms plus k g at the
-// winner (plus a zero elsewhere), then the pixels no window covers (a trailing odd row or column).
+// rowEnd) (whole pooled rows, or up to the last row): window by window, the batch terms, plus k g at the
+// winner, then the pixels no window covers (a trailing odd row or column).
 // out receives the band's rows (it may be the input rows themselves).
 struct GradientTerms {
   const float *mean, *invStd, *k, *meanG, *meanGX;
@@ -199,8 +199,8 @@ void convGradientPortable(const ImageDims& d, const GradientBand& band, const st
         const auto won = static_cast<std::uint8_t>(w | kPassed);
         for (std::size_t c = 0; c < d.channels; ++c) {
           const std::size_t at = cell * d.channels + c;
-          const float g = winner[at] == won ? dy[at] * t.scale : 0.0f;
-          out[c] = batchTerm(t, c, conv[c]) + t.k[c] * g;
+          const float base = batchTerm(t, c, conv[c]);
+          out[c] = winner[at] == won ? base + t.k[c] * (dy[at] * t.scale) : base;
         }
       }
     }
@@ -210,7 +210,7 @@ void convGradientPortable(const ImageDims& d, const GradientBand& band, const st
 
 #ifdef SER_X86_KERNELS
 // The same three loops 8 channels at a time, with the same operations in the same order (no fused
-// multiply-adds), so they give the portable loops' bits. The compilers leave these loop nests scalar
+// multiply-adds: this file is built with -ffp-contract=off), so they give the portable loops' bits. The compilers leave these loop nests scalar
 // (winner bytes beside floats, selects): so written, the seed step took 30% longer.
 #define SER_AVX2 __attribute__((target("avx2,fma")))
 
@@ -327,8 +327,8 @@ SER_AVX2 void convGradientAvx2(const ImageDims& d, const GradientBand& band, con
           const __m256 xhat = _mm256_mul_ps(_mm256_sub_ps(_mm256_loadu_ps(band.convAt(d, y, x) + c), m), is);
           const __m256 base = _mm256_mul_ps(minusK, _mm256_add_ps(meanG, _mm256_mul_ps(xhat, meanGX)));
           const __m256i here = _mm256_cmpeq_epi32(won, _mm256_set1_epi32(static_cast<int>(w | kPassed)));
-          const __m256 winning = _mm256_and_ps(_mm256_castsi256_ps(here), g);
-          _mm256_storeu_ps(band.at(d, y, x) + c, _mm256_add_ps(base, _mm256_mul_ps(k, winning)));
+          const __m256 withWinner = _mm256_add_ps(base, _mm256_mul_ps(k, g));
+          _mm256_storeu_ps(band.at(d, y, x) + c, _mm256_blendv_ps(base, withWinner, _mm256_castsi256_ps(here)));
         }
       }
     }
@@ -445,8 +445,7 @@ SER_AVX512 void convGradientAvx512(const ImageDims& d, const GradientBand& band,
           const __m512 xhat = _mm512_mul_ps(_mm512_sub_ps(_mm512_loadu_ps(band.convAt(d, y, x) + c), m), is);
           const __m512 base = _mm512_mul_ps(minusK, _mm512_add_ps(meanG, _mm512_mul_ps(xhat, meanGX)));
           const __mmask16 here = _mm512_cmpeq_epi32_mask(won, _mm512_set1_epi32(static_cast<int>(w | kPassed)));
-          const __m512 winning = _mm512_maskz_mov_ps(here, g);
-          _mm512_storeu_ps(band.at(d, y, x) + c, _mm512_add_ps(base, _mm512_mul_ps(k, winning)));
+          _mm512_storeu_ps(band.at(d, y, x) + c, _mm512_mask_add_ps(base, here, base, _mm512_mul_ps(k, g)));
         }
       }
     }
@@ -456,9 +455,10 @@ SER_AVX512 void convGradientAvx512(const ImageDims& d, const GradientBand& band,
 #pragma GCC diagnostic pop
 #endif
 
+// 8 lanes where the CPU has AVX2 and FMA and SER_GEMM_ISA does not cap the engine to portable code.
 bool avx2Channels(std::size_t channels) {
 #ifdef SER_X86_KERNELS
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  static const bool avx2 = std::strcmp(gemmIsa(), "portable") != 0;
   return avx2 && channels % 8 == 0;
 #else
   (void)channels;
@@ -524,7 +524,7 @@ void convGradient(const ImageDims& d, const GradientBand& band, const std::uint8
 }
 
 // The first block (one input channel): its convolution output is made again a band of whole pooled rows
-// at a time from the image (9 multiply-adds per value) wherever it is needed, instead of being written
+// at a time from the image (one multiply-add per filter tap and value) wherever it is needed, instead of being written
 // to the workspace and read back: at 301 x 40 x 32 per clip it is the model's largest activation
 // (49 MB a batch of 32), and every pass over it ran at memory speed.
 bool recomputesConv(const ConvBlockShape& s) { return directConvApplies(s.conv); }
@@ -636,7 +636,8 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
   const std::size_t pooled = d.pooledHeight * d.pooledWidth * channels;
   const ChannelScale normal = channelScale(s, batchMean, batchVariance);
   // The gradient through a folded dropout: dy times its scale where the forward pass's mask kept the
-  // value (the winners whose gradient flows), zero elsewhere.
+  // value (the winners whose gradient flows), zero elsewhere (also where a dropped value's dy is not
+  // finite, which tfjs's dy * 0 would make NaN).
   const float scale = s.dropoutRate > 0.0f ? dropoutKey(s.dropoutSeed, s.dropoutRate).scale : 1.0f;
   const std::vector<double> sums = sumOverImages(s, 2 * channels, [&](std::size_t b, double* acc) {
     winnerSums(d.pooledHeight * d.pooledWidth, channels, winnerXhats(s, workspace) + b * pooled, winner + b * pooled,

@@ -23,8 +23,9 @@ struct ConvBlockShape {
   std::size_t pooledHeight() const { return conv.outHeight / poolHeight; }
   std::size_t pooledWidth() const { return conv.outWidth / poolWidth; }
   std::size_t outputSize() const { return conv.batch * pooledHeight() * pooledWidth() * channels(); }
-  // Kept for the backward pass: the convolution's output (a one-input-channel block makes it again
-  // from its input band by band instead, and uses this room only when asked for an input gradient), and
+  // Kept for the backward pass: the convolution's output (a block the direct convolution takes, one
+  // input channel as the model's first, makes it again from its input band by band instead, and uses
+  // this room only when asked for an input gradient), and
   // each pooled value's winner (its x-hat, its window position and whether its gradient flows: the ReLU
   // passed it and the dropout kept it).
   std::size_t workspaceFloats() const { return conv.outputSize() + outputSize() + (outputSize() + 3) / 4; }

@@ -38,7 +38,8 @@ PaddedImage& threadPadded() {
 
 #ifdef SER_X86_KERNELS
 bool directConvApplies(const Conv2DGeometry& g) {
-  static const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  // gemmIsa() is "avx2" or "avx512" only on CPUs with AVX2 and FMA, and "portable" under SER_GEMM_ISA=portable.
+  static const bool avx2 = std::strcmp(gemmIsa(), "portable") != 0;
   return avx2 && g.inChannels == 1 && g.strideHeight == 1 && g.strideWidth == 1 && g.dilationHeight == 1 &&
          g.dilationWidth == 1 && g.outChannels % 8 == 0 && g.filterHeight * g.filterWidth <= 64;
 }

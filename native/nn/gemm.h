@@ -22,7 +22,8 @@ struct GemmShape {
 void gemm(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate);
 
 // The micro-kernel in use: "avx512", "avx2" or "portable". SER_GEMM_ISA=avx2|portable in the
-// environment caps it (for tests of every path on one machine).
+// environment caps it (for tests of every path on one machine), and with it the ISA of the engine's
+// other vector kernels (the convolution blocks' loops, the direct convolution).
 const char* gemmIsa();
 
 }  // namespace ser
