@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -14,6 +15,24 @@ namespace ser {
 namespace {
 
 constexpr std::size_t kMaxThreads = 256;
+
+// A training step runs dozens of parallel loops back to back: a worker (or the caller waiting for the
+// workers) checks for the next one for this long before it sleeps on the condition variable, so that
+// each loop does not pay a futex wake-up.
+constexpr auto kSpin = std::chrono::microseconds(50);
+
+template <typename Ready>
+void spinUntil(Ready ready) {
+  const auto until = std::chrono::steady_clock::now() + kSpin;
+  while (!ready()) {
+    for (int i = 0; i < 32; ++i) {
+#if defined(__x86_64__) || defined(__i386__)
+      __builtin_ia32_pause();
+#endif
+    }
+    if (std::chrono::steady_clock::now() >= until) return;
+  }
+}
 
 class ThreadPool {
  public:
@@ -47,6 +66,7 @@ class ThreadPool {
     }
     wake_.notify_all();
     drain();
+    spinUntil([this] { return working_.load(std::memory_order_acquire) == 0; });
     std::unique_lock<std::mutex> lock(mutex_);
     done_.wait(lock, [this] { return working_ == 0; });
     task_ = nullptr;
@@ -68,6 +88,7 @@ class ThreadPool {
   void workerLoop() {
     std::size_t seen = 0;
     for (;;) {
+      spinUntil([&] { return stopping_.load(std::memory_order_acquire) || generation_.load(std::memory_order_acquire) != seen; });
       {
         std::unique_lock<std::mutex> lock(mutex_);
         wake_.wait(lock, [&] { return stopping_ || generation_ != seen; });
@@ -95,12 +116,13 @@ class ThreadPool {
   std::condition_variable wake_, done_;
   std::vector<std::thread> workers_;
   std::size_t threads_ = 1;
-  bool stopping_ = false;
-  std::size_t generation_ = 0;
+  // Written under mutex_; atomic so that spinning threads may read them without it.
+  std::atomic<bool> stopping_{false};
+  std::atomic<std::size_t> generation_{0};
   const std::function<void(std::size_t)>* task_ = nullptr;
   std::size_t tasks_ = 0;
   std::atomic<std::size_t> next_{0};
-  std::size_t working_ = 0;
+  std::atomic<std::size_t> working_{0};
   std::exception_ptr error_;
 };
 
