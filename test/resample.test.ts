@@ -73,6 +73,27 @@ describe('matches resample_poly for other rate pairs', () => {
   });
 });
 
+// Integer decimation splits the outputs into one run per vector lane (16 or 8) and each run into
+// chunks of 96 outputs, with the signal's ends copied with zeros around them: lengths on and around
+// those bounds, where a lane has fewer outputs than the others or none at all.
+describe('integer decimation at the lane and chunk bounds', () => {
+  const outputLengths = [1, 2, 7, 8, 9, 15, 16, 17, 95, 96, 97, 127, 128, 129, 16 * 96 - 1, 16 * 96, 16 * 96 + 1, 16 * 97 + 5, 4099];
+  test.each([[32000], [48000], [96000]])('%i -> 16000 Hz', (fromRate) => {
+    const down = fromRate / 16000;
+    for (const outputs of outputLengths) {
+      for (const extra of [0, down - 1]) {
+        const x = noiseLike(outputs * down - extra, outputs + fromRate);
+        const actual = native.resample(x, fromRate, 16000);
+        const expected = referenceResamplePoly(x, fromRate, 16000);
+        expect(actual.length).toBe(expected.length);
+        let worst = 0;
+        expected.forEach((v, i) => (worst = Math.max(worst, Math.abs(actual[i] - v))));
+        if (!(worst < 1e-5)) throw new Error(`${x.length} samples at ${fromRate} Hz: off by ${worst}`);
+      }
+    }
+  });
+});
+
 describe('behaviour of a band-limited resampler', () => {
   function toneAmplitude(y: Float32Array, rate: number, hz: number, from: number, to: number): number {
     let re = 0;
