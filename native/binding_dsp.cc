@@ -144,19 +144,34 @@ Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
   const ser::WavInfo& wav = header.info;
   thread_local std::vector<float> decodedScratch, resampledScratch;
   std::vector<float> decodedOwn, resampledOwn;
-  float* decoded = scratchOrOwn(decodedScratch, decodedOwn, wav.frames);
-  ser::decodeWavData(bytes, header, ser::Span<float>(decoded, wav.frames));
-  ser::Span<const float> samples(decoded, wav.frames);
-  if (wav.sampleRate != config.sampleRate) {
-    const ser::ResampleRatio ratio = ser::resampleRatio(wav.sampleRate, config.sampleRate);
-    const std::size_t length = ser::resampledLength(samples.size(), ratio);
-    if (length > kMaxOutputFloats) {
-      throw InputError("resampling " + std::to_string(samples.size()) + " samples from " + std::to_string(wav.sampleRate) +
+  ser::Span<const float> samples;
+  const bool resampling = wav.sampleRate != config.sampleRate;
+  std::size_t resampledLength = 0;
+  ser::ResampleRatio ratio;
+  if (resampling) {
+    ratio = ser::resampleRatio(wav.sampleRate, config.sampleRate);
+    resampledLength = ser::resampledLength(wav.frames, ratio);
+    if (resampledLength > kMaxOutputFloats) {
+      throw InputError("resampling " + std::to_string(wav.frames) + " samples from " + std::to_string(wav.sampleRate) +
                        " Hz to " + std::to_string(config.sampleRate) + " Hz would exceed the size limit (is the file's rate right?)");
     }
-    float* resampled = scratchOrOwn(resampledScratch, resampledOwn, length);
-    ser::resample(samples, ratio, ser::Span<float>(resampled, length));
-    samples = ser::Span<const float>(resampled, length);
+  }
+  if (resampling && wav.format == ser::SampleFormat::Pcm && wav.bitsPerSample == 16 && wav.channels == 1 &&
+      header.blockAlign == 2) {
+    // 16-bit mono, the usual clip: resampled straight from the file's bytes, without a decoded copy.
+    float* resampled = scratchOrOwn(resampledScratch, resampledOwn, resampledLength);
+    ser::resamplePcm16Mono(ser::Span<const uint8_t>(bytes.data() + header.dataOffset, 2 * wav.frames), ratio,
+                           ser::Span<float>(resampled, resampledLength));
+    samples = ser::Span<const float>(resampled, resampledLength);
+  } else {
+    float* decoded = scratchOrOwn(decodedScratch, decodedOwn, wav.frames);
+    ser::decodeWavData(bytes, header, ser::Span<float>(decoded, wav.frames));
+    samples = ser::Span<const float>(decoded, wav.frames);
+    if (resampling) {
+      float* resampled = scratchOrOwn(resampledScratch, resampledOwn, resampledLength);
+      ser::resample(samples, ratio, ser::Span<float>(resampled, resampledLength));
+      samples = ser::Span<const float>(resampled, resampledLength);
+    }
   }
   std::size_t frames = 0, coeffs = 0;
   auto data = computeInto(env, samples, config, frames, coeffs);

@@ -2,6 +2,7 @@
 // scipy.signal.resample_poly written here in double precision, plus what any good resampler must do.
 import * as path from 'path';
 
+import { resolveFeatureConfig } from '../src/features/config';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
 
@@ -147,5 +148,22 @@ describe('matches scipy.signal.resample_poly itself (test/fixtures/resample, sci
     let worst = 0;
     expected.data.forEach((v, i) => (worst = Math.max(worst, Math.abs(actual[i] - v))));
     expect(worst).toBeLessThan(1e-5);
+  });
+});
+
+// wavToFeatures resamples 16-bit mono clips straight from the file's bytes (no decoded copy): the rows
+// must be those of decoding, resampling and computing features in three steps, bit for bit.
+describe('16-bit mono WAV bytes resampled without decoding first', () => {
+  test.each([[32000], [44100], [48000], [96000]])('%i Hz: the same bits as decode, resample, computeFeatures', (rate) => {
+    const config = resolveFeatureConfig();
+    for (const seconds of [0.05, 1.0137]) {
+      const wav = native.encodeWav16(noiseLike(Math.round(rate * seconds), rate), rate);
+      const direct = native.wavToFeatures(wav, config);
+      const decoded = native.decodeWav(wav);
+      const stepwise = native.computeFeatures(native.resample(decoded.samples, rate, 16000), config);
+      expect([direct.frames, direct.coeffs]).toEqual([stepwise.frames, stepwise.coeffs]);
+      expect(Buffer.from(direct.data.buffer, direct.data.byteOffset, direct.data.byteLength).equals(
+        Buffer.from(stepwise.data.buffer, stepwise.data.byteOffset, stepwise.data.byteLength))).toBe(true);
+    }
   });
 });

@@ -108,6 +108,16 @@ inline uint64_t lastInput(const ResamplePlan& plan, uint64_t i) {
 // i + Width/2 (each round moves one bit of the row index into the column index).
 template <std::size_t Width, typename Vec>
 __attribute__((always_inline)) inline void transposeSquare(Vec* rows) {
+#if defined(__clang__)
+  // clang (the sanitizer builds of native/fuzz) has no __builtin_shuffle: through memory.
+  float cells[Width][Width];
+  for (std::size_t r = 0; r < Width; ++r) std::memcpy(cells[r], &rows[r], sizeof(Vec));
+  for (std::size_t c = 0; c < Width; ++c) {
+    float column[Width];
+    for (std::size_t r = 0; r < Width; ++r) column[r] = cells[r][c];
+    std::memcpy(&rows[c], column, sizeof(Vec));
+  }
+#else
   typedef decltype(Vec{} < Vec{}) Index;  // the int vector of Vec's lanes
   Index low, high;
   for (std::size_t k = 0; k < Width / 2; ++k) {
@@ -124,7 +134,36 @@ __attribute__((always_inline)) inline void transposeSquare(Vec* rows) {
     }
     for (std::size_t i = 0; i < Width; ++i) rows[i] = zipped[i];
   }
+#endif
 }
+
+// Where decimation reads its input: floats, or 16-bit little-endian PCM bytes decoded on the fly
+// (k / 32768, the decoder's exact value), so a WAV clip is resampled without a decoded copy.
+struct FloatSamples {
+  const float* data;
+  float at(int64_t i) const { return data[i]; }
+  template <typename Vec>
+  Vec load(int64_t i) const {
+    Vec v;
+    std::memcpy(&v, data + i, sizeof v);
+    return v;
+  }
+};
+
+struct Pcm16Samples {
+  const uint8_t* data;
+  float at(int64_t i) const {
+    const auto v = static_cast<int16_t>(static_cast<uint16_t>(data[2 * i] | (data[2 * i + 1] << 8)));
+    return static_cast<float>(v) * (1.0f / 32768.0f);
+  }
+  template <typename Vec>
+  Vec load(int64_t i) const {
+    typedef short Shorts __attribute__((vector_size(sizeof(Vec) / 2)));
+    Shorts v;
+    std::memcpy(&v, data + 2 * i, sizeof v);
+    return __builtin_convertvector(v, Vec) * (1.0f / 32768.0f);
+  }
+};
 
 // Integer decimation (up = 1, the usual 32/48/96 kHz -> 16 kHz): every output uses the one phase.
 // The outputs are cut into Width runs, one per vector lane, and each run's input is transposed into
@@ -134,8 +173,8 @@ __attribute__((always_inline)) inline void transposeSquare(Vec* rows) {
 // no horizontal sums. Each output adds its nonzero taps in order to 0, one multiply-add each, whatever
 // Width is and wherever the run and chunk bounds fall: the lane widths, and the whole-signal and the
 // streamed calls, give the same bits.
-template <std::size_t Width>
-SER_HOT_WIDE void decimateOutputs(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, std::size_t bufferSize,
+template <std::size_t Width, typename Samples>
+SER_HOT_WIDE void decimateOutputs(const ResamplePlan& plan, Samples buffer, int64_t bufferStart, std::size_t bufferSize,
                                   uint64_t firstOutput, Span<float> out) {
   typedef float Vec __attribute__((vector_size(Width * sizeof(float))));
   // Eight accumulators (FMA latency 4, two units); 96 outputs a chunk keep the rows in L1 (measured
@@ -171,24 +210,31 @@ SER_HOT_WIDE void decimateOutputs(const ResamplePlan& plan, const float* buffer,
     const std::size_t outputs = std::min(chunk, run - j0);
     // Where each lane's rows come from: the buffer itself, or, where they run past either end of it
     // (the signal's ends, lanes past the last output), a copy with zeros outside it.
-    const float* source[Width];
+    int64_t offset[Width];  // into the buffer, for lanes inside it
+    const float* copied[Width];  // the copy, for lanes not inside it
     std::size_t edgeLanes = 0;
     for (std::size_t l = 0; l < Width; ++l) {
       const int64_t first = static_cast<int64_t>((firstOutput + l * run + j0) * down) + c0;
-      if (first >= bufferStart && first + static_cast<int64_t>(rowsRounded) <= bufferEnd) {
-        source[l] = buffer + (first - bufferStart);
-        continue;
-      }
+      offset[l] = first - bufferStart;
+      copied[l] = nullptr;
+      if (first >= bufferStart && first + static_cast<int64_t>(rowsRounded) <= bufferEnd) continue;
       float* copy = edge + edgeLanes++ * rowsRounded;
       for (std::size_t i = 0; i < rowsRounded; ++i) {
         const int64_t at = first + static_cast<int64_t>(i);
-        copy[i] = at >= bufferStart && at < bufferEnd ? buffer[at - bufferStart] : 0.0f;
+        copy[i] = at >= bufferStart && at < bufferEnd ? buffer.at(at - bufferStart) : 0.0f;
       }
-      source[l] = copy;
+      copied[l] = copy;
     }
     for (std::size_t i0 = 0; i0 < rowsRounded; i0 += Width) {
       Vec block[Width];
-      for (std::size_t l = 0; l < Width; ++l) std::memcpy(&block[l], source[l] + i0, sizeof(Vec));
+      if (edgeLanes == 0) {
+        for (std::size_t l = 0; l < Width; ++l) block[l] = buffer.template load<Vec>(offset[l] + static_cast<int64_t>(i0));
+      } else {
+        for (std::size_t l = 0; l < Width; ++l) {
+          if (copied[l]) std::memcpy(&block[l], copied[l] + i0, sizeof(Vec));
+          else block[l] = buffer.template load<Vec>(offset[l] + static_cast<int64_t>(i0));
+        }
+      }
       transposeSquare<Width>(block);
       for (std::size_t k = 0; k < Width; ++k) rows[i0 + k] = block[k];
     }
@@ -239,8 +285,8 @@ SER_HOT void polyphaseOutputs(const ResamplePlan& plan, const float* buffer, int
 
 void resampleOutputs(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, std::size_t bufferSize,
                      uint64_t firstOutput, Span<float> out) {
-  if (plan.ratio.up == 1 && wideVectors()) decimateOutputs<16>(plan, buffer, bufferStart, bufferSize, firstOutput, out);
-  else if (plan.ratio.up == 1) decimateOutputs<8>(plan, buffer, bufferStart, bufferSize, firstOutput, out);
+  if (plan.ratio.up == 1 && wideVectors()) decimateOutputs<16>(plan, FloatSamples{buffer}, bufferStart, bufferSize, firstOutput, out);
+  else if (plan.ratio.up == 1) decimateOutputs<8>(plan, FloatSamples{buffer}, bufferStart, bufferSize, firstOutput, out);
   else polyphaseOutputs(plan, buffer, bufferStart, firstOutput, out);
   // Finite input near the float32 limit can filter to Inf (found by native/fuzz): refuse, not return it.
   if (firstNonFinite(out.data(), out.size()) < out.size()) throw InputError("resample: the resampled signal overflows float32 (samples far outside [-1, 1]?)");
@@ -316,6 +362,33 @@ void resample(Span<const float> input, ResampleRatio ratio, Span<float> out) {
   std::vector<float> padded(lead + n + plan->tapsPerPhase + 1, 0.0f);
   std::copy(input.begin(), input.end(), padded.begin() + lead);
   resampleOutputs(*plan, padded.data(), -static_cast<int64_t>(lead), padded.size(), 0, out);
+}
+
+void resamplePcm16Mono(Span<const uint8_t> pcm, ResampleRatio ratio, Span<float> out) {
+  if (pcm.size() % 2 != 0) throw InputError("resample: 16-bit PCM data of an odd number of bytes");
+  const std::size_t n = pcm.size() / 2;
+  if (out.size() != resampledLength(n, ratio)) throw InputError("resample: output length mismatch");
+  const Pcm16Samples samples{pcm.data()};
+  if (n == 0) return;
+  if (ratio.up == 1 && ratio.down == 1) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = samples.at(static_cast<int64_t>(i));
+    return;
+  }
+#if !defined(__BYTE_ORDER__) || __BYTE_ORDER__ != __ORDER_LITTLE_ENDIAN__
+  const bool direct = false;  // the vector loads take the bytes as host-order int16
+#else
+  const bool direct = ratio.up == 1;
+#endif
+  if (!direct) {
+    std::vector<float> decoded(n);
+    for (std::size_t i = 0; i < n; ++i) decoded[i] = samples.at(static_cast<int64_t>(i));
+    resample(Span<const float>(decoded.data(), n), ratio, out);
+    return;
+  }
+  // Samples within [-1, 1) filter to at most the taps' absolute sum: no overflow to check for.
+  const std::shared_ptr<const ResamplePlan> plan = cachedPlan(ratio);
+  if (wideVectors()) decimateOutputs<16>(*plan, samples, 0, n, 0, out);
+  else decimateOutputs<8>(*plan, samples, 0, n, 0, out);
 }
 
 std::vector<float> resample(Span<const float> input, uint32_t fromRate, uint32_t toRate) {

@@ -36,6 +36,11 @@ void resample(Span<const float> input, ResampleRatio ratio, Span<float> out);
 
 std::vector<float> resample(Span<const float> input, uint32_t fromRate, uint32_t toRate);
 
+// resample() of 16-bit little-endian mono PCM (the bytes of a WAV data chunk), equal bit for bit to
+// resampling the decoded floats (k / 32768); integer decimation reads the bytes directly, without a
+// decoded copy of the clip.
+void resamplePcm16Mono(Span<const uint8_t> pcm, ResampleRatio ratio, Span<float> out);
+
 struct ResamplePlan;
 
 // Resamples a signal that arrives in blocks of any size: the outputs equal resample() of the whole
