@@ -74,6 +74,29 @@ export function encodeWav16(samples: Float32Array, sampleRate: number): Uint8Arr
 /** scipy.signal.resample_poly(x, up, down) with up/down = toRate/fromRate reduced; length ceil(n * up / down). */
 export function resample(samples: Float32Array, fromRate: number, toRate: number): Float32Array;
 export function computeFeatures(samples: Float32Array, config: NativeFeatureConfig): FeatureMatrix;
+/** What clipRowInto did. */
+export interface ClipRowResult {
+  /** Length of the file's audio (seconds, at its own rate). */
+  seconds: number;
+  /** Samples of the clip at config.sampleRate. */
+  resampledLength: number;
+  /** False when the clip has no more than cropStart samples: nothing was written. */
+  written: boolean;
+}
+/**
+ * One cache row, as prepare writes it: the WAV at config.sampleRate, cropped to cropLength samples from
+ * cropStart (zeros past its end), its features written into `features` (frames x coeffs of cropLength
+ * samples) and the cropped audio into `audio` when given. The same values as decodeWav, resample, the
+ * crop and computeFeatures, without the arrays in between.
+ */
+export function clipRowInto(
+  bytes: Uint8Array | ArrayBuffer,
+  config: NativeFeatureConfig,
+  cropStart: number,
+  cropLength: number,
+  features: Float32Array,
+  audio?: Float32Array | null,
+): ClipRowResult;
 /** decodeWav + resample to config.sampleRate + computeFeatures in one call. */
 export function wavToFeatures(bytes: Uint8Array | ArrayBuffer, config: NativeFeatureConfig): WavFeatures;
 

@@ -135,16 +135,13 @@ float* scratchOrOwn(std::vector<float>& scratch, std::vector<float>& own, std::s
   return target.data();
 }
 
-Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
-  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
-  ser::WavHeader header;
-  ser::parseWavHeader(bytes, true, header);
-  const ser::WavInfo& wav = header.info;
+// A WAV's samples at config.sampleRate, in this thread's scratch (or `own` for long inputs): 16-bit
+// mono is resampled straight from the file's bytes, everything else decoded first.
+ser::Span<const float> samplesAtConfigRate(ser::Span<const uint8_t> bytes, const ser::WavHeader& header,
+                                           const ser::FeatureConfig& config, std::vector<float>& decodedOwn,
+                                           std::vector<float>& resampledOwn) {
   thread_local std::vector<float> decodedScratch, resampledScratch;
-  std::vector<float> decodedOwn, resampledOwn;
-  ser::Span<const float> samples;
+  const ser::WavInfo& wav = header.info;
   const bool resampling = wav.sampleRate != config.sampleRate;
   std::size_t resampledLength = 0;
   ser::ResampleRatio ratio;
@@ -158,26 +155,76 @@ Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
   }
   if (resampling && wav.format == ser::SampleFormat::Pcm && wav.bitsPerSample == 16 && wav.channels == 1 &&
       header.blockAlign == 2) {
-    // 16-bit mono, the usual clip: resampled straight from the file's bytes, without a decoded copy.
     float* resampled = scratchOrOwn(resampledScratch, resampledOwn, resampledLength);
     ser::resamplePcm16Mono(ser::Span<const uint8_t>(bytes.data() + header.dataOffset, 2 * wav.frames), ratio,
                            ser::Span<float>(resampled, resampledLength));
-    samples = ser::Span<const float>(resampled, resampledLength);
-  } else {
-    float* decoded = scratchOrOwn(decodedScratch, decodedOwn, wav.frames);
-    ser::decodeWavData(bytes, header, ser::Span<float>(decoded, wav.frames));
-    samples = ser::Span<const float>(decoded, wav.frames);
-    if (resampling) {
-      float* resampled = scratchOrOwn(resampledScratch, resampledOwn, resampledLength);
-      ser::resample(samples, ratio, ser::Span<float>(resampled, resampledLength));
-      samples = ser::Span<const float>(resampled, resampledLength);
-    }
+    return ser::Span<const float>(resampled, resampledLength);
   }
+  float* decoded = scratchOrOwn(decodedScratch, decodedOwn, wav.frames);
+  ser::decodeWavData(bytes, header, ser::Span<float>(decoded, wav.frames));
+  ser::Span<const float> samples(decoded, wav.frames);
+  if (!resampling) return samples;
+  float* resampled = scratchOrOwn(resampledScratch, resampledOwn, resampledLength);
+  ser::resample(samples, ratio, ser::Span<float>(resampled, resampledLength));
+  return ser::Span<const float>(resampled, resampledLength);
+}
+
+Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  ser::WavHeader header;
+  ser::parseWavHeader(bytes, true, header);
+  std::vector<float> decodedOwn, resampledOwn;
+  const ser::Span<const float> samples = samplesAtConfigRate(bytes, header, config, decodedOwn, resampledOwn);
   std::size_t frames = 0, coeffs = 0;
   auto data = computeInto(env, samples, config, frames, coeffs);
   Napi::Object result = featureResult(env, data, frames, coeffs);
-  result.Set("sourceSampleRate", Napi::Number::New(env, wav.sampleRate));
-  result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.frames) / wav.sampleRate));
+  result.Set("sourceSampleRate", Napi::Number::New(env, header.info.sampleRate));
+  result.Set("seconds", Napi::Number::New(env, static_cast<double>(header.info.frames) / header.info.sampleRate));
+  return result;
+}
+
+// One cache row from WAV bytes, as prepare's workers write it: the clip at config.sampleRate, cropped
+// to [cropStart, cropStart + cropLength) (zeros past its end), its features written into `features`
+// and the cropped audio into `audio` (when given): no JS arrays in between.
+Napi::Value ClipRowInto(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  const uint64_t cropStart = requireCount(info[2], "cropStart");
+  const uint64_t cropLength = requireCount(info[3], "cropLength");
+  const ser::Span<const float> features = requireFloat32(info, 4, "features");
+  const bool withAudio = info.Length() > 5 && !info[5].IsUndefined() && !info[5].IsNull();
+  const ser::Span<const float> audio = withAudio ? requireFloat32(info, 5, "audio") : ser::Span<const float>();
+  if (cropLength == 0 || cropLength > kMaxOutputFloats) throw InputError("cropLength must be 1.." + std::to_string(kMaxOutputFloats));
+  if (withAudio && audio.size() != cropLength) throw InputError("audio must hold cropLength floats");
+  ser::WavHeader header;
+  ser::parseWavHeader(bytes, true, header);
+  std::vector<float> decodedOwn, resampledOwn;
+  const ser::Span<const float> samples = samplesAtConfigRate(bytes, header, config, decodedOwn, resampledOwn);
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("seconds", Napi::Number::New(env, static_cast<double>(header.info.frames) / header.info.sampleRate));
+  result.Set("resampledLength", Napi::Number::New(env, static_cast<double>(samples.size())));
+  // A clip that ends before the crop starts has no row: the caller names it.
+  const bool written = samples.size() > cropStart;
+  result.Set("written", Napi::Boolean::New(env, written));
+  if (!written) return result;
+  thread_local std::vector<float> croppedScratch;
+  std::vector<float> croppedOwn;
+  float* cropped = scratchOrOwn(croppedScratch, croppedOwn, cropLength);
+  const std::size_t kept = std::min<uint64_t>(cropLength, samples.size() - cropStart);
+  std::copy(samples.data() + cropStart, samples.data() + cropStart + kept, cropped);
+  std::fill(cropped + kept, cropped + cropLength, 0.0f);
+  const ser::Span<const float> clip(cropped, cropLength);
+  const std::size_t rows = ser::featureFrames(cropLength, config);
+  const std::size_t coeffs = ser::featureCoeffs(config);
+  if (features.size() != rows * coeffs) {
+    throw InputError("features are " + std::to_string(rows) + "x" + std::to_string(coeffs) + ", the row holds " +
+                     std::to_string(features.size()) + " floats");
+  }
+  ser::cachedFeatureExtractor(config).compute(clip, ser::Span<float>(const_cast<float*>(features.data()), features.size()));
+  if (withAudio) std::copy(cropped, cropped + cropLength, const_cast<float*>(audio.data()));
   return result;
 }
 
@@ -440,6 +487,7 @@ void registerDspExports(Napi::Env env, Napi::Object exports) {
   exports.Set("encodeWav16", Napi::Function::New<guarded<EncodeWav16>>(env, "encodeWav16"));
   exports.Set("resample", Napi::Function::New<guarded<Resample>>(env, "resample"));
   exports.Set("computeFeatures", Napi::Function::New<guarded<ComputeFeatures>>(env, "computeFeatures"));
+  exports.Set("clipRowInto", Napi::Function::New<guarded<ClipRowInto>>(env, "clipRowInto"));
   exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
   exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
   exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));

@@ -5,6 +5,7 @@ import * as path from 'path';
 import { resolveFeatureConfig } from '../src/features/config';
 import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
+import { writeWav } from './helpers/wav-writer';
 
 function gcd(a: number, b: number): number {
   return b === 0 ? a : gcd(b, a % b);
@@ -165,5 +166,58 @@ describe('16-bit mono WAV bytes resampled without decoding first', () => {
       expect(Buffer.from(direct.data.buffer, direct.data.byteOffset, direct.data.byteLength).equals(
         Buffer.from(stepwise.data.buffer, stepwise.data.byteOffset, stepwise.data.byteLength))).toBe(true);
     }
+  });
+});
+
+// clipRowInto is prepare's path for clips without augmentation: file bytes to a cache row in one call.
+describe('clipRowInto writes the row decode, resample, crop and computeFeatures give', () => {
+  const config = resolveFeatureConfig();
+  const start = 8000; // 0.5 s at 16 kHz
+  const length = 48000; // 3 s
+  const stepwise = (wav: Uint8Array) => {
+    const decoded = native.decodeWav(wav);
+    const audio = decoded.sampleRate === 16000 ? decoded.samples : native.resample(decoded.samples, decoded.sampleRate, 16000);
+    const cropped = new Float32Array(length);
+    cropped.set(audio.subarray(start, Math.min(audio.length, start + length)));
+    return { features: native.computeFeatures(cropped, config).data, cropped };
+  };
+  const sameBits = (a: Float32Array, b: Float32Array) =>
+    Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(Buffer.from(b.buffer, b.byteOffset, b.byteLength));
+  const mono16 = (rate: number, seconds: number) => native.encodeWav16(noiseLike(Math.round(rate * seconds), rate + 1), rate);
+  const stereo16 = (rate: number, seconds: number) => {
+    const left = noiseLike(Math.round(rate * seconds), rate + 2);
+    const right = noiseLike(left.length, rate + 3);
+    const codes: number[] = [];
+    left.forEach((v, i) => codes.push(Math.round(v * 30000), Math.round(right[i] * 30000)));
+    return writeWav({ sampleRate: rate, channels: 2, encoding: { format: 'pcm', bits: 16 }, codes });
+  };
+  const float32 = (rate: number, seconds: number) =>
+    writeWav({ sampleRate: rate, channels: 1, encoding: { format: 'float', bits: 32 }, codes: Array.from(noiseLike(Math.round(rate * seconds), rate + 4)) });
+
+  test.each([
+    ['16-bit mono 48 kHz, longer than the crop', () => mono16(48000, 3.7)],
+    ['16-bit mono 48 kHz, shorter than the crop (zeros after it)', () => mono16(48000, 1.3)],
+    ['16-bit stereo 44.1 kHz', () => stereo16(44100, 2.2)],
+    ['float32 mono 16 kHz (no resampling)', () => float32(16000, 3.9)],
+  ])('%s', (_name, make) => {
+    const wav = make();
+    const expected = stepwise(wav);
+    const features = new Float32Array(expected.features.length).fill(7);
+    const audio = new Float32Array(length).fill(7);
+    const row = native.clipRowInto(wav, config, start, length, features, audio);
+    expect(row.written).toBe(true);
+    expect(row.resampledLength).toBe(native.resample(native.decodeWav(wav).samples, native.decodeWav(wav).sampleRate, 16000).length);
+    expect(sameBits(features, expected.features)).toBe(true);
+    expect(sameBits(audio, expected.cropped)).toBe(true);
+  });
+
+  test('a clip that ends before the crop starts writes nothing; a row of the wrong size is refused', () => {
+    const features = new Float32Array(301 * 40).fill(7);
+    const short = native.clipRowInto(mono16(48000, 0.4), config, start, length, features);
+    expect(short).toEqual({ seconds: 0.4, resampledLength: 6400, written: false });
+    expect(features.every((v) => v === 7)).toBe(true);
+    expect(() => native.clipRowInto(mono16(48000, 3.5), config, start, length, new Float32Array(100))).toThrow(
+      /features are 301x40, the row holds 100 floats/,
+    );
   });
 });

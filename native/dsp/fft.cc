@@ -212,6 +212,33 @@ SER_HOT_WIDE void radix4(std::size_t span, std::size_t count, const T* twRe, con
   using P = typename PackOf<T, L>::type;
   const std::size_t in = count * span * L;  // distance between the four inputs of a butterfly
   const std::size_t out = span * L;         // distance between its four outputs
+  if (span == 1) {
+    // The first stage: every twiddle is e^0 = 1, so the butterflies skip their multiplies (which
+    // could change only the sign of a zero, and no power or magnitude sees that).
+    for (std::size_t s = 0; s < count; ++s) {
+      const T* xr = aRe + s * L;
+      const T* xi = aIm + s * L;
+      T* yr = bRe + s * 4 * L;
+      T* yi = bIm + s * 4 * L;
+      const P x0r = load<P>(xr), x0i = load<P>(xi);
+      const P x1r = load<P>(xr + in), x1i = load<P>(xi + in);
+      const P x2r = load<P>(xr + 2 * in), x2i = load<P>(xi + 2 * in);
+      const P x3r = load<P>(xr + 3 * in), x3i = load<P>(xi + 3 * in);
+      const P t0r = x0r + x2r, t0i = x0i + x2i;
+      const P t1r = x0r - x2r, t1i = x0i - x2i;
+      const P t2r = x1r + x3r, t2i = x1i + x3i;
+      const P t3r = x1r - x3r, t3i = x1i - x3i;
+      store(yr, t0r + t2r);
+      store(yi, t0i + t2i);
+      store(yr + 2 * L, t0r - t2r);
+      store(yi + 2 * L, t0i - t2i);
+      store(yr + L, t1r + t3i);
+      store(yi + L, t1i - t3r);
+      store(yr + 3 * L, t1r - t3i);
+      store(yi + 3 * L, t1i + t3r);
+    }
+    return;
+  }
   for (std::size_t s = 0; s < count; ++s) {
     const T* xr = aRe + s * span * L;
     const T* xi = aIm + s * span * L;

@@ -43,8 +43,22 @@ export function clipFeatures(
   featuresOut: Float32Array,
   audioOut: Float32Array | null,
 ): number {
+  if (!plan) {
+    // No augmentation: one native call from the file's bytes to the row (no decoded, resampled or
+    // cropped arrays on the way).
+    const { start, length } = cropSamples(task.crop, task.config.sampleRate);
+    const row = native.clipRowInto(bytes, task.config, start, length, featuresOut, audioOut);
+    if (!row.written) throw tooShortError(row.resampledLength, task);
+    return row.seconds;
+  }
   const wav = native.decodeWav(bytes);
   return clipFeaturesFromSamples(wav.samples, wav.sampleRate, plan, task, featuresOut, audioOut);
+}
+
+function tooShortError(resampledLength: number, task: RowGeometry): Error {
+  return new Error(
+    `clip is ${(resampledLength / task.config.sampleRate).toFixed(3)} s long, not longer than the offset ${task.crop.offsetSeconds} s`,
+  );
 }
 
 /** clipFeatures for decoded mono samples at their own rate. */
@@ -59,8 +73,7 @@ export function clipFeaturesFromSamples(
   const { config } = task;
   const seconds = samples.length / sampleRate;
   const { start, length } = cropSamples(task.crop, config.sampleRate);
-  const tooShort = (resampled: number) =>
-    new Error(`clip is ${(resampled / config.sampleRate).toFixed(3)} s long, not longer than the offset ${task.crop.offsetSeconds} s`);
+  const tooShort = (resampled: number) => tooShortError(resampled, task);
   // Known from the header, before any resampling is planned or done (resample_poly's length, ceil(n * to / from)).
   const resampledLength = sampleRate === config.sampleRate ? samples.length : Math.ceil((samples.length * config.sampleRate) / sampleRate);
   if (!plan && resampledLength <= start) throw tooShort(resampledLength);
