@@ -79,7 +79,8 @@ Napi::Float32Array computeInto(Napi::Env env, ser::Span<const float> samples, co
   ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config);
   frames = ser::featureFrames(samples.size(), config);
   coeffs = ser::featureCoeffs(config);
-  auto out = newFloat32Array(env, static_cast<uint64_t>(frames) * coeffs, "the features");
+  // compute() writes every value (or throws, and the array is dropped).
+  auto out = newFloat32ArrayForWriting(env, static_cast<uint64_t>(frames) * coeffs, "the features");
   extractor.compute(samples, ser::Span<float>(out.Data(), out.ElementLength()));
   return out;
 }
@@ -111,7 +112,7 @@ Napi::Value Resample(const Napi::CallbackInfo& info) {
   const ser::Span<const float> samples = requireFloat32(info, 0, "samples");
   const ser::ResampleRatio ratio =
       ser::resampleRatio(requireRate(info[1], "fromRate"), requireRate(info[2], "toRate"));
-  auto out = newFloat32Array(info.Env(), ser::resampledLength(samples.size(), ratio), "the resampled audio");
+  auto out = newFloat32ArrayForWriting(info.Env(), ser::resampledLength(samples.size(), ratio), "the resampled audio");
   ser::resample(samples, ratio, ser::Span<float>(out.Data(), out.ElementLength()));
   return out;
 }
@@ -201,15 +202,22 @@ Napi::Value ClipRowInto(const Napi::CallbackInfo& info) {
   if (withAudio && audio.size() != cropLength) throw InputError("audio must hold cropLength floats");
   ser::WavHeader header;
   ser::parseWavHeader(bytes, true, header);
-  std::vector<float> decodedOwn, resampledOwn;
-  const ser::Span<const float> samples = samplesAtConfigRate(bytes, header, config, decodedOwn, resampledOwn);
+  const ser::WavInfo& wav = header.info;
+  // The length at config.sampleRate, ceil(frames * to / from), known from the header: a clip that ends
+  // before the crop starts has no row (the caller names it), and is refused before any resampling is
+  // planned (a rate near 700 kHz would otherwise build a filter of millions of taps first).
+  const uint64_t lengthAtRate = wav.sampleRate == config.sampleRate
+      ? wav.frames
+      : static_cast<uint64_t>((static_cast<unsigned __int128>(wav.frames) * config.sampleRate + wav.sampleRate - 1) / wav.sampleRate);
   Napi::Object result = Napi::Object::New(env);
-  result.Set("seconds", Napi::Number::New(env, static_cast<double>(header.info.frames) / header.info.sampleRate));
-  result.Set("resampledLength", Napi::Number::New(env, static_cast<double>(samples.size())));
-  // A clip that ends before the crop starts has no row: the caller names it.
-  const bool written = samples.size() > cropStart;
+  result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.frames) / wav.sampleRate));
+  result.Set("resampledLength", Napi::Number::New(env, static_cast<double>(lengthAtRate)));
+  const bool written = lengthAtRate > cropStart;
   result.Set("written", Napi::Boolean::New(env, written));
   if (!written) return result;
+  std::vector<float> decodedOwn, resampledOwn;
+  const ser::Span<const float> samples = samplesAtConfigRate(bytes, header, config, decodedOwn, resampledOwn);
+  if (samples.size() != lengthAtRate) throw InputError("clipRowInto: resampled length differs from the header's");
   thread_local std::vector<float> croppedScratch;
   std::vector<float> croppedOwn;
   float* cropped = scratchOrOwn(croppedScratch, croppedOwn, cropLength);

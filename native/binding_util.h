@@ -33,6 +33,8 @@ ser::Span<const uint8_t> requireBytes(const Napi::CallbackInfo& info, std::size_
 constexpr uint64_t kMaxOutputFloats = uint64_t{1} << 30;
 
 Napi::Float32Array newFloat32Array(Napi::Env env, uint64_t count, const char* what);
+// The same without the zero fill, for callers that write every value before returning it.
+Napi::Float32Array newFloat32ArrayForWriting(Napi::Env env, uint64_t count, const char* what);
 Napi::Float32Array toFloat32Array(Napi::Env env, const std::vector<float>& values);
 
 template <Napi::Value (*Fn)(const Napi::CallbackInfo&)>
