@@ -8,6 +8,7 @@
 // A plan holds twiddles and scratch: build it once per size and reuse it; one plan per thread.
 #pragma once
 #include <cstddef>
+#include <cstdint>
 #include <vector>
 
 namespace ser {
@@ -24,6 +25,11 @@ class ComplexFft {
   std::size_t size() const { return n_; }
   // Forward DFT (e^{-2 pi i k n / N}) in place on split, lane-interleaved arrays of size() * Lanes.
   void forward(T* re, T* im);
+  // Sizes that are powers of 4 (4, 16, 256, ...): the same transform, with the same bits, from input
+  // placed in base-4 digit-reversed order (element j at inputPosition(j)), computed in place without
+  // the scratch arrays; the output is in natural order.
+  bool inPlaceCapable() const { return inPlace_; }
+  void forwardFromDigitReversed(T* re, T* im);
 
  private:
   struct Stage {
@@ -34,6 +40,7 @@ class ComplexFft {
     std::size_t rootOffset;  // into root tables, for generic radices
   };
   std::size_t n_;
+  bool inPlace_ = false;
   std::vector<Stage> stages_;
   std::vector<T> twiddleRe_, twiddleIm_;
   std::vector<T> rootRe_, rootIm_;  // e^{-2 pi i j / p} for generic radices
@@ -65,6 +72,7 @@ class RealFft {
   std::vector<T> packedRe_, packedIm_;
   std::vector<T> rotRe_, rotIm_;  // e^{-2 pi i k / n}, k < n/2
   std::vector<T> spectrumRe_, spectrumIm_;
+  std::vector<uint32_t> inputOrder_;  // where packed element j goes, when half_ runs in place
 };
 
 // Plans cached per thread, per size and lane count.
