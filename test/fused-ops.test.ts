@@ -5,6 +5,10 @@
 // reference value; a spy proves the addon ran. Then whole models: the fused training forward pass
 // against model.apply on cpu, losses and weights after Adam steps, at 1 and 2 threads.
 import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import * as v8 from 'v8';
 
 import * as tf from '@tensorflow/tfjs';
 
@@ -379,19 +383,21 @@ describe('fused training forward pass of whole models', () => {
 
   interface Trained { losses: number[]; grads: Float32Array[]; initial: Float32Array[]; weights: Float32Array[] }
 
-  /** 3 Adam steps of the seed preset on a small input; the first step's gradients and the final weights. */
-  async function train(backend: 'cpu' | 'native', threads: number): Promise<Trained> {
-    await selectBackend(backend);
+  const SEED_FRAMES = 16;
+  const SEED_BATCH = 2;
+  const SEED_TARGETS = [[0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0.3, 0.7, 0]];
+
+  /** 3 Adam steps of the seed preset on the native engine, on a small input; the first step's gradients and the final weights. */
+  async function train(threads: number): Promise<Trained> {
+    await selectBackend('native');
     native.setThreads(threads);
-    const frames = 16;
-    const batch = 2;
+    const frames = SEED_FRAMES;
+    const batch = SEED_BATCH;
     const model = buildModel({ frames, coeffs: 40, classes: 8, sizes: MODEL_PRESETS.seed, seed: 11 });
-    const forward = backend === 'native'
-      ? fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf })?.forward
-      : (x: tf.Tensor) => model.apply(x, { training: true }) as tf.Tensor;
+    const forward = fusedTrainingForward(model, { dropoutMaskOf: stepDropoutMaskOf })?.forward;
     if (!forward) throw new Error('the seed preset did not fuse');
     const x = input([batch, frames, 40, 1], 21);
-    const y = tf.tensor2d([[0, 0, 1, 0, 0, 0, 0, 0], [0, 0, 0, 0, 0, 0.3, 0.7, 0]]);
+    const y = tf.tensor2d(SEED_TARGETS);
     const loss = () => tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(forward(x), 1e-7, 1 - 1e-7))), -1))) as tf.Scalar;
     const trainable = model.trainableWeights.map((w) => w.read() as tf.Variable);
     const initial = model.weights.map((w) => Float32Array.from(w.read().dataSync()));
@@ -413,10 +419,59 @@ describe('fused training forward pass of whole models', () => {
     return { losses, grads, initial, weights };
   }
 
+  /**
+   * The same 3 steps with the layers on tfjs's cpu backend, in a plain Node process: under jest the cpu
+   * backend's kernels ran 6x slower (one gradient of this model: 16.9 s against 2.7 s), and this
+   * reference was 54 of the suite's seconds. The child loads the built library (dist/), which
+   * `npm test` compiles first, and gets the test's input values.
+   */
+  function trainOnCpuInChild(): Trained {
+    const dist = path.join(ROOT, 'dist', 'src');
+    const exchange = fs.mkdtempSync(path.join(os.tmpdir(), 'ser-fused-ref-'));
+    try {
+      const request = path.join(exchange, 'request.bin');
+      const reply = path.join(exchange, 'reply.bin');
+      fs.writeFileSync(request, v8.serialize({ x: values([SEED_BATCH, SEED_FRAMES, 40, 1], 21), targets: SEED_TARGETS }));
+      const script = `
+        const fs = require('fs'); const v8 = require('v8'); const tf = require('@tensorflow/tfjs');
+        const { selectBackend, createAdam } = require(${JSON.stringify(path.join(dist, 'backend'))});
+        const { setDropoutStep } = require(${JSON.stringify(path.join(dist, 'train', 'dropout'))});
+        const { buildModel, MODEL_PRESETS } = require(${JSON.stringify(path.join(dist, 'train', 'model'))});
+        (async () => {
+          const { x: xValues, targets } = v8.deserialize(fs.readFileSync(${JSON.stringify(request)}));
+          await selectBackend('cpu');
+          const model = buildModel({ frames: ${SEED_FRAMES}, coeffs: 40, classes: 8, sizes: MODEL_PRESETS.seed, seed: 11 });
+          const x = tf.tensor(xValues, [${SEED_BATCH}, ${SEED_FRAMES}, 40, 1]);
+          const y = tf.tensor2d(targets);
+          const forward = (input) => model.apply(input, { training: true });
+          const loss = () => tf.mean(tf.neg(tf.sum(tf.mul(y, tf.log(tf.clipByValue(forward(x), 1e-7, 1 - 1e-7))), -1)));
+          const trainable = model.trainableWeights.map((w) => w.read());
+          const initial = model.weights.map((w) => Float32Array.from(w.read().dataSync()));
+          setDropoutStep(0);
+          const first = tf.variableGrads(loss, trainable);
+          const grads = trainable.map((v) => Float32Array.from(first.grads[v.name].dataSync()));
+          const optimizer = createAdam(1e-3);
+          const losses = [];
+          for (let step = 0; step < 3; step++) {
+            setDropoutStep(step);
+            const value = optimizer.minimize(loss, true, trainable);
+            losses.push(value.dataSync()[0]);
+          }
+          const weights = model.weights.map((w) => Float32Array.from(w.read().dataSync()));
+          fs.writeFileSync(${JSON.stringify(reply)}, v8.serialize({ losses, grads, initial, weights }));
+        })().catch((error) => { console.error(error); process.exit(1); });`;
+      const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8' });
+      if (child.status !== 0) throw new Error(`the cpu reference failed (${child.status}): ${child.stderr}`);
+      return v8.deserialize(fs.readFileSync(reply)) as Trained;
+    } finally {
+      fs.rmSync(exchange, { recursive: true, force: true });
+    }
+  }
+
   test('the seed preset: gradients, losses and weights after 3 Adam steps match the layers on cpu; 1 and 2 threads agree', async () => {
-    const reference = await train('cpu', 1);
-    const one = await train('native', 1);
-    const two = await train('native', 2);
+    const reference = trainOnCpuInChild();
+    const one = await train(1);
+    const two = await train(2);
     for (const run of [one, two]) {
       run.losses.forEach((l, i) => expect(Math.abs(l - reference.losses[i])).toBeLessThanOrEqual(1e-5));
       run.grads.forEach((g, i) => expect(worstRelative(g, reference.grads[i])).toBeLessThanOrEqual(1e-5));
