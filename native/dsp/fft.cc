@@ -210,69 +210,60 @@ SER_HOT_WIDE void radix2(std::size_t span, std::size_t count, const T* twRe, con
   }
 }
 
+// One radix-4 butterfly of the forward transform: inputs `in` apart from x, outputs `out` apart from y
+// (x and y may be the same place: every input is loaded before the first store). Twiddled: inputs 1..3
+// are first multiplied by w^k, w^2k, w^3k; the first stage's twiddles are all 1 and it skips the
+// multiplies (which could change only the sign of a zero, and no power or magnitude sees that). The
+// Stockham and the in-place stages both compute through here, so their bits are the same.
+template <typename T, std::size_t L, bool Twiddled>
+__attribute__((always_inline)) inline void butterfly4(const T* xr, const T* xi, std::size_t in, T* yr, T* yi,
+                                                      std::size_t out, const T* twRe, const T* twIm, std::size_t span,
+                                                      std::size_t k) {
+  using P = typename PackOf<T, L>::type;
+  const P x0r = load<P>(xr), x0i = load<P>(xi);
+  const P x1r = load<P>(xr + in), x1i = load<P>(xi + in);
+  const P x2r = load<P>(xr + 2 * in), x2i = load<P>(xi + 2 * in);
+  const P x3r = load<P>(xr + 3 * in), x3i = load<P>(xi + 3 * in);
+  P a1r = x1r, a1i = x1i, a2r = x2r, a2i = x2i, a3r = x3r, a3i = x3i;
+  if constexpr (Twiddled) {
+    const T w1r = twRe[k], w1i = twIm[k];
+    const T w2r = twRe[span + k], w2i = twIm[span + k];
+    const T w3r = twRe[2 * span + k], w3i = twIm[2 * span + k];
+    a1r = x1r * w1r - x1i * w1i, a1i = x1r * w1i + x1i * w1r;
+    a2r = x2r * w2r - x2i * w2i, a2i = x2r * w2i + x2i * w2r;
+    a3r = x3r * w3r - x3i * w3i, a3i = x3r * w3i + x3i * w3r;
+  }
+  const P t0r = x0r + a2r, t0i = x0i + a2i;
+  const P t1r = x0r - a2r, t1i = x0i - a2i;
+  const P t2r = a1r + a3r, t2i = a1i + a3i;
+  const P t3r = a1r - a3r, t3i = a1i - a3i;
+  store(yr, t0r + t2r);
+  store(yi, t0i + t2i);
+  store(yr + 2 * out, t0r - t2r);
+  store(yi + 2 * out, t0i - t2i);
+  // y1 = t1 - i*t3, y3 = t1 + i*t3 (forward transform, W4 = -i)
+  store(yr + out, t1r + t3i);
+  store(yi + out, t1i - t3r);
+  store(yr + 3 * out, t1r - t3i);
+  store(yi + 3 * out, t1i + t3r);
+}
+
 template <typename T, std::size_t L>
 SER_HOT_WIDE void radix4(std::size_t span, std::size_t count, const T* twRe, const T* twIm, const T* __restrict aRe,
                     const T* __restrict aIm, T* __restrict bRe, T* __restrict bIm) {
-  using P = typename PackOf<T, L>::type;
   const std::size_t in = count * span * L;  // distance between the four inputs of a butterfly
   const std::size_t out = span * L;         // distance between its four outputs
-  if (span == 1) {
-    // The first stage: every twiddle is e^0 = 1, so the butterflies skip their multiplies (which
-    // could change only the sign of a zero, and no power or magnitude sees that).
-    for (std::size_t s = 0; s < count; ++s) {
-      const T* xr = aRe + s * L;
-      const T* xi = aIm + s * L;
-      T* yr = bRe + s * 4 * L;
-      T* yi = bIm + s * 4 * L;
-      const P x0r = load<P>(xr), x0i = load<P>(xi);
-      const P x1r = load<P>(xr + in), x1i = load<P>(xi + in);
-      const P x2r = load<P>(xr + 2 * in), x2i = load<P>(xi + 2 * in);
-      const P x3r = load<P>(xr + 3 * in), x3i = load<P>(xi + 3 * in);
-      const P t0r = x0r + x2r, t0i = x0i + x2i;
-      const P t1r = x0r - x2r, t1i = x0i - x2i;
-      const P t2r = x1r + x3r, t2i = x1i + x3i;
-      const P t3r = x1r - x3r, t3i = x1i - x3i;
-      store(yr, t0r + t2r);
-      store(yi, t0i + t2i);
-      store(yr + 2 * L, t0r - t2r);
-      store(yi + 2 * L, t0i - t2i);
-      store(yr + L, t1r + t3i);
-      store(yi + L, t1i - t3r);
-      store(yr + 3 * L, t1r - t3i);
-      store(yi + 3 * L, t1i + t3r);
-    }
-    return;
-  }
   for (std::size_t s = 0; s < count; ++s) {
     const T* xr = aRe + s * span * L;
     const T* xi = aIm + s * span * L;
     T* yr = bRe + s * span * 4 * L;
     T* yi = bIm + s * span * 4 * L;
+    if (span == 1) {
+      butterfly4<T, L, false>(xr, xi, in, yr, yi, out, twRe, twIm, span, 0);
+      continue;
+    }
     for (std::size_t k = 0; k < span; ++k) {
-      const T w1r = twRe[k], w1i = twIm[k];
-      const T w2r = twRe[span + k], w2i = twIm[span + k];
-      const T w3r = twRe[2 * span + k], w3i = twIm[2 * span + k];
-      const std::size_t e = k * L;
-      const P x0r = load<P>(xr + e), x0i = load<P>(xi + e);
-      const P x1r = load<P>(xr + e + in), x1i = load<P>(xi + e + in);
-      const P x2r = load<P>(xr + e + 2 * in), x2i = load<P>(xi + e + 2 * in);
-      const P x3r = load<P>(xr + e + 3 * in), x3i = load<P>(xi + e + 3 * in);
-      const P a1r = x1r * w1r - x1i * w1i, a1i = x1r * w1i + x1i * w1r;
-      const P a2r = x2r * w2r - x2i * w2i, a2i = x2r * w2i + x2i * w2r;
-      const P a3r = x3r * w3r - x3i * w3i, a3i = x3r * w3i + x3i * w3r;
-      const P t0r = x0r + a2r, t0i = x0i + a2i;
-      const P t1r = x0r - a2r, t1i = x0i - a2i;
-      const P t2r = a1r + a3r, t2i = a1i + a3i;
-      const P t3r = a1r - a3r, t3i = a1i - a3i;
-      store(yr + e, t0r + t2r);
-      store(yi + e, t0i + t2i);
-      store(yr + e + 2 * out, t0r - t2r);
-      store(yi + e + 2 * out, t0i - t2i);
-      // y1 = t1 - i*t3, y3 = t1 + i*t3 (forward transform, W4 = -i)
-      store(yr + e + out, t1r + t3i);
-      store(yi + e + out, t1i - t3r);
-      store(yr + e + 3 * out, t1r - t3i);
-      store(yi + e + 3 * out, t1i + t3r);
+      butterfly4<T, L, true>(xr + k * L, xi + k * L, in, yr + k * L, yi + k * L, out, twRe, twIm, span, k);
     }
   }
 }
@@ -283,57 +274,17 @@ SER_HOT_WIDE void radix4(std::size_t span, std::size_t count, const T* twRe, con
 // stage, the values the Stockham stages hold (at other places) and ends in natural order with the
 // same bits, in half the memory: a transform of 16 lanes (32 KB) then stays in L1 between stages.
 template <typename T, std::size_t L>
-SER_HOT_WIDE void radix4InPlace(std::size_t span, std::size_t blocks, const T* twRe, const T* twIm, T* __restrict re,
-                                T* __restrict im) {
-  using P = typename PackOf<T, L>::type;
+SER_HOT_WIDE void radix4InPlace(std::size_t span, std::size_t blocks, const T* twRe, const T* twIm, T* re, T* im) {
   const std::size_t q = span * L;  // distance between the four elements of a butterfly
   for (std::size_t b = 0; b < blocks; ++b) {
     T* xr = re + b * 4 * q;
     T* xi = im + b * 4 * q;
     if (span == 1) {
-      // Every twiddle is 1, as in radix4's first stage.
-      const P x0r = load<P>(xr), x0i = load<P>(xi);
-      const P x1r = load<P>(xr + q), x1i = load<P>(xi + q);
-      const P x2r = load<P>(xr + 2 * q), x2i = load<P>(xi + 2 * q);
-      const P x3r = load<P>(xr + 3 * q), x3i = load<P>(xi + 3 * q);
-      const P t0r = x0r + x2r, t0i = x0i + x2i;
-      const P t1r = x0r - x2r, t1i = x0i - x2i;
-      const P t2r = x1r + x3r, t2i = x1i + x3i;
-      const P t3r = x1r - x3r, t3i = x1i - x3i;
-      store(xr, t0r + t2r);
-      store(xi, t0i + t2i);
-      store(xr + 2 * q, t0r - t2r);
-      store(xi + 2 * q, t0i - t2i);
-      store(xr + q, t1r + t3i);
-      store(xi + q, t1i - t3r);
-      store(xr + 3 * q, t1r - t3i);
-      store(xi + 3 * q, t1i + t3r);
+      butterfly4<T, L, false>(xr, xi, q, xr, xi, q, twRe, twIm, span, 0);
       continue;
     }
     for (std::size_t k = 0; k < span; ++k) {
-      const T w1r = twRe[k], w1i = twIm[k];
-      const T w2r = twRe[span + k], w2i = twIm[span + k];
-      const T w3r = twRe[2 * span + k], w3i = twIm[2 * span + k];
-      const std::size_t e = k * L;
-      const P x0r = load<P>(xr + e), x0i = load<P>(xi + e);
-      const P x1r = load<P>(xr + e + q), x1i = load<P>(xi + e + q);
-      const P x2r = load<P>(xr + e + 2 * q), x2i = load<P>(xi + e + 2 * q);
-      const P x3r = load<P>(xr + e + 3 * q), x3i = load<P>(xi + e + 3 * q);
-      const P a1r = x1r * w1r - x1i * w1i, a1i = x1r * w1i + x1i * w1r;
-      const P a2r = x2r * w2r - x2i * w2i, a2i = x2r * w2i + x2i * w2r;
-      const P a3r = x3r * w3r - x3i * w3i, a3i = x3r * w3i + x3i * w3r;
-      const P t0r = x0r + a2r, t0i = x0i + a2i;
-      const P t1r = x0r - a2r, t1i = x0i - a2i;
-      const P t2r = a1r + a3r, t2i = a1i + a3i;
-      const P t3r = a1r - a3r, t3i = a1i - a3i;
-      store(xr + e, t0r + t2r);
-      store(xi + e, t0i + t2i);
-      store(xr + e + 2 * q, t0r - t2r);
-      store(xi + e + 2 * q, t0i - t2i);
-      store(xr + e + q, t1r + t3i);
-      store(xi + e + q, t1i - t3r);
-      store(xr + e + 3 * q, t1r - t3i);
-      store(xi + e + 3 * q, t1i + t3r);
+      butterfly4<T, L, true>(xr + k * L, xi + k * L, q, xr + k * L, xi + k * L, q, twRe, twIm, span, k);
     }
   }
 }
