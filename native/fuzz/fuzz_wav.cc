@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <string>
 #include <vector>
@@ -40,6 +41,16 @@ std::string whole(const uint8_t* data, std::size_t size, const ser::FeatureConfi
       const ser::ResampleRatio ratio = ser::resampleRatio(wav.info.sampleRate, config.sampleRate);
       if (ser::resampledLength(samples.size(), ratio) > (1u << 20)) return "too long";
       samples = ser::resample(ser::Span<const float>(samples), wav.info.sampleRate, config.sampleRate);
+      // 16-bit mono is also resampled straight from the data chunk's bytes (the addon's path): the same bits.
+      ser::WavHeader header;
+      ser::parseWavHeader(ser::Span<const uint8_t>(data, size), true, header);
+      if (wav.info.format == ser::SampleFormat::Pcm && wav.info.bitsPerSample == 16 && wav.info.channels == 1 &&
+          header.blockAlign == 2) {
+        std::vector<float> direct(samples.size());
+        ser::resamplePcm16Mono(ser::Span<const uint8_t>(data + header.dataOffset, 2 * header.info.frames), ratio,
+                               ser::Span<float>(direct));
+        if (std::memcmp(direct.data(), samples.data(), samples.size() * sizeof(float)) != 0) std::abort();
+      }
     }
     ser::FeatureExtractor extractor(config);
     const std::size_t frames = ser::featureFrames(samples.size(), config);
