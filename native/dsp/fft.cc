@@ -358,12 +358,29 @@ void radixGeneric(std::size_t radix, std::size_t span, std::size_t count, const 
   }
 }
 
+// Bin k (0 < k < m) of the real transform from the packed half-size spectrum Z = FFT(even + i odd):
+// E = (Z_k + conj Z_{m-k}) / 2, O = -i (Z_k - conj Z_{m-k}) / 2, X_k = E + w^k O.
+template <typename T, std::size_t L>
+__attribute__((always_inline)) inline void halfSpectrumBin(std::size_t m, std::size_t k, const T* zr, const T* zi, T wr,
+                                                           T wi, typename PackOf<T, L>::type& xr,
+                                                           typename PackOf<T, L>::type& xi) {
+  using P = typename PackOf<T, L>::type;
+  const T half = static_cast<T>(0.5);
+  const P ar = load<P>(zr + k * L), ai = load<P>(zi + k * L);
+  const P br = load<P>(zr + (m - k) * L), bi = load<P>(zi + (m - k) * L);
+  const P er = half * (ar + br);
+  const P ei = half * (ai - bi);
+  const P odr = half * (ai + bi);
+  const P odi = half * (br - ar);
+  xr = er + wr * odr - wi * odi;
+  xi = ei + wr * odi + wi * odr;
+}
+
 template <typename T, std::size_t L>
 SER_HOT_WIDE void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
                                 const T* rotIm, T* __restrict xr, T* __restrict xi) {
   // Z = FFT(even + i odd); E = (Z_k + conj Z_{m-k}) / 2, O = -i (Z_k - conj Z_{m-k}) / 2, X_k = E + w^k O.
   using P = typename PackOf<T, L>::type;
-  const T half = static_cast<T>(0.5);
   const P z0r = load<P>(zr), z0i = load<P>(zi);
   const P zero = z0r - z0r;
   store(xr, z0r + z0i);
@@ -371,15 +388,28 @@ SER_HOT_WIDE void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, cons
   store(xr + m * L, z0r - z0i);
   store(xi + m * L, zero);
   for (std::size_t k = 1; k < m; ++k) {
-    const T wr = rotRe[k], wi = rotIm[k];
-    const P ar = load<P>(zr + k * L), ai = load<P>(zi + k * L);
-    const P br = load<P>(zr + (m - k) * L), bi = load<P>(zi + (m - k) * L);
-    const P er = half * (ar + br);
-    const P ei = half * (ai - bi);
-    const P odr = half * (ai + bi);
-    const P odi = half * (br - ar);
-    store(xr + k * L, er + wr * odr - wi * odi);
-    store(xi + k * L, ei + wr * odi + wi * odr);
+    P binRe, binIm;
+    halfSpectrumBin<T, L>(m, k, zr, zi, rotRe[k], rotIm[k], binRe, binIm);
+    store(xr + k * L, binRe);
+    store(xi + k * L, binIm);
+  }
+}
+
+// unpackHalfSpectrum and squaredMagnitude in one pass: |X_k|^2 written to `power`, with the same
+// expressions (X_k first, rounded, then re*re + im*im), so the same bits as the two passes.
+template <typename T, std::size_t L>
+SER_HOT_WIDE void unpackPower(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
+                              const T* rotIm, T* __restrict power) {
+  using P = typename PackOf<T, L>::type;
+  const P z0r = load<P>(zr), z0i = load<P>(zi);
+  const P zero = z0r - z0r;
+  const P d0r = z0r + z0i, dmr = z0r - z0i;
+  store(power, d0r * d0r + zero * zero);
+  store(power + m * L, dmr * dmr + zero * zero);
+  for (std::size_t k = 1; k < m; ++k) {
+    P binRe, binIm;
+    halfSpectrumBin<T, L>(m, k, zr, zi, rotRe[k], rotIm[k], binRe, binIm);
+    store(power + k * L, binRe * binRe + binIm * binIm);
   }
 }
 
@@ -533,8 +563,7 @@ void RealFft<T, Lanes>::power(const T* const* frames, float* const* outPower) {
 template <typename T, std::size_t Lanes>
 const T* RealFft<T, Lanes>::powerInterleaved(const T* const* frames) {
   transformPacked(frames);
-  unpack();
-  squaredMagnitude<T>(spectrumRe_.data(), spectrumIm_.data(), bins() * Lanes);
+  unpackPower<T, Lanes>(n_ / 2, packedRe_.data(), packedIm_.data(), rotRe_.data(), rotIm_.data(), spectrumRe_.data());
   return spectrumRe_.data();
 }
 
