@@ -137,7 +137,8 @@ float* scratchOrOwn(std::vector<float>& scratch, std::vector<float>& own, std::s
 }
 
 // A WAV's samples at config.sampleRate, in this thread's scratch (or `own` for long inputs): 16-bit
-// mono is resampled straight from the file's bytes, everything else decoded first.
+// mono at an integer multiple of the rate is resampled straight from the file's bytes, everything else
+// decoded first.
 ser::Span<const float> samplesAtConfigRate(ser::Span<const uint8_t> bytes, const ser::WavHeader& header,
                                            const ser::FeatureConfig& config, std::vector<float>& decodedOwn,
                                            std::vector<float>& resampledOwn) {
@@ -154,8 +155,10 @@ ser::Span<const float> samplesAtConfigRate(ser::Span<const uint8_t> bytes, const
                        " Hz to " + std::to_string(config.sampleRate) + " Hz would exceed the size limit (is the file's rate right?)");
     }
   }
-  if (resampling && wav.format == ser::SampleFormat::Pcm && wav.bitsPerSample == 16 && wav.channels == 1 &&
-      header.blockAlign == 2) {
+  // Only integer decimation reads the bytes directly; resamplePcm16Mono decodes other ratios into a
+  // fresh vector, where the decoded scratch below is reused clip after clip.
+  if (resampling && ratio.up == 1 && wav.format == ser::SampleFormat::Pcm && wav.bitsPerSample == 16 &&
+      wav.channels == 1 && header.blockAlign == 2) {
     float* resampled = scratchOrOwn(resampledScratch, resampledOwn, resampledLength);
     ser::resamplePcm16Mono(ser::Span<const uint8_t>(bytes.data() + header.dataOffset, 2 * wav.frames), ratio,
                            ser::Span<float>(resampled, resampledLength));
