@@ -1,0 +1,59 @@
+// One process, one round of the long-recording scenario's clip loop: every WAV of a folder read into one
+// reused buffer, decoded, resampled to 16 kHz and turned into MFCC on this thread, timed after the
+// imports (as the torchaudio peer times itself), printed as one JSON line.
+// Run by bench/suites/long-recording.ts under `taskset -c 0`, in a process of its own like the peer's:
+// run inside the bench's process, each round came right after the bench forked the peer, and every page
+// the round then wrote took a copy-on-write fault (12 a clip, 3.5x slower than a fresh process on these
+// virtual machines, where a fault costs 10-15 us).
+//   row:   native.clipRowInto into one reused row, as prepare's workers fill a shard's rows.
+//   array: native.wavToFeatures, a new Float32Array a clip, as extractFeatures returns it.
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { resolveFeatureConfig } from '../src/features/config';
+import { readFileReusing } from '../src/io/read';
+import { native } from '../src/native';
+
+export type ClipLoopMode = 'row' | 'array';
+
+export interface ClipLoopResult {
+  mode: ClipLoopMode;
+  files: number;
+  audioSeconds: number;
+  seconds: number;
+  minorFaultsPerClip: number;
+}
+
+function runClipLoop(dir: string, mode: ClipLoopMode): ClipLoopResult {
+  const config = resolveFeatureConfig();
+  const files = fs.readdirSync(dir).filter((f) => f.endsWith('.wav')).sort().map((f) => path.join(dir, f));
+  if (files.length === 0) throw new Error(`no .wav files in ${dir}`);
+  // The row covers the whole clip (every clip of the folder has the first one's length), so both modes
+  // compute the same values: checked once, untimed, before the loop.
+  const first = native.wavToFeatures(readFileReusing(files[0]), config);
+  const cropLength = Math.round(first.seconds * config.sampleRate);
+  const row = new Float32Array(first.data.length);
+  native.clipRowInto(readFileReusing(files[0]), config, 0, cropLength, row, null);
+  if (!row.every((v, i) => v === first.data[i])) throw new Error('clipRowInto and wavToFeatures disagree on the first clip');
+
+  let audioSeconds = 0;
+  const faultsBefore = process.resourceUsage().minorPageFault;
+  const started = process.hrtime.bigint();
+  if (mode === 'row') {
+    for (const file of files) audioSeconds += native.clipRowInto(readFileReusing(file), config, 0, cropLength, row, null).seconds;
+  } else {
+    for (const file of files) audioSeconds += native.wavToFeatures(readFileReusing(file), config).seconds;
+  }
+  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+  const minorFaultsPerClip = (process.resourceUsage().minorPageFault - faultsBefore) / files.length;
+  return { mode, files: files.length, audioSeconds, seconds, minorFaultsPerClip };
+}
+
+if (require.main === module) {
+  const [dir, mode] = process.argv.slice(2);
+  if (!dir || (mode !== 'row' && mode !== 'array')) {
+    process.stderr.write('usage: node dist/bench/clip-loop.js <folder of WAVs> row|array\n');
+    process.exit(2);
+  }
+  process.stdout.write(`${JSON.stringify(runClipLoop(dir, mode))}\n`);
+}
