@@ -1,6 +1,7 @@
 #include "nn/conv.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <limits>
 #include <string>
@@ -183,17 +184,21 @@ template <typename PerTask>
 void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask) {
   const std::size_t tasks = imageTasks(g);
   const std::size_t size = g.filterSize();
+  // Each partial starts on a cache line of its own (tasks on different threads write theirs throughout).
+  constexpr std::size_t kLineFloats = 64 / sizeof(float);
+  const std::size_t stride = (size + kLineFloats - 1) / kLineFloats * kLineFloats;
   thread_local std::vector<float> partials;
-  if (partials.size() < (tasks - 1) * size) partials.resize((tasks - 1) * size);
-  float* const partial = partials.data();
+  if (partials.size() < (tasks - 1) * stride + kLineFloats) partials.resize((tasks - 1) * stride + kLineFloats);
+  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(partials.data()) % 64 / sizeof(float);
+  float* const partial = partials.data() + (misalignment == 0 ? 0 : kLineFloats - misalignment);
   forEachImageTask(g, [&](std::size_t task, std::size_t firstImage, std::size_t endImage) {
-    perTask(firstImage, endImage, task == 0 ? dFilter : partial + (task - 1) * size);
+    perTask(firstImage, endImage, task == 0 ? dFilter : partial + (task - 1) * stride);
   });
   if (tasks < 2) return;
   parallelFor((size + kPartialSumChunk - 1) / kPartialSumChunk, [&](std::size_t chunk) {
     const std::size_t begin = chunk * kPartialSumChunk, end = std::min(size, begin + kPartialSumChunk);
     for (std::size_t task = 1; task < tasks; ++task) {
-      const float* from = partial + (task - 1) * size;
+      const float* from = partial + (task - 1) * stride;
       for (std::size_t i = begin; i < end; ++i) dFilter[i] += from[i];
     }
   });

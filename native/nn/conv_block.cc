@@ -40,15 +40,23 @@ ChannelScale channelScale(const ConvBlockShape& s, const float* batchMean, const
   return scale;
 }
 
-// Per-image partial sums in double, added in image order: the same bits at any thread count.
+// Per-image partial sums in double, added in image order: the same bits at any thread count. Each
+// image's partials start on a cache line of their own: neighbouring images run on different threads and
+// write their partials at every pixel, and where two shared a line (an image's 64 doubles in a 16-byte
+// aligned vector) the line went back and forth between the cores: the first block's moments pass took
+// 3.1 ms a step on one thread and 2.6-3.8 on two (1.8-2.2 with a line each).
 template <typename PerImage>
 std::vector<double> sumOverImages(const ConvBlockShape& s, std::size_t width, PerImage perImage) {
+  constexpr std::size_t kLineDoubles = 64 / sizeof(double);
   const std::size_t batch = s.conv.batch;
-  std::vector<double> partial(batch * width, 0.0);
-  parallelFor(batch, [&](std::size_t b) { perImage(b, partial.data() + b * width); });
+  const std::size_t stride = (width + kLineDoubles - 1) / kLineDoubles * kLineDoubles;
+  std::vector<double> storage(batch * stride + kLineDoubles, 0.0);
+  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(storage.data()) % 64 / sizeof(double);
+  double* const partial = storage.data() + (misalignment == 0 ? 0 : kLineDoubles - misalignment);
+  parallelFor(batch, [&](std::size_t b) { perImage(b, partial + b * stride); });
   std::vector<double> total(width, 0.0);
   for (std::size_t b = 0; b < batch; ++b) {
-    for (std::size_t j = 0; j < width; ++j) total[j] += partial[b * width + j];
+    for (std::size_t j = 0; j < width; ++j) total[j] += partial[b * stride + j];
   }
   return total;
 }
