@@ -258,6 +258,13 @@ export async function runSuites(
 // ---------------------------------------------------------------------------------------------------
 // Formatting
 
+/** The middle value (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+}
+
 export function formatNumber(value: number): string {
   if (!Number.isFinite(value)) return String(value);
   const digits = value >= 100 ? 0 : value >= 10 ? 1 : 2;

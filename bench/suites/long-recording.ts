@@ -13,7 +13,7 @@ import * as path from 'path';
 import { native } from '../../src/native';
 import type { ClipLoopMode, ClipLoopResult } from '../clip-loop';
 import type { Scenario } from '../framework';
-import { formatNumber, packageRoot } from '../framework';
+import { formatNumber, median, packageRoot } from '../framework';
 import { speechLike } from '../signals';
 
 const RATE = 48000;
@@ -77,10 +77,6 @@ function torchaudio(target: string, pin: boolean): TorchaudioResult {
   return { ok: true, ...(JSON.parse(line) as Omit<TorchaudioResult, 'ok'>) };
 }
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)];
-}
 
 /** The inputs, written once into bench/.data. */
 function inputs(quick: boolean, log: (line: string) => void): { long: string; longSeconds: number; short: string; clips: string } {

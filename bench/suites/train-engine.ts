@@ -8,17 +8,11 @@ import * as path from 'path';
 
 import type { EngineMode, EngineStepResult } from '../engine-step';
 import type { Scenario } from '../framework';
-import { packageRoot } from '../framework';
+import { median, packageRoot } from '../framework';
 import { runPeer, type PeerResult } from '../peers/run-peer';
 
 const THREADS = [1, 2] as const;
 const SCALING_PAIRS = 3;
-
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 === 1 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-}
 
 function cpuList(threads: number): string {
   return threads === 1 ? '0' : `0-${threads - 1}`;
