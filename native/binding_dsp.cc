@@ -208,10 +208,9 @@ Napi::Value ClipRowInto(const Napi::CallbackInfo& info) {
   const ser::WavInfo& wav = header.info;
   // The length at config.sampleRate, ceil(frames * to / from), known from the header: a clip that ends
   // before the crop starts has no row (the caller names it), and is refused before any resampling is
-  // planned (a rate near 700 kHz would otherwise build a filter of millions of taps first).
-  const uint64_t lengthAtRate = wav.sampleRate == config.sampleRate
-      ? wav.frames
-      : static_cast<uint64_t>((static_cast<unsigned __int128>(wav.frames) * config.sampleRate + wav.sampleRate - 1) / wav.sampleRate);
+  // planned (a rate near 700 kHz would otherwise build a filter of millions of taps first). The ratio
+  // is left unreduced: resampleRatio would refuse such a rate before the clip's length is looked at.
+  const uint64_t lengthAtRate = ser::resampledLength(wav.frames, ser::ResampleRatio{config.sampleRate, wav.sampleRate});
   Napi::Object result = Napi::Object::New(env);
   result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.frames) / wav.sampleRate));
   result.Set("resampledLength", Napi::Number::New(env, static_cast<double>(lengthAtRate)));
