@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/aligned.h"
 #include "common/errors.h"
 #include "nn/conv_direct.h"
 #include "nn/conv_shifted.h"
@@ -40,7 +41,7 @@ void forEachSlab(const Conv2DGeometry& g, std::size_t firstImage, std::size_t en
   const std::size_t perImage = g.outHeight * g.outWidth;
   const std::size_t end = endImage * perImage;
   const std::size_t slab = slabRows(g);
-  thread_local std::vector<float> cols;
+  thread_local AlignedVector<float> cols;
   if (cols.size() < slab * patchSize(g)) cols.resize(slab * patchSize(g));
   for (std::size_t first = firstImage * perImage; first < end; first += slab) {
     visit(first, std::min(slab, end - first), cols.data());
@@ -187,10 +188,9 @@ void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask)
   // Each partial starts on a cache line of its own (tasks on different threads write theirs throughout).
   constexpr std::size_t kLineFloats = 64 / sizeof(float);
   const std::size_t stride = (size + kLineFloats - 1) / kLineFloats * kLineFloats;
-  thread_local std::vector<float> partials;
-  if (partials.size() < (tasks - 1) * stride + kLineFloats) partials.resize((tasks - 1) * stride + kLineFloats);
-  const std::size_t misalignment = reinterpret_cast<std::uintptr_t>(partials.data()) % 64 / sizeof(float);
-  float* const partial = partials.data() + (misalignment == 0 ? 0 : kLineFloats - misalignment);
+  thread_local AlignedVector<float> partials;
+  if (partials.size() < (tasks - 1) * stride) partials.resize((tasks - 1) * stride);
+  float* const partial = partials.data();
   forEachImageTask(g, [&](std::size_t task, std::size_t firstImage, std::size_t endImage) {
     perTask(firstImage, endImage, task == 0 ? dFilter : partial + (task - 1) * stride);
   });
@@ -234,7 +234,7 @@ void conv2dBackpropFilterBands(const Conv2DGeometry& g, const float* x, std::siz
   if (!directConvApplies(g) || bandRows == 0) throw InputError("conv2d: a banded filter gradient needs the direct convolution");
   sumFilterGradient(g, dFilter, [&](std::size_t firstImage, std::size_t endImage, float* out) {
     std::fill(out, out + g.filterSize(), 0.0f);
-    thread_local std::vector<float> band;
+    thread_local AlignedVector<float> band;
     band.resize(bandRows * g.outWidth * g.outChannels);
     const std::size_t imageIn = g.inHeight * g.inWidth;
     for (std::size_t b = firstImage; b < endImage; ++b) {

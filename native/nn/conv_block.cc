@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "common/aligned.h"
 #include "common/errors.h"
 #include "common/simd.h"
 #include "nn/conv_direct.h"
@@ -543,7 +544,7 @@ std::size_t bandRows(const ConvBlockShape& s) { return s.poolHeight * std::max<s
 template <typename Visit>
 void forEachConvBand(const ConvBlockShape& s, const float* image, const float* filter, Visit visit) {
   thread_local PaddedImage padded;
-  thread_local std::vector<float> band;
+  thread_local AlignedVector<float> band;
   const std::size_t rowsPerBand = bandRows(s);
   padImage(s.conv, image, padded);
   band.resize(rowsPerBand * s.conv.outWidth * s.channels());
@@ -670,7 +671,7 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
     conv2dBackpropFilterBands(s.conv, x, bandRows(s), [&](std::size_t b, std::size_t rowBegin, std::size_t rowEnd, float* out) {
       // Bands come in order on one thread: the image is padded again at its first band.
       thread_local PaddedImage padded;
-      thread_local std::vector<float> rows;
+      thread_local AlignedVector<float> rows;
       if (rowBegin == 0) padImage(s.conv, x + b * imageIn, padded);
       rows.resize((rowEnd - rowBegin) * d.width * channels);
       conv2dDirectRows(s.conv, padded, filter, rowBegin, rowEnd, rows.data());

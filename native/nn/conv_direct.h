@@ -7,6 +7,7 @@
 #include <functional>
 #include <vector>
 
+#include "common/aligned.h"
 #include "nn/conv.h"
 
 namespace ser {
@@ -16,7 +17,7 @@ bool directConvApplies(const Conv2DGeometry& g);
 
 // One image with the convolution's padding made explicit, so the tap loops need no bounds checks.
 struct PaddedImage {
-  std::vector<float> values;
+  AlignedVector<float> values;
   std::size_t width = 0;
 };
 void padImage(const Conv2DGeometry& g, const float* x, PaddedImage& padded);

@@ -5,6 +5,7 @@
 #include <string>
 #include <utility>
 
+#include "common/aligned.h"
 #include "common/errors.h"
 #include "nn/activation.h"
 #include "nn/model_step_impl.h"
@@ -94,7 +95,7 @@ namespace {
 
 // The step's ops on the CPU engine; every loop below is tfjs's arithmetic in float32.
 struct CpuStepOps {
-  using Buffer = std::vector<float>;
+  using Buffer = AlignedVector<float>;
   static constexpr const char* kDevice = "cpu";
 
   Buffer alloc(std::size_t n) { return Buffer(n, 0.0f); }
