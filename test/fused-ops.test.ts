@@ -271,6 +271,45 @@ describe('fused bidirectional LSTM', () => {
     }
   });
 
+  // The recurrences multiply by U (and U^T going back) packed once a sequence into the micro-kernel's
+  // panels: 32 columns wide for the AVX-512 kernel, 16 for AVX2, which sums each element in the same
+  // order. Both directions' outputs, input gradients and weight gradients must be the same bits either way
+  // (4 units = 160 columns: 5 panels or 10; 5 rows: an edge tile), with either gate function.
+  test('the AVX-512 and AVX2 GEMM paths give the recurrences the same bits', () => {
+    const script = `
+      const crypto = require('crypto');
+      const { native } = require('./dist/src/native');
+      let state = 4242;
+      const random = (n) => Float32Array.from({ length: n }, () => { state = (state * 1103515245 + 12345) % 2147483648; return state / 2147483648 - 0.5; });
+      const digest = crypto.createHash('sha256');
+      for (const gates of ['hardSigmoid', 'sigmoid']) {
+        const shape = { batch: 5, steps: 7, inputSize: 24, units: 40, gates };
+        const weights = () => ({ kernel: random(24 * 160), recurrent: random(40 * 160), bias: random(160) });
+        const gradients = () => ({ kernel: new Float32Array(24 * 160), recurrent: new Float32Array(40 * 160), bias: new Float32Array(160) });
+        const forward = weights(), backward = weights(), x = random(5 * 7 * 24).map((v) => 4 * v);
+        const y = new Float32Array(5 * 7 * 80), work = new Float32Array(native.bilstmWorkspaceFloats(shape));
+        native.bilstmForward(shape, x, forward, backward, y, work);
+        const dx = new Float32Array(x.length), dForward = gradients(), dBackward = gradients();
+        native.bilstmBackward(shape, forward, backward, work, random(y.length), dx, dForward, dBackward);
+        for (const a of [y, dx, ...Object.values(dForward), ...Object.values(dBackward)]) digest.update(Buffer.from(a.buffer));
+      }
+      process.stdout.write(JSON.stringify({ isa: native.gemmIsa(), digest: digest.digest('hex') }));`;
+    const run = (isa?: string) => {
+      const env = { ...process.env };
+      if (isa) env.SER_GEMM_ISA = isa;
+      else delete env.SER_GEMM_ISA;
+      const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env });
+      expect(child.stderr).toBe('');
+      expect(child.status).toBe(0);
+      return JSON.parse(child.stdout) as { isa: string; digest: string };
+    };
+    const wide = run();
+    const narrow = run('avx2');
+    expect(wide.isa).toBe(native.gemmIsa());
+    expect(narrow.isa).toBe(native.gemmIsa() === 'portable' ? 'portable' : 'avx2');
+    expect(narrow.digest).toBe(wide.digest);
+  });
+
   test('bad shapes and weights are errors, not crashes', () => {
     const shape = { batch: 2, steps: 3, inputSize: 4, units: 2, gates: 'hardSigmoid' as const };
     const w = () => ({ kernel: new Float32Array(32), recurrent: new Float32Array(16), bias: new Float32Array(8) });

@@ -65,6 +65,15 @@ inline float tanh(float x) {
   return std::copysign(select(a < 0.625f, small, select(x != x, x, large)), x);
 }
 
+// 1 / (1 + exp(-z)) within 2 ulp for |z| <= 88, from exp(|z|) (e): e / (e + 1) for z >= 0, 1 / (1 + e)
+// below. Past 88 the value at +-88 (within 7e-39 of the exact one); NaN stays NaN.
+inline float sigmoid(float z) {
+  const float a = std::fabs(z);
+  const float e = expNonNegative(a < 88.0f ? a : 88.0f);
+  const float value = select(z >= 0.0f, e / (e + 1.0f), 1.0f / (1.0f + e));
+  return select(z != z, z, value);
+}
+
 // log10(x) for normal x > 0 (and +inf), within 2 ulp: x = m 2^e with m in [sqrt(1/2), sqrt(2)), Cephes
 // logf's polynomial for log(m), then e ln2 added in two parts and the sum scaled by log10(e).
 inline float log10Normal(float x) {

@@ -3,8 +3,10 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <string>
 #include <vector>
 
+#include "common/errors.h"
 #include "nn/profile.h"
 #include "nn/threadpool.h"
 
@@ -194,8 +196,30 @@ SER_PACK_INLINE void packB(const Operand& b, std::size_t p0, std::size_t depth, 
   }
 }
 
+// Floats of op(B)'s panels for a k x n product, in the order blockedGemm reads them: column blocks, then
+// depth blocks, then NR-column panels.
+template <std::size_t NR>
+std::size_t packedRightFloats(std::size_t k, std::size_t n) {
+  return k * ((n + NR - 1) / NR * NR);
+}
+
+template <std::size_t NR>
+SER_PACK_INLINE void packRight(const Operand& b, std::size_t k, std::size_t n, float* out) {
+  for (std::size_t col0 = 0; col0 < n; col0 += kColumnBlock) {
+    const std::size_t cols = std::min(kColumnBlock, n - col0);
+    for (std::size_t p0 = 0; p0 < k; p0 += kDepthBlock) {
+      const std::size_t depth = std::min(kDepthBlock, k - p0);
+      packB<NR>(b, p0, depth, col0, cols, out);
+      out += depth * ((cols + NR - 1) / NR * NR);
+    }
+  }
+}
+
+// C = op(A) op(B) (+ C with accumulate); with prepackedB (packRight's layout) B's panels are read from
+// it instead of being packed here.
 template <std::size_t MR, std::size_t NR>
-SER_PACK_INLINE void blockedGemm(MicroKernel kernel, const GemmShape& s, const float* a, const float* b, float* c, bool accumulate) {
+SER_PACK_INLINE void blockedGemm(MicroKernel kernel, const GemmShape& s, const float* a, const float* b, float* c, bool accumulate,
+                                 const float* prepackedB) {
   static_assert(kColumnBlock % NR == 0, "NC must hold whole B panels");
   constexpr std::size_t kRowBlock = kRowBlockTarget / MR * MR;
   const Operand opA{a, s.lda, s.transposeA};
@@ -204,7 +228,7 @@ SER_PACK_INLINE void blockedGemm(MicroKernel kernel, const GemmShape& s, const f
   // Per thread, reused across calls: allocation per call showed up in the LSTM's many small products.
   thread_local std::vector<float> packedA, packedB;
   packedA.resize(kRowBlock * kDepthBlock);
-  packedB.resize(kDepthBlock * kColumnBlock);
+  if (prepackedB == nullptr) packedB.resize(kDepthBlock * kColumnBlock);
   float edgeTile[MR * NR];
   // A stored row-major and used by few column panels is read in place: packing it would cost about as
   // much as the products it feeds (the convolutions' column matrices against 32-128 filters).
@@ -215,7 +239,13 @@ SER_PACK_INLINE void blockedGemm(MicroKernel kernel, const GemmShape& s, const f
     for (std::size_t p0 = 0; p0 < s.k; p0 += kDepthBlock) {
       const std::size_t depth = std::min(kDepthBlock, s.k - p0);
       const bool overwrite = !accumulate && p0 == 0;
-      packB<NR>(opB, p0, depth, col0, cols, packedB.data());
+      const float* blockB = prepackedB;
+      if (prepackedB != nullptr) {
+        prepackedB += depth * ((cols + NR - 1) / NR * NR);
+      } else {
+        packB<NR>(opB, p0, depth, col0, cols, packedB.data());
+        blockB = packedB.data();
+      }
       for (std::size_t row0 = 0; row0 < s.m; row0 += kRowBlock) {
         const std::size_t rows = std::min(kRowBlock, s.m - row0);
         // Only the partial last panel needs packing when full panels are read in place.
@@ -224,7 +254,7 @@ SER_PACK_INLINE void blockedGemm(MicroKernel kernel, const GemmShape& s, const f
           packA<MR>(opA, row0 + packedFrom, rows - packedFrom, p0, depth, packedA.data() + (packedFrom / MR) * depth * MR);
         }
         for (std::size_t j = 0; j < cols; j += NR) {
-          const float* panelB = packedB.data() + (j / NR) * depth * NR;
+          const float* panelB = blockB + (j / NR) * depth * NR;
           const std::size_t validCols = std::min(NR, cols - j);
           for (std::size_t i = 0; i < rows; i += MR) {
             const bool inPlace = i < packedFrom;
@@ -251,19 +281,22 @@ SER_PACK_INLINE void blockedGemm(MicroKernel kernel, const GemmShape& s, const f
 }
 
 // Each ISA's build of the blocking and packing loops around its micro-kernel.
-void blockedGemmPortable(const GemmShape& s, const float* a, const float* b, float* c, bool accumulate) {
-  blockedGemm<4, 16>(portableKernel<4, 16>, s, a, b, c, accumulate);
+constexpr std::size_t kPortableNr = 16, kAvx2Nr = 16, kAvx512Nr = 32;
+
+void blockedGemmPortable(const GemmShape& s, const float* a, const float* b, float* c, bool accumulate,
+                         const float* prepackedB) {
+  blockedGemm<4, kPortableNr>(portableKernel<4, kPortableNr>, s, a, b, c, accumulate, prepackedB);
 }
 
 #ifdef SER_X86_KERNELS
 __attribute__((target("avx2,fma"))) void blockedGemmAvx2(const GemmShape& s, const float* a, const float* b, float* c,
-                                                        bool accumulate) {
-  blockedGemm<6, 16>(avx2Kernel, s, a, b, c, accumulate);
+                                                        bool accumulate, const float* prepackedB) {
+  blockedGemm<6, kAvx2Nr>(avx2Kernel, s, a, b, c, accumulate, prepackedB);
 }
 
 __attribute__((target("avx512f"))) void blockedGemmAvx512(const GemmShape& s, const float* a, const float* b,
-                                                          float* c, bool accumulate) {
-  blockedGemm<12, 32>(avx512Kernel, s, a, b, c, accumulate);
+                                                          float* c, bool accumulate, const float* prepackedB) {
+  blockedGemm<12, kAvx512Nr>(avx512Kernel, s, a, b, c, accumulate, prepackedB);
 }
 #endif
 
@@ -301,19 +334,20 @@ GemmShape withStrides(GemmShape s) {
   return s;
 }
 
-void gemmOnCaller(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate) {
+void gemmOnCaller(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate,
+                  const float* prepackedB = nullptr) {
   const ScopedCount count(Counter::Gemm);
   switch (activeIsa()) {
 #ifdef SER_X86_KERNELS
     case Isa::Avx512:
-      blockedGemmAvx512(shape, a, b, c, accumulate);
+      blockedGemmAvx512(shape, a, b, c, accumulate, prepackedB);
       return;
     case Isa::Avx2:
-      blockedGemmAvx2(shape, a, b, c, accumulate);
+      blockedGemmAvx2(shape, a, b, c, accumulate, prepackedB);
       return;
 #endif
     default:
-      blockedGemmPortable(shape, a, b, c, accumulate);
+      blockedGemmPortable(shape, a, b, c, accumulate, prepackedB);
   }
 }
 
@@ -359,6 +393,43 @@ void gemm(const GemmShape& given, const float* a, const float* b, float* c, bool
       gemmOnCaller(tile, a, bTile, c + begin, accumulate);
     }
   });
+}
+
+void PackedRight::pack(std::size_t k, std::size_t n, bool transposed, std::size_t ldb, const float* b) {
+  const Operand op{b, ldb != 0 ? ldb : (transposed ? k : n), transposed};
+  k_ = k;
+  n_ = n;
+  switch (activeIsa()) {
+#ifdef SER_X86_KERNELS
+    case Isa::Avx512:
+      panels_.resize(packedRightFloats<kAvx512Nr>(k, n));
+      packRight<kAvx512Nr>(op, k, n, panels_.data());
+      return;
+    case Isa::Avx2:
+      panels_.resize(packedRightFloats<kAvx2Nr>(k, n));
+      packRight<kAvx2Nr>(op, k, n, panels_.data());
+      return;
+#endif
+    default:
+      panels_.resize(packedRightFloats<kPortableNr>(k, n));
+      packRight<kPortableNr>(op, k, n, panels_.data());
+  }
+}
+
+void gemmPackedRight(const GemmShape& given, const float* a, const PackedRight& b, float* c, bool accumulate) {
+  if (given.k != b.k() || given.n != b.n()) {
+    throw InputError("gemmPackedRight: a " + std::to_string(given.k) + " x " + std::to_string(given.n) +
+                     " right operand was asked of one packed as " + std::to_string(b.k()) + " x " + std::to_string(b.n()));
+  }
+  if (given.m == 0 || given.n == 0) return;
+  const GemmShape shape = withStrides(given);
+  if (shape.k == 0) {
+    if (!accumulate) {
+      for (std::size_t i = 0; i < shape.m; ++i) std::fill(c + i * shape.ldc, c + i * shape.ldc + shape.n, 0.0f);
+    }
+    return;
+  }
+  gemmOnCaller(shape, a, nullptr, c, accumulate, b.data());
 }
 
 const char* gemmIsa() {

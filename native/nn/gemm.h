@@ -3,6 +3,8 @@
 #pragma once
 #include <cstddef>
 
+#include "common/aligned.h"
+
 namespace ser {
 
 struct GemmShape {
@@ -20,6 +22,26 @@ struct GemmShape {
 // the thread pool; every element of C is summed in the same order whatever the split, so the result
 // does not depend on the thread count.
 void gemm(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate);
+
+// op(B) of a k x n product packed once into the micro-kernel's panels, for many products against the
+// same matrix (the LSTM's recurrent weights, read at every step of a sequence): gemm packs B anew on
+// every call. Packed for the ISA in use when pack() runs.
+class PackedRight {
+ public:
+  // B stored k x n, or n x k when transposed; ldb is the stored rows' stride (0: dense).
+  void pack(std::size_t k, std::size_t n, bool transposed, std::size_t ldb, const float* b);
+  std::size_t k() const { return k_; }
+  std::size_t n() const { return n_; }
+  const float* data() const { return panels_.data(); }
+
+ private:
+  AlignedVector<float> panels_;
+  std::size_t k_ = 0, n_ = 0;
+};
+
+// C = op(A) B (+ C with accumulate) on the calling thread, with the same bits as gemm; shape.k and
+// shape.n must be B's (shape.transposeB and ldb are ignored). Throws InputError otherwise.
+void gemmPackedRight(const GemmShape& shape, const float* a, const PackedRight& b, float* c, bool accumulate);
 
 // The micro-kernel in use: "avx512", "avx2" or "portable". SER_GEMM_ISA=avx2|portable in the
 // environment caps it (for tests of every path on one machine), and with it the ISA of the engine's
