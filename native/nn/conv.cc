@@ -149,24 +149,33 @@ void conv2d(const Conv2DGeometry& g, const float* x, const float* filter, float*
   });
 }
 
-void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx) {
+namespace {
+
+// dx of images [firstImage, endImage) on the calling thread.
+void backpropInputImages(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx, std::size_t firstImage,
+                         std::size_t endImage) {
   const std::size_t imageInput = g.inHeight * g.inWidth * g.inChannels;
-  const bool shifted = shiftedConvApplies(g);
-  forEachImageTask(g, [&](std::size_t, std::size_t firstImage, std::size_t endImage) {
-    if (shifted) {
-      const std::size_t imageOut = g.outHeight * g.outWidth * g.outChannels;
-      for (std::size_t b = firstImage; b < endImage; ++b) {
-        conv2dBackpropInputShiftedImage(g, dy + b * imageOut, filter, dx + b * imageInput);
-      }
-      return;
+  if (shiftedConvApplies(g)) {
+    const std::size_t imageOut = g.outHeight * g.outWidth * g.outChannels;
+    for (std::size_t b = firstImage; b < endImage; ++b) {
+      conv2dBackpropInputShiftedImage(g, dy + b * imageOut, filter, dx + b * imageInput);
     }
-    std::fill(dx + firstImage * imageInput, dx + endImage * imageInput, 0.0f);
-    forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
-      // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].
-      gemm(GemmShape{rows, patchSize(g), g.outChannels, false, true}, dy + first * g.outChannels, filter, cols, false);
-      col2imAdd(g, cols, first, rows, dx);
-    });
+    return;
+  }
+  std::fill(dx + firstImage * imageInput, dx + endImage * imageInput, 0.0f);
+  forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
+    // Column gradients [rows, patch] = dy [rows, outC] x filter^T [outC, patch].
+    gemm(GemmShape{rows, patchSize(g), g.outChannels, false, true}, dy + first * g.outChannels, filter, cols, false);
+    col2imAdd(g, cols, first, rows, dx);
   });
+}
+
+}  // namespace
+
+// One task an image: each image's dx is its own, and its values do not depend on how the batch is split
+// (slabs still visit an image's pixels in order), so the pool's tail is one image, not two.
+void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx) {
+  parallelFor(g.batch, [&](std::size_t b) { backpropInputImages(g, dy, filter, dx, b, b + 1); });
 }
 
 namespace {
@@ -181,8 +190,11 @@ constexpr std::size_t kPartialSumChunk = 4096;
 // seed model's last block has 15 of 73,728 floats (4.4 MB), and a new zero-filled vector each call was
 // an mmap, a memset and 1,080 page faults a training step, all on the caller's thread while the pool
 // waited. Their sum runs on the pool, each chunk of filter values adding the partials in task order.
-template <typename PerTask>
-void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask) {
+// extraTasks more tasks, extra(i), run in the same loop after the image tasks (work that needs nothing
+// from them): a thread done with the image tasks takes those instead of waiting for the other threads'
+// last image task.
+template <typename PerTask, typename Extra>
+void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask, std::size_t extraTasks, Extra extra) {
   const std::size_t tasks = imageTasks(g);
   const std::size_t size = g.filterSize();
   // Each partial starts on a cache line of its own (tasks on different threads write theirs throughout).
@@ -191,8 +203,13 @@ void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask)
   thread_local AlignedVector<float> partials;
   if (partials.size() < (tasks - 1) * stride) partials.resize((tasks - 1) * stride);
   float* const partial = partials.data();
-  forEachImageTask(g, [&](std::size_t task, std::size_t firstImage, std::size_t endImage) {
-    perTask(firstImage, endImage, task == 0 ? dFilter : partial + (task - 1) * stride);
+  parallelFor(tasks + extraTasks, [&](std::size_t task) {
+    if (task >= tasks) {
+      extra(task - tasks);
+      return;
+    }
+    const Range images = splitRange(g.batch, tasks, task);
+    perTask(images.begin, images.end, task == 0 ? dFilter : partial + (task - 1) * stride);
   });
   if (tasks < 2) return;
   parallelFor((size + kPartialSumChunk - 1) / kPartialSumChunk, [&](std::size_t chunk) {
@@ -206,27 +223,43 @@ void sumFilterGradient(const Conv2DGeometry& g, float* dFilter, PerTask perTask)
 
 }  // namespace
 
-void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
-  const bool direct = directConvApplies(g);
-  sumFilterGradient(g, dFilter, [&](std::size_t firstImage, std::size_t endImage, float* out) {
-    if (direct) {
-      std::fill(out, out + g.filterSize(), 0.0f);
-      const std::size_t imageIn = g.inHeight * g.inWidth, imageOut = g.outHeight * g.outWidth * g.outChannels;
-      for (std::size_t b = firstImage; b < endImage; ++b) {
-        conv2dBackpropFilterDirectImage(g, x + b * imageIn, dy + b * imageOut, out);
-      }
-      return;
+namespace {
+
+// One image task of dFilter: images [firstImage, endImage) into out (overwritten).
+void filterGradientImages(const Conv2DGeometry& g, const float* x, const float* dy, std::size_t firstImage,
+                          std::size_t endImage, float* out) {
+  if (directConvApplies(g)) {
+    std::fill(out, out + g.filterSize(), 0.0f);
+    const std::size_t imageIn = g.inHeight * g.inWidth, imageOut = g.outHeight * g.outWidth * g.outChannels;
+    for (std::size_t b = firstImage; b < endImage; ++b) {
+      conv2dBackpropFilterDirectImage(g, x + b * imageIn, dy + b * imageOut, out);
     }
-    bool started = false;
-    forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
-      im2col(g, x, first, rows, cols);
-      // dFilter [patch, outC] (+)= cols^T [patch, rows] x dy [rows, outC].
-      gemm(GemmShape{patchSize(g), g.outChannels, rows, true, false}, cols, dy + first * g.outChannels, out, started);
-      started = true;
-    });
-    // Images without output pixels add nothing.
-    if (!started) std::fill(out, out + g.filterSize(), 0.0f);
+    return;
+  }
+  bool started = false;
+  forEachSlab(g, firstImage, endImage, [&](std::size_t first, std::size_t rows, float* cols) {
+    im2col(g, x, first, rows, cols);
+    // dFilter [patch, outC] (+)= cols^T [patch, rows] x dy [rows, outC].
+    gemm(GemmShape{patchSize(g), g.outChannels, rows, true, false}, cols, dy + first * g.outChannels, out, started);
+    started = true;
   });
+  // Images without output pixels add nothing.
+  if (!started) std::fill(out, out + g.filterSize(), 0.0f);
+}
+
+}  // namespace
+
+void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter) {
+  sumFilterGradient(g, dFilter, [&](std::size_t firstImage, std::size_t endImage, float* out) {
+    filterGradientImages(g, x, dy, firstImage, endImage, out);
+  }, 0, [](std::size_t) {});
+}
+
+void conv2dBackprop(const Conv2DGeometry& g, const float* x, const float* dy, const float* filter, float* dx,
+                    float* dFilter) {
+  sumFilterGradient(g, dFilter, [&](std::size_t firstImage, std::size_t endImage, float* out) {
+    filterGradientImages(g, x, dy, firstImage, endImage, out);
+  }, g.batch, [&](std::size_t b) { backpropInputImages(g, dy, filter, dx, b, b + 1); });
 }
 
 void conv2dBackpropFilterBands(const Conv2DGeometry& g, const float* x, std::size_t bandRows,
@@ -243,7 +276,7 @@ void conv2dBackpropFilterBands(const Conv2DGeometry& g, const float* x, std::siz
         return static_cast<const float*>(band.data());
       }, out);
     }
-  });
+  }, 0, [](std::size_t) {});
 }
 
 }  // namespace ser

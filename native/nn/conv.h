@@ -32,6 +32,11 @@ void conv2dImages(const Conv2DGeometry& g, std::size_t firstImage, std::size_t e
 void conv2dBackpropInput(const Conv2DGeometry& g, const float* dy, const float* filter, float* dx);
 // dFilter from x and dy; dFilter is overwritten.
 void conv2dBackpropFilter(const Conv2DGeometry& g, const float* x, const float* dy, float* dFilter);
+// Both gradients in one pass over the pool, the same bits as the two calls: dx's images are tasks of the
+// loop that sums dFilter's partials, so a thread whose share of dFilter is done goes on with dx instead
+// of waiting at the end of a loop of two-image tasks.
+void conv2dBackprop(const Conv2DGeometry& g, const float* x, const float* dy, const float* filter, float* dx,
+                    float* dFilter);
 
 // Writes rows [rowBegin, rowEnd) of image `image`'s dy into out ([rowEnd - rowBegin, outWidth, outChannels]).
 using DyBandProducer = std::function<void(std::size_t image, std::size_t rowBegin, std::size_t rowEnd, float* out)>;

@@ -686,8 +686,8 @@ void convBlockBackward(const ConvBlockShape& s, const float* x, const float* fil
     if (recomputesConv(s)) conv2dImages(s.conv, b, b + 1, x, filter, conv);
     convGradient(d, GradientBand{ConvRows{image, 0, height}, image}, winner + b * pooled, dy + b * pooled, terms);
   });
-  conv2dBackpropFilter(s.conv, x, conv, dFilter);
-  if (dx != nullptr) conv2dBackpropInput(s.conv, conv, filter, dx);
+  if (dx != nullptr) conv2dBackprop(s.conv, x, conv, filter, dx, dFilter);
+  else conv2dBackpropFilter(s.conv, x, conv, dFilter);
 }
 
 }  // namespace ser
