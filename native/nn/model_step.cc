@@ -97,6 +97,7 @@ namespace {
 struct CpuStepOps {
   using Buffer = AlignedVector<float>;
   static constexpr const char* kDevice = "cpu";
+  static constexpr std::size_t kRowsPerTask = 64;
 
   Buffer alloc(std::size_t n) { return Buffer(n, 0.0f); }
   void upload(Buffer& to, const float* from, std::size_t n) { std::copy(from, from + n, to.data()); }
@@ -130,24 +131,38 @@ struct CpuStepOps {
       for (std::size_t j = 0; j < n; ++j) out[r * n + j] += bias[j];
     }
   }
+  // The attention's elementwise passes (rows = batch x steps) run over the pool in fixed row ranges;
+  // each value is computed alone, so the bits do not depend on the split.
   void biasTanh(std::size_t rows, std::size_t n, float* out, const float* bias) {
-    addBias(rows, n, out, bias);
-    tanhArray(out, out, rows * n);
+    parallelFor((rows + kRowsPerTask - 1) / kRowsPerTask, [&](std::size_t task) {
+      const std::size_t first = task * kRowsPerTask, count = std::min(kRowsPerTask, rows - first);
+      addBias(count, n, out + first * n, bias);
+      tanhArray(out + first * n, out + first * n, count * n);
+    });
   }
   void tanhGradient(std::size_t n, float* gradient, const float* tanhOut) {
-    for (std::size_t i = 0; i < n; ++i) gradient[i] *= 1.0f - tanhOut[i] * tanhOut[i];
+    constexpr std::size_t kValuesPerTask = 1 << 14;
+    parallelFor((n + kValuesPerTask - 1) / kValuesPerTask, [&](std::size_t task) {
+      const std::size_t end = std::min(n, (task + 1) * kValuesPerTask);
+      for (std::size_t i = task * kValuesPerTask; i < end; ++i) gradient[i] *= 1.0f - tanhOut[i] * tanhOut[i];
+    });
   }
+  // Each column summed in row order (in double) whatever the split: column blocks are the tasks.
   void columnSums(std::size_t rows, std::size_t n, const float* in, float* out) {
-    std::vector<double> sums(n, 0.0);
-    for (std::size_t r = 0; r < rows; ++r) {
-      for (std::size_t j = 0; j < n; ++j) sums[j] += in[r * n + j];
-    }
-    for (std::size_t j = 0; j < n; ++j) out[j] = static_cast<float>(sums[j]);
+    constexpr std::size_t kColumns = 32;
+    parallelFor((n + kColumns - 1) / kColumns, [&](std::size_t block) {
+      const std::size_t first = block * kColumns, end = std::min(n, first + kColumns);
+      double sums[kColumns] = {};
+      for (std::size_t r = 0; r < rows; ++r) {
+        for (std::size_t j = first; j < end; ++j) sums[j - first] += in[r * n + j];
+      }
+      for (std::size_t j = first; j < end; ++j) out[j] = static_cast<float>(sums[j - first]);
+    });
   }
   // scores [batch, steps] become alpha = softmax over steps; context[b] = sum over t of alpha[b, t] S[b, t].
   void attentionPool(std::size_t batch, std::size_t steps, std::size_t units, float* scores, const float* sequence,
                      float* context) {
-    for (std::size_t b = 0; b < batch; ++b) {
+    parallelFor(batch, [&](std::size_t b) {
       float* alpha = scores + b * steps;
       float largest = alpha[0];
       for (std::size_t t = 1; t < steps; ++t) largest = std::max(largest, alpha[t]);
@@ -160,14 +175,15 @@ struct CpuStepOps {
         const float* row = sequence + (b * steps + t) * units;
         for (std::size_t d = 0; d < units; ++d) out[d] += alpha[t] * row[d];
       }
-    }
+    });
   }
   // dScores = alpha (dAlpha - sum alpha dAlpha) with dAlpha[b, t] = dContext[b] . S[b, t];
   // dSequence[b, t] = alpha[b, t] dContext[b] (overwritten).
   void attentionPoolBackward(std::size_t batch, std::size_t steps, std::size_t units, const float* alpha,
                              const float* sequence, const float* dContext, float* dScores, float* dSequence) {
-    std::vector<float> dAlpha(steps);
-    for (std::size_t b = 0; b < batch; ++b) {
+    parallelFor(batch, [&](std::size_t b) {
+      thread_local std::vector<float> dAlpha;
+      dAlpha.resize(steps);
       const float* a = alpha + b * steps;
       const float* dc = dContext + b * units;
       float weighted = 0.0f;
@@ -181,7 +197,7 @@ struct CpuStepOps {
         for (std::size_t d = 0; d < units; ++d) dRow[d] = a[t] * dc[d];
       }
       for (std::size_t t = 0; t < steps; ++t) dScores[b * steps + t] = a[t] * (dAlpha[t] - weighted);
-    }
+    });
   }
   void dropout(std::size_t n, const DropoutKey& key, float* data) {
     for (std::size_t i = 0; i < n; ++i) data[i] *= dropoutValue(key, static_cast<std::uint32_t>(i));
@@ -190,10 +206,14 @@ struct CpuStepOps {
     for (std::size_t i = 0; i < n; ++i) moving[i] = moving[i] - (moving[i] - batch[i]) * decay;
   }
   void weightAverage(std::size_t n, float* average, const float* value, float decay, float oneMinusDecay) {
-    for (std::size_t i = 0; i < n; ++i) average[i] = average[i] * decay + value[i] * oneMinusDecay;
+    constexpr std::size_t kValuesPerTask = 1 << 15;
+    parallelFor((n + kValuesPerTask - 1) / kValuesPerTask, [&](std::size_t task) {
+      const std::size_t end = std::min(n, (task + 1) * kValuesPerTask);
+      for (std::size_t i = task * kValuesPerTask; i < end; ++i) average[i] = average[i] * decay + value[i] * oneMinusDecay;
+    });
   }
-  void adam(const AdamStep& step, std::size_t n, float* value, float* m, float* v, const float* gradient) {
-    adamUpdate(step, n, value, m, v, gradient, value, m, v);
+  void adam(const AdamStep& step, const std::vector<AdamVariable>& variables) {
+    adamUpdateAll(step, variables.data(), variables.size());
   }
 };
 

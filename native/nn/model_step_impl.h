@@ -168,10 +168,12 @@ class ModelTrainerOn final : public ModelTrainer {
 
     // Adam on every trainable weight, then the weight average.
     const std::size_t moments = trainable_ + 2 * blocks;
+    std::vector<AdamVariable> variables(trainable_);
     for (std::size_t i = 0; i < trainable_; ++i) {
-      ops_.adam(in.adam, tensors_[i].size(), tensor(i), tensor(moments + 2 * i), tensor(moments + 2 * i + 1),
-                gradient(i));
+      variables[i] = AdamVariable{tensors_[i].size(), tensor(i), tensor(moments + 2 * i), tensor(moments + 2 * i + 1),
+                                  gradient(i)};
     }
+    ops_.adam(in.adam, variables);
     if (in.averageDecay >= 0.0f) {
       const float decay = in.averageDecay, oneMinusDecay = in.averageOneMinusDecay;
       const std::size_t averages = moments + 2 * trainable_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "common/simd.h"
 #include "nn/threadpool.h"
@@ -33,6 +34,24 @@ void adamUpdate(const AdamStep& step, std::size_t count, const float* value, con
   parallelFor((count + kChunk - 1) / kChunk, [&](std::size_t chunk) {
     const std::size_t begin = chunk * kChunk;
     adamRange(step, begin, std::min(count, begin + kChunk), value, m, v, gradient, newValue, newM, newV);
+  });
+}
+
+void adamUpdateAll(const AdamStep& step, const AdamVariable* variables, std::size_t count) {
+  struct Chunk {
+    const AdamVariable* variable;
+    std::size_t begin, end;
+  };
+  std::vector<Chunk> chunks;
+  for (std::size_t i = 0; i < count; ++i) {
+    for (std::size_t begin = 0; begin < variables[i].count; begin += kChunk) {
+      chunks.push_back({variables + i, begin, std::min(variables[i].count, begin + kChunk)});
+    }
+  }
+  parallelFor(chunks.size(), [&](std::size_t task) {
+    const Chunk& c = chunks[task];
+    const AdamVariable& x = *c.variable;
+    adamRange(step, c.begin, c.end, x.value, x.m, x.v, x.gradient, x.value, x.m, x.v);
   });
 }
 

@@ -19,4 +19,17 @@ struct AdamStep {
 void adamUpdate(const AdamStep& step, std::size_t count, const float* value, const float* m, const float* v,
                 const float* gradient, float* newValue, float* newM, float* newV);
 
+// One variable of a whole model's update, in place.
+struct AdamVariable {
+  std::size_t count = 0;
+  float* value = nullptr;
+  float* m = nullptr;
+  float* v = nullptr;
+  const float* gradient = nullptr;
+};
+
+// adamUpdate of every variable in place, as one loop over the pool: chunks of all variables are its
+// tasks, so the small variables do not each run alone on the caller, and the pool waits once.
+void adamUpdateAll(const AdamStep& step, const AdamVariable* variables, std::size_t count);
+
 }  // namespace ser

@@ -185,8 +185,8 @@ struct GpuStepOps {
     weightAverageKernel<<<blocksFor(n), 256, 0, stream()>>>(n, average, value, decay, oneMinusDecay);
     checkLaunch("weightAverage");
   }
-  void adam(const AdamStep& step, std::size_t n, float* value, float* m, float* v, const float* gradient) {
-    gpu::adamUpdate(*context, step, n, value, m, v, gradient, value, m, v);
+  void adam(const AdamStep& step, const std::vector<AdamVariable>& variables) {
+    for (const AdamVariable& x : variables) gpu::adamUpdate(*context, step, x.count, x.value, x.m, x.v, x.gradient, x.value, x.m, x.v);
   }
 };
 
