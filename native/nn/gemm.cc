@@ -360,38 +360,96 @@ constexpr std::size_t kRowQuantum = 12, kColumnQuantum = 32;
 
 }  // namespace
 
+namespace {
+
+// How a product splits into tiles of whole micro-kernel panels: rows or columns, whichever is larger.
+struct TilePlan {
+  bool splitRows = true;
+  std::size_t quantum = kRowQuantum, units = 0;
+};
+
+TilePlan planTiles(const GemmShape& shape) {
+  TilePlan plan;
+  plan.splitRows = shape.m >= shape.n;
+  plan.quantum = plan.splitRows ? kRowQuantum : kColumnQuantum;
+  plan.units = ((plan.splitRows ? shape.m : shape.n) + plan.quantum - 1) / plan.quantum;
+  return plan;
+}
+
+// Tile `part` of `parts` of the product, on the calling thread.
+void runTile(const GemmShape& shape, const TilePlan& plan, std::size_t parts, std::size_t part, const float* a,
+             const float* b, float* c, bool accumulate) {
+  const Range range = splitRange(plan.units, parts, part);
+  const std::size_t begin = range.begin * plan.quantum;
+  GemmShape tile = shape;
+  if (plan.splitRows) {
+    tile.m = std::min(shape.m, range.end * plan.quantum) - begin;
+    if (tile.m == 0) return;
+    const float* aTile = shape.transposeA ? a + begin : a + begin * shape.lda;
+    gemmOnCaller(tile, aTile, b, c + begin * shape.ldc, accumulate);
+  } else {
+    tile.n = std::min(shape.n, range.end * plan.quantum) - begin;
+    if (tile.n == 0) return;
+    const float* bTile = shape.transposeB ? b + begin * shape.ldb : b + begin;
+    gemmOnCaller(tile, a, bTile, c + begin, accumulate);
+  }
+}
+
+// C zeroed (or left, with accumulate) for an empty inner dimension.
+void emptyProduct(const GemmShape& shape, float* c, bool accumulate) {
+  if (accumulate) return;
+  for (std::size_t i = 0; i < shape.m; ++i) std::fill(c + i * shape.ldc, c + i * shape.ldc + shape.n, 0.0f);
+}
+
+}  // namespace
+
 void gemm(const GemmShape& given, const float* a, const float* b, float* c, bool accumulate) {
   if (given.m == 0 || given.n == 0) return;
   const GemmShape shape = withStrides(given);
-  if (shape.k == 0) {
-    if (!accumulate) {
-      for (std::size_t i = 0; i < shape.m; ++i) std::fill(c + i * shape.ldc, c + i * shape.ldc + shape.n, 0.0f);
-    }
-    return;
-  }
+  if (shape.k == 0) return emptyProduct(shape, c, accumulate);
   const std::size_t threads = threadCount();
   const double macs = static_cast<double>(shape.m) * shape.n * shape.k;
-  const bool splitRows = shape.m >= shape.n;
-  const std::size_t quantum = splitRows ? kRowQuantum : kColumnQuantum;
-  const std::size_t units = ((splitRows ? shape.m : shape.n) + quantum - 1) / quantum;
-  const std::size_t tasks = std::min(threads, units);
+  const TilePlan plan = planTiles(shape);
+  const std::size_t tasks = std::min(threads, plan.units);
   if (threads == 1 || tasks < 2 || macs < kParallelMacs) {
     gemmOnCaller(shape, a, b, c, accumulate);
     return;
   }
-  parallelFor(tasks, [&](std::size_t task) {
-    const Range part = splitRange(units, tasks, task);
-    const std::size_t begin = part.begin * quantum;
-    GemmShape tile = shape;
-    if (splitRows) {
-      tile.m = std::min(shape.m, part.end * quantum) - begin;
-      const float* aTile = shape.transposeA ? a + begin : a + begin * shape.lda;
-      gemmOnCaller(tile, aTile, b, c + begin * shape.ldc, accumulate);
-    } else {
-      tile.n = std::min(shape.n, part.end * quantum) - begin;
-      const float* bTile = shape.transposeB ? b + begin * shape.ldb : b + begin;
-      gemmOnCaller(tile, a, bTile, c + begin, accumulate);
+  parallelFor(tasks, [&](std::size_t task) { runTile(shape, plan, tasks, task, a, b, c, accumulate); });
+}
+
+void gemmMany(const GemmJob* jobs, std::size_t count) {
+  struct Planned {
+    GemmJob job;
+    TilePlan plan;
+    std::size_t parts = 1, firstTask = 0;
+  };
+  std::vector<Planned> planned;
+  const std::size_t threads = threadCount();
+  std::size_t tasks = 0;
+  for (std::size_t i = 0; i < count; ++i) {
+    if (jobs[i].shape.m == 0 || jobs[i].shape.n == 0) continue;
+    Planned p{jobs[i], {}, 1, 0};
+    p.job.shape = withStrides(jobs[i].shape);
+    if (p.job.shape.k == 0) {
+      emptyProduct(p.job.shape, p.job.c, p.job.accumulate);
+      continue;
     }
+    p.plan = planTiles(p.job.shape);
+    planned.push_back(p);
+  }
+  // Enough tiles for every thread, each product cut into as few as that allows.
+  const std::size_t perJob = planned.empty() ? 1 : std::max<std::size_t>(1, (threads + planned.size() - 1) / planned.size());
+  for (Planned& p : planned) {
+    p.parts = std::min(perJob, p.plan.units);
+    p.firstTask = tasks;
+    tasks += p.parts;
+  }
+  parallelFor(tasks, [&](std::size_t task) {
+    std::size_t j = 0;
+    while (j + 1 < planned.size() && planned[j + 1].firstTask <= task) ++j;
+    const Planned& p = planned[j];
+    runTile(p.job.shape, p.plan, p.parts, task - p.firstTask, p.job.a, p.job.b, p.job.c, p.job.accumulate);
   });
 }
 

@@ -23,6 +23,19 @@ struct GemmShape {
 // does not depend on the thread count.
 void gemm(const GemmShape& shape, const float* a, const float* b, float* c, bool accumulate);
 
+// Independent products as one loop over the pool: each is cut into as many tiles as give every thread
+// one (a product per thread where there are as many products as threads: no operand packed twice, one
+// wait for all), and every element of each C has the same bits as gemm gives it. No C may overlap
+// another product's operands.
+struct GemmJob {
+  GemmShape shape;
+  const float* a = nullptr;
+  const float* b = nullptr;
+  float* c = nullptr;
+  bool accumulate = false;
+};
+void gemmMany(const GemmJob* jobs, std::size_t count);
+
 // op(B) of a k x n product packed once into the micro-kernel's panels, for many products against the
 // same matrix (the LSTM's recurrent weights, read at every step of a sequence): gemm packs B anew on
 // every call. Packed for the ISA in use when pack() runs.
