@@ -60,6 +60,25 @@ afterAll(async () => {
 
 const DROPOUT_SEED = 4242;
 
+// Runs a script that prints { isa, digest } in a child process at the machine's ISA and capped to AVX2
+// (SER_GEMM_ISA), and expects the same digest from both.
+function expectSameDigestOnBothIsas(script: string): void {
+  const run = (isa?: string) => {
+    const env = { ...process.env };
+    if (isa) env.SER_GEMM_ISA = isa;
+    else delete env.SER_GEMM_ISA;
+    const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env });
+    expect(child.stderr).toBe('');
+    expect(child.status).toBe(0);
+    return JSON.parse(child.stdout) as { isa: string; digest: string };
+  };
+  const wide = run();
+  const narrow = run('avx2');
+  expect(wide.isa).toBe(native.gemmIsa());
+  expect(narrow.isa).toBe(native.gemmIsa() === 'portable' ? 'portable' : 'avx2');
+  expect(narrow.digest).toBe(wide.digest);
+}
+
 describe('fused convolution block', () => {
   interface Case { x: number[]; filter: number[]; padding: 'same' | 'valid'; pool: [number, number]; inputGradient: boolean; dropout?: number }
   const cases: Case[] = [
@@ -162,20 +181,7 @@ describe('fused convolution block', () => {
         for (const a of [y, mean, variance, dFilter, dGamma, dBeta, inferred, ...(dx ? [dx] : [])]) digest.update(Buffer.from(a.buffer));
       }
       process.stdout.write(JSON.stringify({ isa: native.gemmIsa(), digest: digest.digest('hex') }));`;
-    const run = (isa?: string) => {
-      const env = { ...process.env };
-      if (isa) env.SER_GEMM_ISA = isa;
-      else delete env.SER_GEMM_ISA;
-      const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env });
-      expect(child.stderr).toBe('');
-      expect(child.status).toBe(0);
-      return JSON.parse(child.stdout) as { isa: string; digest: string };
-    };
-    const wide = run();
-    const narrow = run('avx2');
-    expect(wide.isa).toBe(native.gemmIsa());
-    expect(narrow.isa).toBe(native.gemmIsa() === 'portable' ? 'portable' : 'avx2');
-    expect(narrow.digest).toBe(wide.digest);
+    expectSameDigestOnBothIsas(script);
   });
 
   test('a damaged workspace is refused, not followed', async () => {
@@ -294,20 +300,7 @@ describe('fused bidirectional LSTM', () => {
         for (const a of [y, dx, ...Object.values(dForward), ...Object.values(dBackward)]) digest.update(Buffer.from(a.buffer));
       }
       process.stdout.write(JSON.stringify({ isa: native.gemmIsa(), digest: digest.digest('hex') }));`;
-    const run = (isa?: string) => {
-      const env = { ...process.env };
-      if (isa) env.SER_GEMM_ISA = isa;
-      else delete env.SER_GEMM_ISA;
-      const child = spawnSync(process.execPath, ['-e', script], { cwd: ROOT, encoding: 'utf8', env });
-      expect(child.stderr).toBe('');
-      expect(child.status).toBe(0);
-      return JSON.parse(child.stdout) as { isa: string; digest: string };
-    };
-    const wide = run();
-    const narrow = run('avx2');
-    expect(wide.isa).toBe(native.gemmIsa());
-    expect(narrow.isa).toBe(native.gemmIsa() === 'portable' ? 'portable' : 'avx2');
-    expect(narrow.digest).toBe(wide.digest);
+    expectSameDigestOnBothIsas(script);
   });
 
   test('bad shapes and weights are errors, not crashes', () => {

@@ -481,12 +481,7 @@ void gemmPackedRight(const GemmShape& given, const float* a, const PackedRight& 
   }
   if (given.m == 0 || given.n == 0) return;
   const GemmShape shape = withStrides(given);
-  if (shape.k == 0) {
-    if (!accumulate) {
-      for (std::size_t i = 0; i < shape.m; ++i) std::fill(c + i * shape.ldc, c + i * shape.ldc + shape.n, 0.0f);
-    }
-    return;
-  }
+  if (shape.k == 0) return emptyProduct(shape, c, accumulate);
   gemmOnCaller(shape, a, nullptr, c, accumulate, b.data());
 }
 
