@@ -1,6 +1,8 @@
 // Argument conversion shared by the binding files (declared in binding_util.h).
 #include "binding_util.h"
 
+#include "binding_memory.h"
+
 #include <cmath>
 #include <cstring>
 #include <string>
@@ -78,7 +80,9 @@ Napi::Float32Array newFloat32Array(Napi::Env env, uint64_t count, const char* wh
     throw InputError(std::string(what) + " would need " + std::to_string(count) + " floats, more than the limit of " +
                      std::to_string(kMaxOutputFloats) + " (check the sample rates and sizes)");
   }
-  return Napi::Float32Array::New(env, static_cast<std::size_t>(count));
+  auto array = Napi::Float32Array::New(env, static_cast<std::size_t>(count));
+  adviseHeapGrowth();
+  return array;
 }
 
 Napi::Float32Array newFloat32ArrayForWriting(Napi::Env env, uint64_t count, const char* what) {
@@ -91,6 +95,7 @@ Napi::Float32Array newFloat32ArrayForWriting(Napi::Env env, uint64_t count, cons
   // caller overwrites every value anyway.
   const std::size_t bytes = static_cast<std::size_t>(count) * sizeof(float);
   auto buffer = Napi::Buffer<uint8_t>::New(env, bytes);
+  adviseHeapGrowth();  // before anything writes the result
   return Napi::Float32Array::New(env, static_cast<std::size_t>(count), buffer.ArrayBuffer(), buffer.ByteOffset());
 }
 

@@ -1,0 +1,60 @@
+// The addon's process-wide allocator settings (native/binding_memory.cc): on glibc where the kernel
+// gives transparent huge pages on request, the main heap's growth is marked for them (the `hg` flag of
+// /proc/<pid>/smaps) as results are allocated, so a fresh process's results fault in 2 MiB at a time;
+// SER_MALLOC_DEFAULTS=1 or the user's own glibc settings leave the heap as glibc made it. The flag is
+// what the addon asks for; whether the kernel then finds free huge pages depends on the machine, so it
+// is the flag that is checked, not the faults.
+import { spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as path from 'path';
+
+import { ROOT as root } from './helpers/paths';
+
+/** The kernel's THP setting, or null where it has none (then nothing may be marked). */
+function thpSetting(): string | null {
+  try {
+    return /\[(\w+)\]/.exec(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/enabled', 'utf8'))?.[1] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** In a fresh process (the compiled library, as the CLI tests use it): 400 clips' features kept alive (about 19 MB of results), then how many [heap]
+ * mappings carry the huge-page flag. */
+function markedHeapMappings(env: NodeJS.ProcessEnv): number {
+  const script = `
+    const { native } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'native'))});
+    const { resolveFeatureConfig } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'features', 'config'))});
+    const config = resolveFeatureConfig();
+    const samples = new Float32Array(3 * 48000).map((_, i) => 0.3 * Math.sin(i * 0.05) + 0.01 * Math.sin(i * 1.3));
+    const wav = native.encodeWav16(samples, 48000);
+    const kept = [];
+    for (let i = 0; i < 400; i++) kept.push(native.wavToFeatures(wav, config).data);
+    if (kept.some((d) => d.length !== 301 * 40)) throw new Error('unexpected feature size');
+    const smaps = require('fs').readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/);
+    const heap = smaps.filter((m) => /^\\S+ \\S+ \\S+ \\S+ \\S+\\s+\\[heap\\]/.test(m));
+    if (heap.length === 0) throw new Error('no [heap] mapping');
+    process.stdout.write(String(heap.filter((m) => /VmFlags:.*\\bhg\\b/.test(m)).length));
+  `;
+  const run = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
+  if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
+  return Number(run.stdout);
+}
+
+const plainEnv = (): NodeJS.ProcessEnv => {
+  const env = { ...process.env };
+  for (const name of ['SER_MALLOC_DEFAULTS', 'MALLOC_TRIM_THRESHOLD_', 'MALLOC_MMAP_THRESHOLD_', 'MALLOC_TOP_PAD_', 'GLIBC_TUNABLES']) delete env[name];
+  return env;
+};
+
+test('the main heap grows in huge pages where the kernel offers them on request', () => {
+  const setting = thpSetting();
+  const marked = markedHeapMappings(plainEnv());
+  if (setting === 'madvise' || setting === 'always') expect(marked).toBeGreaterThan(0);
+  else expect(marked).toBe(0);
+});
+
+test('SER_MALLOC_DEFAULTS=1 and a user GLIBC_TUNABLES leave the heap unmarked', () => {
+  expect(markedHeapMappings({ ...plainEnv(), SER_MALLOC_DEFAULTS: '1' })).toBe(0);
+  expect(markedHeapMappings({ ...plainEnv(), GLIBC_TUNABLES: 'glibc.malloc.check=0' })).toBe(0);
+});
