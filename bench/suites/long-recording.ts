@@ -238,7 +238,8 @@ export const longRecordingScenario: Scenario = {
       }
       lines.push(
         'A new array a clip is fresh memory until V8 collects the old ones (it had not within a fresh process\'s first pass): its pages fault on first write, ' +
-          'and a fault is expensive on these virtual machines. Once V8 has collected, new results reuse the freed memory (the warm row). ' +
+          'and a fault is expensive on these virtual machines. The addon marks the heap\'s growth for transparent huge pages where the kernel offers them on request ' +
+          '(native/binding_memory.cc), so those faults come 2 MiB at a time; once V8 has collected, new results reuse the freed memory (the warm row). ' +
           'prepare writes into the shard\'s rows and faults once a shard.',
       );
     } else {
