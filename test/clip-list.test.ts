@@ -34,14 +34,15 @@ test('the four conventions and the bundle give byte-identical caches to before c
   // and options; the ravdess case has augmented copies, the crema case kept audio. They held until the
   // features' arithmetic changed on purpose (a float32 STFT in 3267aba, then the DCT summed input by
   // input; then, in b0f7073, the mel filters and |X|^2 taken with fused multiply-adds by the 16-lane
-  // feature stages): these were recorded after the last such change, whose parent (766ad8c) still gave
-  // the digests before it.
+  // feature stages; then, in 54f32d3, the decimator skipping the resampling filter's exact zeros and the
+  // window multiplied in float): these were recorded after the last such change, whose parent (17719c3)
+  // still gave the digests before it.
   const before: Record<string, string> = {
-    ravdess: '464e86036fd90057523a8d9ef913ff8413f626377b9979780490467bdab3fbec',
-    crema: '47c5bf4e3a8becb086903589dc212f32c4efeed3de7307838b301e780a8027a6',
-    tess: '70718ea42a71f965ede134d0dfe27f799a4e5ecc6d74973e749e74a71299ca29',
-    savee: '02828d2c036696142ead0d289475328454126d529e0075fb28e61dbd43ff4e5d',
-    bundle: 'ae4de4122fa5337ee298ec5cf712b4cc81e881a74d4f74976a7cadc6c6644428',
+    ravdess: '327131b6acb6d02c145b8fc6922715248f5500c7a5e7294e5b8c071d5f3ee76d',
+    crema: '24bd463368a7cf97136a52140bdf3518770d0a91d976d9d51761e651e5e601b1',
+    tess: '1c1683058f88e81ef03a2ba5831f4e153f75e5cbfd0c54c71d8f9e55acb9660e',
+    savee: 'f926271eaceae3be70520049101823ff83a4814260fed887267852833ce1188c',
+    bundle: 'd42094dd0b3adc8a5df6b4ef2a19cbb52f7d25821b5b88d1717713b37809deb4',
   };
   const now: Record<string, string> = {};
   for (const corpus of ['ravdess', 'crema', 'tess', 'savee', 'bundle'] as const) {
