@@ -128,6 +128,8 @@ export class FeatureStream {
   finish(): Float32Array;
   finishRows(unfloored: Float32Array): Float32Array;
   info(): FeatureStreamInfo;
+  /** Frees the stream's native buffers now (V8 does not see them); any later call throws. */
+  release(): void;
 }
 
 export interface AudioStreamInfo {
@@ -148,6 +150,8 @@ export class AudioStream {
   push(bytes: Uint8Array): Float32Array;
   finish(): Float32Array;
   info(): AudioStreamInfo;
+  /** Frees the stream's native buffers now (V8 does not see them); any later call throws. */
+  release(): void;
 }
 
 /** librosa.filters.mel: [nMels][nFft/2 + 1]. */

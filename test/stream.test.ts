@@ -219,3 +219,18 @@ describe('peak memory', () => {
     expect(long.rssMiB - short.rssMiB).toBeLessThan(64);
   }, 120_000);
 });
+
+test('a released stream frees its buffers and refuses further calls with a clear error', () => {
+  const wav = writeWav({ sampleRate: 16000, channels: 1, encoding: { format: 'pcm', bits: 16 }, codes: Array.from({ length: 16000 }, (_, i) => (i * 37) % 2000 - 1000) });
+  const features = new native.FeatureStream(resolveFeatureConfig());
+  features.push(wav);
+  features.release();
+  expect(() => features.push(wav)).toThrow('the FeatureStream has been released');
+  expect(() => features.finish()).toThrow('the FeatureStream has been released');
+  expect(() => features.info()).toThrow('the FeatureStream has been released');
+  const audio = new native.AudioStream(16000);
+  expect(audio.push(wav).length).toBeGreaterThan(0);
+  audio.release();
+  expect(() => audio.finish()).toThrow('the AudioStream has been released');
+  expect(() => audio.info()).toThrow('the AudioStream has been released');
+});
