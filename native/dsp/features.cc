@@ -3,6 +3,8 @@
 #include <cmath>
 #include <algorithm>
 #include <list>
+#include <memory>
+#include <utility>
 #include <string>
 
 #include "common/errors.h"
@@ -77,15 +79,40 @@ std::size_t featureFrames(std::size_t samples, const FeatureConfig& c) {
   return stftFrameCount(samples, StftConfig{c.nFft, c.winLength, c.hopLength, c.center, c.power});
 }
 
-FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config) {
-  validateFeatureConfig(config);
-  stft_ = StftConfig{config.nFft, config.winLength, config.hopLength, config.center, config.power};
+namespace {
+
+std::shared_ptr<const FeatureTables> buildTables(const FeatureConfig& config) {
+  auto tables = std::make_shared<FeatureTables>();
   if (config.kind != FeatureKind::Power) {
-    mel_ = std::make_unique<SparseMelBasis>(
+    tables->mel = std::make_unique<const SparseMelBasis>(
         MelConfig{static_cast<double>(config.sampleRate), config.nFft, config.nMels, config.fminHz, config.fmaxHz,
                   config.melScale, config.melNorm});
   }
-  if (config.kind == FeatureKind::Mfcc) dct_ = dctOrthoMatrix(config.nMfcc, config.nMels);
+  if (config.kind == FeatureKind::Mfcc) tables->dct = dctOrthoMatrix(config.nMfcc, config.nMels);
+  return tables;
+}
+
+// The tables of the last few configs used on this thread. An extractor keeps its own reference, so
+// evicting one never frees tables in use.
+std::shared_ptr<const FeatureTables> cachedTables(const FeatureConfig& config) {
+  thread_local std::list<std::pair<FeatureConfig, std::shared_ptr<const FeatureTables>>> cache;
+  for (auto it = cache.begin(); it != cache.end(); ++it) {
+    if (sameConfig(it->first, config)) {
+      cache.splice(cache.begin(), cache, it);
+      return cache.front().second;
+    }
+  }
+  cache.emplace_front(config, buildTables(config));
+  if (cache.size() > 8) cache.pop_back();
+  return cache.front().second;
+}
+
+}  // namespace
+
+FeatureExtractor::FeatureExtractor(const FeatureConfig& config) : config_(config) {
+  validateFeatureConfig(config);
+  stft_ = StftConfig{config.nFft, config.winLength, config.hopLength, config.center, config.power};
+  tables_ = cachedTables(config);
 }
 
 void FeatureExtractor::compute(Span<const float> samples, Span<float> out) {
@@ -122,7 +149,7 @@ float FeatureExtractor::unflooredFrames(Span<const float> buffer, int64_t buffer
     }
     return -INFINITY;
   }
-  melSpectrogramFrames(buffer, bufferStart, signalLength, firstFrame, count, stft_, *mel_, out);
+  melSpectrogramFrames(buffer, bufferStart, signalLength, firstFrame, count, stft_, *tables_->mel, out);
   return powerToDbUnfloored(out, DbConfig{config_.ref, config_.amin, config_.topDb});
 }
 
@@ -142,7 +169,7 @@ void FeatureExtractor::finishRows(Span<float> unfloored, std::size_t frames, flo
   }
   if (config_.topDb) applyDbFloor(unfloored, floorDb);
   if (config_.kind == FeatureKind::Mfcc) {
-    applyDct(dct_, config_.nMfcc, config_.nMels, unfloored, out);
+    applyDct(tables_->dct, config_.nMfcc, config_.nMels, unfloored, out);
   } else if (out.data() != unfloored.data()) {
     std::copy(unfloored.begin(), unfloored.end(), out.begin());
   }
