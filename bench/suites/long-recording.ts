@@ -191,6 +191,8 @@ export const longRecordingScenario: Scenario = {
       { key: 'row', mode: 'row', warmupPasses: 0, label: "ser, prepare's path (`clipRowInto` into one reused row), fresh process", peer: 'cold' },
       { key: 'array', mode: 'array', warmupPasses: 0, label: 'ser, a new array a clip (`wavToFeatures`, as `extractFeatures` returns it), fresh process', peer: 'cold' },
       { key: 'array-warm', mode: 'array', warmupPasses: WARM_PASSES, label: `ser, a new array a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
+      { key: 'async', mode: 'async', warmupPasses: 0, label: '`await extractFeatures(file)` a clip (the library\'s worker pool streams the file), fresh process', peer: 'cold' },
+      { key: 'async-warm', mode: 'async', warmupPasses: WARM_PASSES, label: `\`await extractFeatures(file)\` a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
     ];
     const ourRates = new Map<string, number[]>(loops.map(({ key }) => [key, []]));
     const ourFaults = new Map<string, number[]>(loops.map(({ key }) => [key, []]));
@@ -214,7 +216,7 @@ export const longRecordingScenario: Scenario = {
       }
     }
     lines.push('');
-    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read (into one reused buffer, as prepare's workers read), decoded, resampled to 16 kHz and turned into MFCC on one thread; every loop a process of its own${pin ? ' pinned to CPU 0' : ''}, timed after its imports; fresh: the process's first pass over the folder, warm: a pass after ${WARM_PASSES} untimed ones; ${CLIP_ROUNDS} rounds, each running our three loops then the peer's two; medians.`);
+    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read (into one reused buffer, as prepare's workers read), decoded, resampled to 16 kHz and turned into MFCC on one core (on this thread, or on the library's worker threads for \`extractFeatures\`); every loop a process of its own${pin ? ' pinned to CPU 0' : ''}, timed after its imports; fresh: the process's first pass over the folder, warm: a pass after ${WARM_PASSES} untimed ones; ${CLIP_ROUNDS} rounds, each running our ${loops.length} loops then the peer's two; medians.`);
     lines.push('');
     lines.push('| | x real time (median) | minor page faults a clip (median) | rounds |');
     lines.push('|---|---|---|---|');
@@ -232,7 +234,9 @@ export const longRecordingScenario: Scenario = {
         const rates = ourRates.get(key) ?? [];
         const peerSide = peerRates[peer];
         const perRound = rates.slice(0, peerSide.length).map((r, i) => r / peerSide[i]);
-        const what = mode === 'row' ? "prepare's path" : peer === 'cold' ? 'a new array a clip, fresh processes' : 'a new array a clip, warm processes';
+        const what = mode === 'row'
+          ? "prepare's path"
+          : `${mode === 'async' ? 'await extractFeatures(file) a clip' : 'a new array a clip'}, ${peer === 'cold' ? 'fresh' : 'warm'} processes`;
         lines.push(`ser / torchaudio, ${what}: **${(median(rates) / median(peerSide)).toFixed(2)}x** on clips (round by round: ${perRound.map((r) => `${r.toFixed(2)}x`).join(', ')}; their median ${median(perRound).toFixed(2)}x).`);
         lines.push('');
       }
@@ -240,7 +244,8 @@ export const longRecordingScenario: Scenario = {
         'A new array a clip is fresh memory until V8 collects the old ones (it had not within a fresh process\'s first pass): its pages fault on first write, ' +
           'and a fault is expensive on these virtual machines. The addon marks the heap\'s growth for transparent huge pages where the kernel offers them on request ' +
           '(native/binding_memory.cc), so those faults come 2 MiB at a time; once V8 has collected, new results reuse the freed memory (the warm row). ' +
-          'prepare writes into the shard\'s rows and faults once a shard.',
+          'prepare writes into the shard\'s rows and faults once a shard. `extractFeatures(file)` adds a hop to a worker thread and back a clip, and its worker\'s ' +
+          'results come from that thread\'s own glibc arena, which grows a page at a time and so gets no huge pages: a fresh process faults in each result there.',
       );
     } else {
       lines.push('');
