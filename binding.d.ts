@@ -125,8 +125,13 @@ export interface FeatureStreamInfo {
 export class FeatureStream {
   constructor(config: NativeFeatureConfig);
   push(bytes: Uint8Array): Float32Array;
+  /** keepRows: the rows stay in the stream for keptFeatures(). */
+  push(bytes: Uint8Array, keepRows: true): null;
   finish(): Float32Array;
+  finish(keepRows: true): null;
   finishRows(unfloored: Float32Array): Float32Array;
+  /** After finish(): the features of the rows kept in the stream, floored, as one array; the rows are dropped. */
+  keptFeatures(): Float32Array;
   info(): FeatureStreamInfo;
   /** Frees the stream's native buffers now (V8 does not see them); any later call throws. */
   release(): void;

@@ -450,6 +450,7 @@ class FeatureStreamWrap : public Napi::ObjectWrap<FeatureStreamWrap> {
       InstanceMethod<&FeatureStreamWrap::Finish>("finish"),
       InstanceMethod<&FeatureStreamWrap::FinishRows>("finishRows"),
       InstanceMethod<&FeatureStreamWrap::Info>("info"),
+      InstanceMethod<&FeatureStreamWrap::KeptFeatures>("keptFeatures"),
       InstanceMethod<&FeatureStreamWrap::Release>("release"),
     });
   }
@@ -469,17 +470,39 @@ class FeatureStreamWrap : public Napi::ObjectWrap<FeatureStreamWrap> {
     return out;
   }
 
+  // With keepRows, the rows stay in the stream for keptFeatures() (null is returned): a caller that
+  // wants the whole matrix back gets one array instead of rows, their concatenation and the floored copy.
+  static bool keepsRows(const Napi::CallbackInfo& info, std::size_t index) {
+    return info.Length() > index && !info[index].IsUndefined() && requireBoolean(info[index], "keepRows");
+  }
+
   Napi::Value Push(const Napi::CallbackInfo& info) {
     return guardMethod(info.Env(), [&]() -> Napi::Value {
+      const bool keep = keepsRows(info, 1);
       live().push(requireBytes(info, 0, "wav bytes"));
-      return takeRows(info.Env());
+      return keep ? info.Env().Null() : takeRows(info.Env());
     });
   }
 
   Napi::Value Finish(const Napi::CallbackInfo& info) {
     return guardMethod(info.Env(), [&]() -> Napi::Value {
+      const bool keep = keepsRows(info, 0);
       live().finish();
-      return takeRows(info.Env());
+      return keep ? info.Env().Null() : takeRows(info.Env());
+    });
+  }
+
+  // After finish(): the features of the rows still in the stream, floored (and through the DCT for
+  // mfcc) into one new array; the rows are dropped.
+  Napi::Value KeptFeatures(const Napi::CallbackInfo& info) {
+    return guardMethod(info.Env(), [&]() -> Napi::Value {
+      ser::FeatureStream& stream = live();
+      std::vector<float>& rows = stream.rows();
+      const std::size_t frames = rows.size() / stream.unflooredWidth();
+      auto out = newFloat32ArrayForWriting(info.Env(), static_cast<uint64_t>(frames) * stream.coeffs(), "the features");
+      stream.finishRows(ser::Span<float>(rows), ser::Span<float>(out.Data(), out.ElementLength()));
+      rows.clear();
+      return out;
     });
   }
 

@@ -234,3 +234,20 @@ test('a released stream frees its buffers and refuses further calls with a clear
   expect(() => audio.finish()).toThrow('the AudioStream has been released');
   expect(() => audio.info()).toThrow('the AudioStream has been released');
 });
+
+test('rows kept in the stream come out as the whole file\'s features, bit for bit, only after finish', () => {
+  const wav = writeWav({ sampleRate: 48000, channels: 1, encoding: { format: 'pcm', bits: 16 }, codes: Array.from({ length: 3 * 48000 }, (_, i) => Math.round(8000 * Math.sin(i * 0.031) + 500 * Math.sin(i * 1.7))) });
+  const config = resolveFeatureConfig();
+  const stream = new native.FeatureStream(config);
+  for (let at = 0; at < wav.length; at += 4099) expect(stream.push(wav.subarray(at, at + 4099), true)).toBeNull();
+  expect(() => stream.keptFeatures()).toThrow('the floor is known only after finish');
+  expect(stream.finish(true)).toBeNull();
+  const kept = stream.keptFeatures();
+  const whole = native.wavToFeatures(wav, config);
+  expect(kept.length).toBe(whole.data.length);
+  expect(kept.every((v, i) => v === whole.data[i])).toBe(true);
+  // The rows were dropped with the features: a second call has none.
+  expect(stream.keptFeatures().length).toBe(0);
+  expect(() => stream.push(wav, 'yes' as unknown as true)).toThrow('keepRows must be a boolean');
+  stream.release();
+});

@@ -72,6 +72,15 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
   // Set once the rows spill (a holder object: the closure below assigns it).
   const spill: { fd: number | null } = { fd: null };
   try {
+    if (output === null) {
+      // The matrix comes back whole: the rows stay in the stream and come out floored as one array
+      // (taking them block by block cost three arrays a clip, each fresh memory until V8 collects).
+      for (const block of blocks(inputFd)) stream.push(block, true);
+      stream.finish(true);
+      const info = stream.info();
+      const sourceSampleRate = info.sampleRate ?? 0;
+      return { frames: info.frames, coeffs: info.coeffs, sourceSampleRate, seconds: info.sourceFrames / sourceSampleRate, data: stream.keptFeatures() };
+    }
     const take = (rows: Float32Array) => {
       if (rows.length === 0) return;
       if (spill.fd === null && unflooredFile !== null && keptBytes + rows.byteLength > IN_MEMORY_BYTES) {
@@ -102,9 +111,7 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
         offset += rows.length;
       }
     }
-    if (output === null || tmpOutput === null) {
-      return { frames, coeffs, sourceSampleRate, seconds, data: stream.finishRows(unfloored ?? new Float32Array(0)) };
-    }
+    if (tmpOutput === null) throw new Error('streamFeatures: no temporary output path');
     const outFd = fs.openSync(tmpOutput, 'w');
     try {
       writeAll(outFd, npyHeader([frames, coeffs]));
