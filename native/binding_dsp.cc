@@ -497,6 +497,7 @@ class FeatureStreamWrap : public Napi::ObjectWrap<FeatureStreamWrap> {
   Napi::Value KeptFeatures(const Napi::CallbackInfo& info) {
     return guardMethod(info.Env(), [&]() -> Napi::Value {
       ser::FeatureStream& stream = live();
+      stream.floorDb();  // throws, naming the cause, before finish()
       std::vector<float>& rows = stream.rows();
       const std::size_t frames = rows.size() / stream.unflooredWidth();
       auto out = newFloat32ArrayForWriting(info.Env(), static_cast<uint64_t>(frames) * stream.coeffs(), "the features");

@@ -19,7 +19,10 @@
 // Both are process-wide, so the module defers to a user's own glibc settings (MALLOC_*_ or
 // GLIBC_TUNABLES in the environment), and SER_MALLOC_DEFAULTS=1 leaves glibc as it is. Huge pages are
 // only asked for where the kernel offers them on request ("madvise" or "always" in
-// /sys/kernel/mm/transparent_hugepage/enabled).
+// /sys/kernel/mm/transparent_hugepage/enabled) and keeps no strict commit limit. Where the kernel's
+// defrag setting is "madvise" (the default), a fault in a marked block may wait for the kernel to
+// compact memory into a free huge page; no such stall showed here (compact_stall stayed 0), and a
+// server that must avoid the risk can set SER_MALLOC_DEFAULTS=1.
 #include "binding_memory.h"
 
 #include <atomic>
@@ -75,7 +78,22 @@ uintptr_t hugePagesOnRequest() {
   return static_cast<uintptr_t>(bytes);
 }
 
+// The top pad makes each new thread arena's heap start with 32 MiB of writable pages too, which counts
+// against the commit limit where the kernel keeps one (vm.overcommit_memory = 2): not there.
+bool strictOvercommit() {
+  std::ifstream mode("/proc/sys/vm/overcommit_memory");
+  int value = 0;
+  return (mode >> value) && value == 2;
+}
+
 uintptr_t roundDown(uintptr_t value, uintptr_t unit) { return value & ~(unit - 1); }
+uintptr_t roundUp(uintptr_t value, uintptr_t unit) { return roundDown(value + unit - 1, unit); }
+
+// The heap's end (glibc's record of the break: no system call), or 0 where there is none.
+uintptr_t heapEnd() {
+  void* end = sbrk(0);
+  return end == reinterpret_cast<void*>(-1) ? 0 : reinterpret_cast<uintptr_t>(end);
+}
 
 }  // namespace
 
@@ -84,12 +102,12 @@ void tuneProcessMemory() {
     if (userSetGlibcOptions()) return true;
     mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
     mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
+    const uintptr_t end = heapEnd();
     hugePageBytes = hugePagesOnRequest();
-    if (hugePageBytes == 0) return true;
+    if (hugePageBytes == 0 || end == 0 || strictOvercommit()) return true;
     mallopt(M_TOP_PAD, kTopPadBytes);
     // The block holding the current end of the heap may be in use already: marking starts after it.
-    const uintptr_t heapEnd = reinterpret_cast<uintptr_t>(sbrk(0));
-    markedHeapEnd.store(roundDown(heapEnd + hugePageBytes - 1, hugePageBytes));
+    markedHeapEnd.store(roundUp(end, hugePageBytes));
     return true;
   }();
   (void)done;
@@ -98,13 +116,22 @@ void tuneProcessMemory() {
 void adviseHeapGrowth() {
   const uintptr_t marked = markedHeapEnd.load(std::memory_order_relaxed);
   if (marked == 0) return;
-  // sbrk(0) reads glibc's record of the heap's end: no system call.
-  const uintptr_t wholeBlocksEnd = roundDown(reinterpret_cast<uintptr_t>(sbrk(0)), hugePageBytes);
-  if (wholeBlocksEnd <= marked) return;
+  const uintptr_t end = heapEnd();
+  if (end == 0) return;
+  const uintptr_t wholeBlocksEnd = roundDown(end, hugePageBytes);
+  const bool shrank = roundUp(end, hugePageBytes) < marked;
+  if (!shrank && wholeBlocksEnd <= marked) return;
   std::lock_guard<std::mutex> lock(markMutex);
   const uintptr_t from = markedHeapEnd.load();
+  if (roundUp(end, hugePageBytes) < from) {
+    // glibc gave the top of the heap back (more than the trim threshold was free): what grows there
+    // again is a new mapping without the advice, so marking resumes from the new end.
+    markedHeapEnd.store(roundUp(end, hugePageBytes));
+    return;
+  }
   if (wholeBlocksEnd <= from) return;
-  // Advice only: it changes no contents, and a failure (a kernel without THP) leaves the pages as they were.
+  // [from, wholeBlocksEnd) lies between the heap's end when the module loaded and its end now: heap
+  // only. Advice only: it changes no contents, and a failure leaves the pages as they were.
   madvise(reinterpret_cast<void*>(from), wholeBlocksEnd - from, MADV_HUGEPAGE);
   markedHeapEnd.store(wholeBlocksEnd);
 }

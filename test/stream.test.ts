@@ -220,7 +220,7 @@ describe('peak memory', () => {
   }, 120_000);
 });
 
-test('a released stream frees its buffers and refuses further calls with a clear error', () => {
+test('a released stream refuses every further call with a clear error', () => {
   const wav = writeWav({ sampleRate: 16000, channels: 1, encoding: { format: 'pcm', bits: 16 }, codes: Array.from({ length: 16000 }, (_, i) => (i * 37) % 2000 - 1000) });
   const features = new native.FeatureStream(resolveFeatureConfig());
   features.push(wav);
@@ -228,9 +228,12 @@ test('a released stream frees its buffers and refuses further calls with a clear
   expect(() => features.push(wav)).toThrow('the FeatureStream has been released');
   expect(() => features.finish()).toThrow('the FeatureStream has been released');
   expect(() => features.info()).toThrow('the FeatureStream has been released');
+  expect(() => features.keptFeatures()).toThrow('the FeatureStream has been released');
+  expect(() => features.finishRows(new Float32Array(64))).toThrow('the FeatureStream has been released');
   const audio = new native.AudioStream(16000);
   expect(audio.push(wav).length).toBeGreaterThan(0);
   audio.release();
+  expect(() => audio.push(wav)).toThrow('the AudioStream has been released');
   expect(() => audio.finish()).toThrow('the AudioStream has been released');
   expect(() => audio.info()).toThrow('the AudioStream has been released');
 });

@@ -92,9 +92,21 @@ std::shared_ptr<const FeatureTables> buildTables(const FeatureConfig& config) {
   return tables;
 }
 
-// The tables of the last few configs used on this thread. An extractor keeps its own reference, so
-// evicting one never frees tables in use.
+// At most the dense size of the tables (the mel basis is stored sparse, so less).
+std::size_t tableBytes(const FeatureConfig& config) {
+  const std::size_t bins = config.nFft / 2 + 1;
+  std::size_t bytes = 0;
+  if (config.kind != FeatureKind::Power) bytes += static_cast<std::size_t>(config.nMels) * bins * sizeof(float);
+  if (config.kind == FeatureKind::Mfcc) bytes += static_cast<std::size_t>(config.nMfcc) * config.nMels * sizeof(float);
+  return bytes;
+}
+
+// The tables of the last few configs used on this thread, bounded by count and bytes (a large basis
+// is kept only while it is the most recent). An extractor keeps its own reference, so evicting one
+// never frees tables in use.
 std::shared_ptr<const FeatureTables> cachedTables(const FeatureConfig& config) {
+  constexpr std::size_t kMaxEntries = 8;
+  constexpr std::size_t kMaxBytes = std::size_t{32} << 20;
   thread_local std::list<std::pair<FeatureConfig, std::shared_ptr<const FeatureTables>>> cache;
   for (auto it = cache.begin(); it != cache.end(); ++it) {
     if (sameConfig(it->first, config)) {
@@ -103,7 +115,16 @@ std::shared_ptr<const FeatureTables> cachedTables(const FeatureConfig& config) {
     }
   }
   cache.emplace_front(config, buildTables(config));
-  if (cache.size() > 8) cache.pop_back();
+  std::size_t bytes = 0, kept = 0;
+  for (auto it = cache.begin(); it != cache.end();) {
+    bytes += tableBytes(it->first);
+    if (kept > 0 && (kept >= kMaxEntries || bytes > kMaxBytes)) {
+      it = cache.erase(it);
+    } else {
+      ++it;
+      ++kept;
+    }
+  }
   return cache.front().second;
 }
 

@@ -62,7 +62,13 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  */
 export function streamFeatures(input: string | null, config: FeatureConfig, output: string | null): StreamedFeatures {
   const stream = new native.FeatureStream(config);
-  const inputFd = input === null ? 0 : fs.openSync(input, 'r');
+  let inputFd: number;
+  try {
+    inputFd = input === null ? 0 : fs.openSync(input, 'r');
+  } catch (error) {
+    stream.release();
+    throw error;
+  }
   const unflooredFile = output === null ? null : `${output}.${process.pid}.unfloored.tmp`;
   const tmpOutput = output === null ? null : `${output}.${process.pid}.tmp`;
   // Unfloored rows stay in memory up to a budget; a longer recording written to a file spills them
