@@ -42,8 +42,8 @@ void powerSpectrogram(Span<const float> samples, const StftConfig& config, Span<
 namespace {
 
 // out[i] = x[i] * window[i] in float. librosa (numpy) multiplies in double; the product then goes into
-// our float32 FFT, whose rounding is far larger than the one ulp this leaves (and the double
-// multiply's conversions cost 4% of a clip's features).
+// our float32 FFT, whose rounding is far larger than the one ulp this leaves, and this skips
+// converting every sample to double and back (windowSamples was 4-5% of a clip's features).
 SER_HOT_WIDE void windowSamples(const float* __restrict x, const float* __restrict window, float* __restrict out,
                                 std::size_t count) {
   for (std::size_t i = 0; i < count; ++i) out[i] = x[i] * window[i];
