@@ -66,16 +66,16 @@ function runClipLoop(dir: string, mode: ClipLoopMode, warmupPasses: number): Cli
 async function runAsyncClipLoop(dir: string, warmupPasses: number): Promise<ClipLoopResult> {
   const files = fs.readdirSync(dir).filter((f) => f.endsWith('.wav')).sort().map((f) => path.join(dir, f));
   if (files.length === 0) throw new Error(`no .wav files in ${dir}`);
-  // The same values as the other modes (the stream and the whole file give the same bits).
-  const first = await extractFeatures(files[0]);
-  const direct = native.wavToFeatures(readFileReusing(files[0]), resolveFeatureConfig());
-  if (!first.data.every((v, i) => v === direct.data[i])) throw new Error('extractFeatures and wavToFeatures disagree on the first clip');
   const pass = async (): Promise<number> => {
     let audioSeconds = 0;
     for (const file of files) audioSeconds += (await extractFeatures(file)).seconds;
     return audioSeconds;
   };
   try {
+    // The same values as the other modes (the stream and the whole file give the same bits).
+    const first = await extractFeatures(files[0]);
+    const direct = native.wavToFeatures(readFileReusing(files[0]), resolveFeatureConfig());
+    if (!first.data.every((v, i) => v === direct.data[i])) throw new Error('extractFeatures and wavToFeatures disagree on the first clip');
     for (let i = 0; i < warmupPasses; i++) await pass();
     const faultsBefore = process.resourceUsage().minorPageFault;
     const started = process.hrtime.bigint();
