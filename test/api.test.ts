@@ -70,6 +70,30 @@ describe('features and augmentation', () => {
     expect(samples.length).toBe(decoded.samples.length);
   });
 
+  test('extractFeatures of a file longer than one read block (the stream) equals the whole-file path', async () => {
+    // Files up to 1 MiB are read whole and go through wavToFeatures; longer ones stream block by block.
+    const long = path.join(work, 'long.wav');
+    const samples = new Float32Array(15 * 48000).map((_, i) => 0.3 * Math.sin(i * 0.031) * Math.sin(i * 0.00041) + 0.02 * Math.sin(i * 1.7));
+    const bytes = native.encodeWav16(samples, 48000);
+    expect(bytes.length).toBeGreaterThan(1 << 20);
+    fs.writeFileSync(long, bytes);
+    const expected = extractFeaturesSync(new Uint8Array(bytes));
+    const got = await extractFeatures(long);
+    expect([got.frames, got.coeffs, got.seconds]).toEqual([expected.frames, expected.coeffs, 15]);
+    expect(Buffer.from(got.data.buffer, got.data.byteOffset, got.data.byteLength).equals(Buffer.from(expected.data.buffer, expected.data.byteOffset, expected.data.byteLength))).toBe(true);
+    // A file cut inside its data chunk is refused by either path with the same reason.
+    const cut = path.join(work, 'cut.wav');
+    fs.writeFileSync(cut, bytes.subarray(0, bytes.length - 1000));
+    const shortCut = path.join(work, 'short-cut.wav');
+    fs.writeFileSync(shortCut, fs.readFileSync(wavFile).subarray(0, 50_000));
+    for (const file of [cut, shortCut]) {
+      const error = await extractFeatures(file).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(InputFileError);
+      expect((error as InputFileError).message).toContain(file);
+      expect((error as InputFileError).message).toMatch(/truncated/);
+    }
+  });
+
   test('a bad input is an InputFileError naming the file; a bad option an OptionsError naming it', async () => {
     const missing = path.join(work, 'missing.wav');
     await expect(extractFeatures(missing)).rejects.toMatchObject({ name: 'InputFileError', file: missing, reason: 'no such file' });

@@ -191,7 +191,7 @@ export const longRecordingScenario: Scenario = {
       { key: 'row', mode: 'row', warmupPasses: 0, label: "ser, prepare's path (`clipRowInto` into one reused row), fresh process", peer: 'cold' },
       { key: 'array', mode: 'array', warmupPasses: 0, label: 'ser, a new array a clip (`wavToFeatures`, as `extractFeatures` returns it), fresh process', peer: 'cold' },
       { key: 'array-warm', mode: 'array', warmupPasses: WARM_PASSES, label: `ser, a new array a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
-      { key: 'async', mode: 'async', warmupPasses: 0, label: '`await extractFeatures(file)` a clip (the library\'s worker pool streams the file), fresh process', peer: 'cold' },
+      { key: 'async', mode: 'async', warmupPasses: 0, label: '`await extractFeatures(file)` a clip (a worker of the library\'s pool reads the file and sends its matrix back), fresh process', peer: 'cold' },
       { key: 'async-warm', mode: 'async', warmupPasses: WARM_PASSES, label: `\`await extractFeatures(file)\` a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
     ];
     const ourRates = new Map<string, number[]>(loops.map(({ key }) => [key, []]));

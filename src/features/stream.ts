@@ -29,26 +29,44 @@ export interface StreamedFeatures {
 let readBuffer: Buffer | null = null;
 let pause: Int32Array | null = null;
 
-/** Reads fd to its end in blocks; a non-blocking pipe's EAGAIN is waited out. */
-function* blocks(fd: number): Generator<Uint8Array> {
+/** A block of the input, and whether the input ended inside it (read to its end). */
+interface Block {
+  bytes: Uint8Array;
+  ended: boolean;
+}
+
+/**
+ * Reads fd to its end in blocks, each filled up to the buffer's size unless the input ends first; a
+ * non-blocking pipe's EAGAIN is waited out.
+ */
+function* blocks(fd: number): Generator<Block> {
   readBuffer ??= Buffer.allocUnsafe(BLOCK_BYTES);
   pause ??= new Int32Array(new SharedArrayBuffer(4));
   const buffer = readBuffer;
   const waitOn = pause;
   for (;;) {
-    let read: number;
-    try {
-      read = fs.readSync(fd, buffer, 0, buffer.length, null);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
-        Atomics.wait(waitOn, 0, 0, 5);
-        continue;
+    let filled = 0;
+    let ended = false;
+    while (filled < buffer.length) {
+      let read: number;
+      try {
+        read = fs.readSync(fd, buffer, filled, buffer.length - filled, null);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'EAGAIN') {
+          Atomics.wait(waitOn, 0, 0, 5);
+          continue;
+        }
+        if ((error as NodeJS.ErrnoException).code !== 'EOF') throw error;
+        read = 0;
       }
-      if ((error as NodeJS.ErrnoException).code === 'EOF') return;
-      throw error;
+      if (read === 0) {
+        ended = true;
+        break;
+      }
+      filled += read;
     }
-    if (read === 0) return;
-    yield buffer.subarray(0, read);
+    if (filled > 0) yield { bytes: buffer.subarray(0, filled), ended };
+    if (ended) return;
   }
 }
 
@@ -81,7 +99,14 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
     if (output === null) {
       // The matrix comes back whole: the rows stay in the stream and come out floored as one array
       // (taking them block by block cost three arrays a clip, each fresh memory until V8 collects).
-      for (const block of blocks(inputFd)) stream.push(block, true);
+      let first = true;
+      for (const { bytes, ended } of blocks(inputFd)) {
+        // A file that fits in one block (a clip) goes through the whole-file path: the same rows (the
+        // stream equals it bit for bit), without the stream's copies of the bytes and samples.
+        if (first && ended) return native.wavToFeatures(bytes, config);
+        first = false;
+        stream.push(bytes, true);
+      }
       stream.finish(true);
       const info = stream.info();
       const sourceSampleRate = info.sampleRate ?? 0;
@@ -101,7 +126,7 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
         writeAll(spill.fd, asBytes(rows));
       }
     };
-    for (const block of blocks(inputFd)) take(stream.push(block));
+    for (const { bytes } of blocks(inputFd)) take(stream.push(bytes));
     take(stream.finish());
     const info = stream.info();
     const { frames, coeffs, unflooredWidth } = info;
