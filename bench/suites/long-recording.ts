@@ -116,6 +116,17 @@ function inputs(quick: boolean, log: (line: string) => void): { long: string; lo
   return { long, longSeconds, short, clips };
 }
 
+/** The order (blocks of 2^order pages) in which this guest hands free memory back to its host, or null
+ * where it does not (no free page reporting: bare metal, or a hypervisor without a balloon). */
+function freePageReportingOrder(): number | null {
+  try {
+    const order = Number(fs.readFileSync('/sys/module/page_reporting/parameters/page_reporting_order', 'utf8').trim());
+    return Number.isInteger(order) && order >= 0 ? order : null;
+  } catch {
+    return null;
+  }
+}
+
 /** One round of our clip loop in a process of its own (bench/clip-loop.ts), pinned like the peer's. */
 function clipLoopProcess(dir: string, mode: ClipLoopMode, warmupPasses: number, pin: boolean): ClipLoopResult {
   const script = path.join(packageRoot(), 'dist', 'bench', 'clip-loop.js');
@@ -189,7 +200,7 @@ export const longRecordingScenario: Scenario = {
     // untimed ones in the same process (a server's steady state), the peer's likewise.
     const loops: { key: string; mode: ClipLoopMode; warmupPasses: number; label: string; peer: 'cold' | 'warm' }[] = [
       { key: 'row', mode: 'row', warmupPasses: 0, label: "ser, prepare's path (`clipRowInto` into one reused row), fresh process", peer: 'cold' },
-      { key: 'array', mode: 'array', warmupPasses: 0, label: 'ser, a new array a clip (`wavToFeatures`, as `extractFeatures` returns it), fresh process', peer: 'cold' },
+      { key: 'array', mode: 'array', warmupPasses: 0, label: 'ser, a new array a clip (`wavToFeatures`, as `extractFeaturesSync` returns it), fresh process', peer: 'cold' },
       { key: 'array-warm', mode: 'array', warmupPasses: WARM_PASSES, label: `ser, a new array a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
       { key: 'async', mode: 'async', warmupPasses: 0, label: '`await extractFeatures(file)` a clip (a worker of the library\'s pool reads the file and sends its matrix back), fresh process', peer: 'cold' },
       { key: 'async-warm', mode: 'async', warmupPasses: WARM_PASSES, label: `\`await extractFeatures(file)\` a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
@@ -247,6 +258,27 @@ export const longRecordingScenario: Scenario = {
           'prepare writes into the shard\'s rows and faults once a shard. `extractFeatures(file)` adds a hop to a worker thread and back a clip, and its worker\'s ' +
           'results come from that thread\'s own glibc arena, which grows a page at a time and so gets no huge pages: a fresh process faults in each result there.',
       );
+      // What fresh memory cost a clip in this run: the fresh new-array loop less prepare's path, round by
+      // round (the same work apart from where the result goes).
+      const rowRates = ourRates.get('row') ?? [];
+      const extraMicros = (key: string): number[] =>
+        (ourRates.get(key) ?? []).slice(0, rowRates.length).map((rate, i) => (CLIP_SECONDS / rate - CLIP_SECONDS / rowRates[i]) * 1e6);
+      const fresh = extraMicros('array');
+      lines.push('');
+      lines.push(
+        `In a fresh process a new array a clip took ${median(fresh).toFixed(0)} us a clip more than prepare's path ` +
+          `(round by round: ${fresh.map((v) => v.toFixed(0)).join(', ')}), against ${(CLIP_SECONDS / median(rowRates) * 1e6).toFixed(0)} us ` +
+          "for a clip's features on prepare's path.",
+      );
+      const order = freePageReportingOrder();
+      if (order !== null) {
+        lines.push('');
+        lines.push(
+          `This host is a virtual machine that hands free memory back to its hypervisor in blocks of ${((4096 * 2 ** order) / 1048576).toFixed(order >= 8 ? 0 : 2)} MiB ` +
+            '(free page reporting): memory a process touches for the first time has often been handed back, and the first write to it then costs a fault on the host ' +
+            'as well. A process that reuses what it freed (torchaudio frees each clip\'s tensors as soon as they go out of scope) does not pay it.',
+        );
+      }
     } else {
       lines.push('');
       lines.push(`torchaudio: not measured (${peerClips?.reason ?? 'no run'}).`);
