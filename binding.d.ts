@@ -76,6 +76,8 @@ export function resample(samples: Float32Array, fromRate: number, toRate: number
 export function computeFeatures(samples: Float32Array, config: NativeFeatureConfig): FeatureMatrix;
 /** What clipRowInto did. */
 export interface ClipRowResult {
+  /** The file's own rate (the clip was resampled to config.sampleRate when it differed). */
+  sourceSampleRate: number;
   /** Length of the file's audio (seconds, at its own rate). */
   seconds: number;
   /** Samples of the clip at config.sampleRate. */

@@ -212,6 +212,7 @@ Napi::Value ClipRowInto(const Napi::CallbackInfo& info) {
   // is left unreduced: resampleRatio would refuse such a rate before the clip's length is looked at.
   const uint64_t lengthAtRate = ser::resampledLength(wav.frames, ser::ResampleRatio{config.sampleRate, wav.sampleRate});
   Napi::Object result = Napi::Object::New(env);
+  result.Set("sourceSampleRate", Napi::Number::New(env, wav.sampleRate));
   result.Set("seconds", Napi::Number::New(env, static_cast<double>(wav.frames) / wav.sampleRate));
   result.Set("resampledLength", Napi::Number::New(env, static_cast<double>(lengthAtRate)));
   const bool written = lengthAtRate > cropStart;

@@ -13,6 +13,8 @@ import { applyAugmentPlan } from '../src/augment/spec';
 import { planFromEffects } from '../src/clips/augment';
 import { native } from '../src/native';
 import { synthesizeCorpus } from '../src/synth/corpus';
+import { readManifest } from '../src/data/cache';
+import { readNpy } from '../src/io/npy';
 import { CLI, FIXTURES, ROOT, tempDir } from './helpers/paths';
 
 const work = tempDir('api');
@@ -271,6 +273,18 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
       expect(predictions).toEqual(JSON.parse(cli.stdout));
       expect(labels).toBe(8);
     }, 120_000);
+
+    test("a file's feature row is the row prepare wrote for it in the training cache", async () => {
+      const manifest = readManifest(cache);
+      for (const item of manifest.items.slice(0, 3)) {
+        const shard = manifest.shards.find((s) => s.index === item.shard)!;
+        const rows = readNpy(path.join(cache, shard.file)).data;
+        const rowSize = manifest.frames * manifest.coeffs;
+        const expected = rows.subarray(item.row * rowSize, (item.row + 1) * rowSize);
+        const got = await model.featureRow(path.isAbsolute(item.path) ? item.path : path.join(corpus, item.path));
+        expect(Buffer.from(got.buffer, got.byteOffset, got.byteLength).equals(Buffer.from(expected.buffer, expected.byteOffset, expected.byteLength))).toBe(true);
+      }
+    });
 
     test('predicts WAV bytes and samples as the file; a bad file is an InputFileError', async () => {
       const bytes = fs.readFileSync(clips[0]);

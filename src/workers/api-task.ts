@@ -10,7 +10,7 @@ import { readFileReusing } from '../io/read';
 import { native } from '../native';
 import { writeSynthClip, type SynthClip } from '../synth/corpus';
 import { streamFeatures } from '../features/stream';
-import { clipFeaturesFromSamples, type RowGeometry } from './feature-task';
+import { clipFeaturesFromSamples, clipRowFromWav, type RowGeometry } from './feature-task';
 import { runInBackground } from './thread';
 
 
@@ -62,11 +62,17 @@ function run(task: ApiTask): ApiResult {
       return { ok: true, ...result };
     }
     case 'row': {
-      const { samples, sampleRate } = decoded(task.source);
-      const { frames, coeffs } = task.geometry;
+      const { source, geometry } = task;
+      const { frames, coeffs } = geometry;
       const data = new Float32Array(frames * coeffs);
-      const seconds = clipFeaturesFromSamples(samples, sampleRate, null, task.geometry, data, null);
-      return { ok: true, data, frames, coeffs, sourceSampleRate: sampleRate, seconds };
+      if ('samples' in source) {
+        const seconds = clipFeaturesFromSamples(source.samples, source.sampleRate, null, geometry, data, null);
+        return { ok: true, data, frames, coeffs, sourceSampleRate: source.sampleRate, seconds };
+      }
+      // A file or WAV bytes: prepare's own call, so the row is the training cache's bit for bit, and no
+      // decoded, resampled or cropped arrays are made on the way (each was fresh memory a clip).
+      const { seconds, sourceSampleRate } = clipRowFromWav('wav' in source ? source.wav : readSource(source.file), geometry, data, null);
+      return { ok: true, data, frames, coeffs, sourceSampleRate, seconds };
     }
     case 'augment': {
       const { samples, sampleRate } = decoded(task.source);

@@ -43,16 +43,25 @@ export function clipFeatures(
   featuresOut: Float32Array,
   audioOut: Float32Array | null,
 ): number {
-  if (!plan) {
-    // No augmentation: one native call from the file's bytes to the row (no decoded, resampled or
-    // cropped arrays on the way).
-    const { start, length } = cropSamples(task.crop, task.config.sampleRate);
-    const row = native.clipRowInto(bytes, task.config, start, length, featuresOut, audioOut);
-    if (!row.written) throw tooShortError(row.resampledLength, task);
-    return row.seconds;
-  }
+  if (!plan) return clipRowFromWav(bytes, task, featuresOut, audioOut).seconds;
   const wav = native.decodeWav(bytes);
   return clipFeaturesFromSamples(wav.samples, wav.sampleRate, plan, task, featuresOut, audioOut);
+}
+
+/**
+ * A clip's row without augmentation: one native call from the file's bytes to the row (no decoded,
+ * resampled or cropped arrays on the way). Throws with a readable reason when the clip ends before the crop.
+ */
+export function clipRowFromWav(
+  bytes: Uint8Array,
+  task: RowGeometry,
+  featuresOut: Float32Array,
+  audioOut: Float32Array | null,
+): { seconds: number; sourceSampleRate: number } {
+  const { start, length } = cropSamples(task.crop, task.config.sampleRate);
+  const row = native.clipRowInto(bytes, task.config, start, length, featuresOut, audioOut);
+  if (!row.written) throw tooShortError(row.resampledLength, task);
+  return { seconds: row.seconds, sourceSampleRate: row.sourceSampleRate };
 }
 
 function tooShortError(resampledLength: number, task: RowGeometry): Error {
