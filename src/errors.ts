@@ -43,6 +43,15 @@ export class AbortError extends SerError {
   }
 }
 
+/** What went wrong with an input, for an InputFileError's reason: a missing file or a folder in plain
+ * words, otherwise the error's own message. */
+export function inputFailureReason(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | null)?.code;
+  if (code === 'ENOENT') return 'no such file';
+  if (code === 'EISDIR') return 'is a directory';
+  return error instanceof Error ? error.message : String(error);
+}
+
 /** Throws an AbortError when the signal has fired. */
 export function throwIfAborted(signal: AbortSignal | undefined, what: string): void {
   if (signal?.aborted) throw new AbortError(`${what} was aborted`);

@@ -292,8 +292,14 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
       expect(await model.predict(new Uint8Array(bytes))).toEqual(fromFile);
       const decoded = native.decodeWav(bytes);
       expect(await model.predict({ samples: decoded.samples, sampleRate: decoded.sampleRate })).toEqual(fromFile);
+      // predict() computes the row in the model's thread; featureRow() in the worker pool: the same row.
+      expect(await model.predictRow(await model.featureRow(clips[0]))).toEqual(fromFile);
       const missing = path.join(work, 'nope.wav');
-      await expect(model.predict(missing)).rejects.toMatchObject({ name: 'InputFileError', file: missing });
+      await expect(model.predict(missing)).rejects.toMatchObject({ name: 'InputFileError', file: missing, reason: 'no such file' });
+      const short = path.join(work, 'short.wav');
+      fs.writeFileSync(short, native.encodeWav16(new Float32Array(800), 16000));
+      await expect(model.predict(short)).rejects.toMatchObject({ name: 'InputFileError', file: short, reason: expect.stringMatching(/not longer than the offset/) });
+      await expect(model.predict(new Uint8Array(12))).rejects.toMatchObject({ name: 'InputFileError', file: '<wav buffer>' });
       await expect(loadModel(path.join(work, 'no-run'))).rejects.toThrow(InputFileError);
     });
   });

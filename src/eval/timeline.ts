@@ -3,7 +3,7 @@
 // row, windows are scored in batches, and windows much quieter than the recording are marked silence.
 import * as fs from 'fs';
 
-import { InputFileError, OptionsError, throwIfAborted } from '../errors';
+import { InputFileError, inputFailureReason, OptionsError, throwIfAborted } from '../errors';
 import { inputName, STDIN, type AudioInput, type CallOptions, type SamplesInput } from '../clips/extract';
 import { native } from '../native';
 import type { Preprocessing } from '../train/checkpoint';
@@ -211,8 +211,7 @@ export async function computeTimeline(
     }
   } catch (error) {
     if (error instanceof OptionsError || (error as Error).name === 'AbortError') throw error;
-    const code = (error as NodeJS.ErrnoException).code;
-    throw new InputFileError(name, code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : (error as Error).message);
+    throw new InputFileError(name, inputFailureReason(error));
   }
   const total = buffered.end;
   if (total === 0) throw new InputFileError(name, 'the recording has no samples');

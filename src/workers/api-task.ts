@@ -6,11 +6,12 @@ import { move, transferableSymbol, valueSymbol } from 'piscina';
 
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
 import type { FeatureConfig } from '../features/config';
+import { inputFailureReason } from '../errors';
 import { readFileReusing } from '../io/read';
 import { native } from '../native';
 import { writeSynthClip, type SynthClip } from '../synth/corpus';
 import { streamFeatures } from '../features/stream';
-import { clipFeaturesFromSamples, clipRowFromWav, type RowGeometry } from './feature-task';
+import { clipRow, type RowGeometry } from './feature-task';
 import { runInBackground } from './thread';
 
 
@@ -62,17 +63,8 @@ function run(task: ApiTask): ApiResult {
       return { ok: true, ...result };
     }
     case 'row': {
-      const { source, geometry } = task;
-      const { frames, coeffs } = geometry;
-      const data = new Float32Array(frames * coeffs);
-      if ('samples' in source) {
-        const seconds = clipFeaturesFromSamples(source.samples, source.sampleRate, null, geometry, data, null);
-        return { ok: true, data, frames, coeffs, sourceSampleRate: source.sampleRate, seconds };
-      }
-      // A file or WAV bytes: prepare's own call, so the row is the training cache's bit for bit, and no
-      // decoded, resampled or cropped arrays are made on the way (each was fresh memory a clip).
-      const { seconds, sourceSampleRate } = clipRowFromWav('wav' in source ? source.wav : readSource(source.file), geometry, data, null);
-      return { ok: true, data, frames, coeffs, sourceSampleRate, seconds };
+      const { source } = task;
+      return { ok: true, ...clipRow('file' in source ? { wav: readSource(source.file) } : source, task.geometry) };
     }
     case 'augment': {
       const { samples, sampleRate } = decoded(task.source);
@@ -86,13 +78,6 @@ function run(task: ApiTask): ApiResult {
   }
 }
 
-function reasonOf(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  if (code === 'ENOENT') return 'no such file';
-  if (code === 'EISDIR') return 'is a directory';
-  return error instanceof Error ? error.message : String(error);
-}
-
 export default function apiTask(task: ApiTask): ApiResult {
   // Audio work is background work: the thread that asked for it keeps its timers on time.
   runInBackground();
@@ -104,6 +89,6 @@ export default function apiTask(task: ApiTask): ApiResult {
     // Piscina moves what a returned wrapper lists: the result arrives whole, its buffers transferred.
     return move({ [transferableSymbol]: buffers, [valueSymbol]: result }) as unknown as ApiResult;
   } catch (error) {
-    return { ok: false, reason: reasonOf(error) };
+    return { ok: false, reason: inputFailureReason(error) };
   }
 }

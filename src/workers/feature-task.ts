@@ -3,6 +3,7 @@
 // decode -> mono -> resample -> [augment] -> crop to the fixed duration -> features.
 
 import { applyAugmentPlan, type AugmentPlan } from '../augment/spec';
+import { inputFailureReason } from '../errors';
 import type { CropSpec, FeatureConfig } from '../features/config';
 import { readFileReusing } from '../io/read';
 import { native } from '../native';
@@ -70,6 +71,31 @@ function tooShortError(resampledLength: number, task: RowGeometry): Error {
   );
 }
 
+/** A clip's row and what it came from. */
+export interface ClipRow {
+  data: Float32Array;
+  frames: number;
+  coeffs: number;
+  sourceSampleRate: number;
+  seconds: number;
+}
+
+/**
+ * The row of a clip given as WAV bytes or as mono samples at their rate, without augmentation. WAV
+ * bytes take prepare's own call (clipRowInto), so the row is the training cache's bit for bit, with no
+ * decoded, resampled or cropped arrays on the way (each was fresh memory a clip).
+ */
+export function clipRow(source: { wav: Uint8Array } | { samples: Float32Array; sampleRate: number }, task: RowGeometry): ClipRow {
+  const { frames, coeffs } = task;
+  const data = new Float32Array(frames * coeffs);
+  if ('samples' in source) {
+    const seconds = clipFeaturesFromSamples(source.samples, source.sampleRate, null, task, data, null);
+    return { data, frames, coeffs, sourceSampleRate: source.sampleRate, seconds };
+  }
+  const { seconds, sourceSampleRate } = clipRowFromWav(source.wav, task, data, null);
+  return { data, frames, coeffs, sourceSampleRate, seconds };
+}
+
 /** clipFeatures for decoded mono samples at their own rate. */
 export function clipFeaturesFromSamples(
   samples: Float32Array,
@@ -113,7 +139,7 @@ export default function featureTask(task: FeatureTask): ClipOutcome[] {
     try {
       bytes = readFileReusing(clip.path);
     } catch (error) {
-      return { ok: false, reason: (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (error as Error).message };
+      return { ok: false, reason: inputFailureReason(error) };
     }
     try {
       const seconds = clipFeatures(
