@@ -31,6 +31,8 @@ export interface EngineStepResult {
   /** Prediction of a batch (model.predict's result): through the fused ops, and layer by layer. */
   inferenceSamplesPerSecond: number | null;
   layeredInferenceSamplesPerSecond: number | null;
+  /** Median milliseconds of one forward pass of a single row through the fused ops (scoring one clip). */
+  singleRowMs: number | null;
 }
 
 /** Samples per second of repeated forward passes of x. */
@@ -39,6 +41,19 @@ function inferenceRate(forward: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, repea
   const start = performance.now();
   for (let i = 0; i < repeats; i++) tf.tidy(() => forward(x).dataSync());
   return (repeats * x.shape[0]) / ((performance.now() - start) / 1000);
+}
+
+/** Median milliseconds of single forward passes of x (one row), each read back as prediction does. */
+function forwardMedianMs(forward: (x: tf.Tensor) => tf.Tensor, x: tf.Tensor, repeats: number): number {
+  for (let i = 0; i < 5; i++) tf.tidy(() => forward(x).dataSync());
+  const times: number[] = [];
+  for (let i = 0; i < repeats; i++) {
+    const start = performance.now();
+    tf.tidy(() => forward(x).dataSync());
+    times.push(performance.now() - start);
+  }
+  times.sort((a, b) => a - b);
+  return times[times.length >> 1];
 }
 
 export const BATCH = 32;
@@ -135,12 +150,15 @@ async function measure(preset: 'seed' | 'small', threads: number, mode: EngineMo
     otherKernelShare: Math.max(0, counters.kernelSeconds - gemmWall) / wall,
     jsShare: Math.max(0, wall - counters.kernelSeconds) / wall,
     flopsPerStep, gflops: flopsPerStep / stepSeconds / 1e9, gemmPeakGflops: gemmPeak(),
-    inferenceSamplesPerSecond: null, layeredInferenceSamplesPerSecond: null,
+    inferenceSamplesPerSecond: null, layeredInferenceSamplesPerSecond: null, singleRowMs: null,
   };
   const inference = fused || mode === 'engine' ? fusedInferenceForward(model) : null;
   if (inference) {
     result.inferenceSamplesPerSecond = inferenceRate(inference.forward, x, 3);
     result.layeredInferenceSamplesPerSecond = inferenceRate((v) => model.predict(v) as tf.Tensor, x, 3);
+    const row = tf.slice(x, [0, 0, 0, 0], [1, -1, -1, -1]);
+    result.singleRowMs = forwardMedianMs(inference.forward, row, 50);
+    row.dispose();
   }
   engine?.dispose();
   optimizer.dispose();

@@ -43,6 +43,8 @@ PEER = "keras-tensorflow"
 def parse_args(argv):
     p = argument_parser(__doc__.split("\n")[0], "untimed steps first (tracing, allocation)")
     p.add_argument("--step-mode", choices=("tf_function", "train_on_batch"), default="tf_function")
+    p.add_argument("--predict", action="store_true",
+                   help="time forward passes (inference, training=False) one call at a time instead of train steps")
     p.add_argument("--jit", action="store_true", help="XLA jit_compile the train step")
     p.add_argument("--recurrent-activation", choices=("tfjs_hard_sigmoid", "sigmoid"), default="tfjs_hard_sigmoid",
                    help="the LSTM gates: tfjs's hardSigmoid (as the tfjs model) or Keras's default sigmoid")
@@ -134,6 +136,31 @@ def main(argv):
 
     optimizer = keras.optimizers.Adam(learning_rate=1e-3)
     loss_fn = keras.losses.CategoricalCrossentropy()
+
+    if args.predict:
+        x_t = tf.constant(xs)
+
+        @tf.function(jit_compile=bool(args.jit), reduce_retracing=True)
+        def infer(xb):
+            return model(xb, training=False)
+
+        for _ in range(args.warmup):
+            infer(x_t).numpy()
+        times = []
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            infer(x_t).numpy()
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        median = times[len(times) // 2]
+        print(f"{PEER}: {args.steps} forward passes of batch {args.batch}, median {median * 1e3:.3f} ms, "
+              f"keras {keras.__version__}", file=sys.stderr)
+        emit(out_fd, {
+            "peer": PEER, "version": tf.__version__, "threads": args.threads, "batch": args.batch, "params": params,
+            "mode": "predict", "medianMs": median * 1e3, "samplesPerSecond": args.batch / median,
+            "recurrentActivation": "hardSigmoid(clip(0.2x+0.5,0,1))" if args.recurrent_activation == "tfjs_hard_sigmoid" else "sigmoid",
+        })
+        return 0
 
     if args.step_mode == "train_on_batch":
         model.compile(optimizer=optimizer, loss=loss_fn, jit_compile=bool(args.jit))

@@ -95,6 +95,17 @@ export const trainEngineScenario: Scenario = {
       }
     }
 
+    // One row's forward pass (batch 1): what scoring one clip at a time costs the model, against Keras's
+    // inference of the same model (a tf.function, training=False), median of single calls.
+    const keraSingleRow = new Map<number, PeerResult>();
+    for (const threads of THREADS) {
+      const result = await runPeer('keras-tensorflow', {
+        threads, batch: 1, steps: quick ? 20 : 100, warmup: 10, pinCpus: pin ? cpuList(threads) : undefined, timeoutMs: 10 * 60_000, extraArgs: ['--predict'],
+      });
+      log(`train-engine / Keras forward pass of one row, ${threads} thread(s): ${result.ok ? `${(1000 / result.samplesPerSecond).toFixed(2)} ms` : result.reason}`);
+      keraSingleRow.set(threads, result);
+    }
+
     // The native seed step measured again after the peers: a shared host that speeds up or slows down
     // during the run moves both sides of a ratio alike when ours brackets theirs (the mean is used).
     const seedAgain = new Map<number, EngineStepResult>();
@@ -177,6 +188,13 @@ export const trainEngineScenario: Scenario = {
         `${seedAt(threads).inferenceSamplesPerSecond?.toFixed(0)} samples/s through the fused ops, ` +
         `${seedAt(threads).layeredInferenceSamplesPerSecond?.toFixed(0)} layer by layer ` +
         `(${((seedAt(threads).inferenceSamplesPerSecond ?? NaN) / (seedAt(threads).layeredInferenceSamplesPerSecond ?? NaN)).toFixed(1)}x).`),
+      ...THREADS.map((threads) => {
+        const ours = seedAt(threads).singleRowMs;
+        const keras = keraSingleRow.get(threads);
+        const theirs = keras?.ok ? 1000 / keras.samplesPerSecond : null;
+        return `- one clip through the model (a forward pass of batch 1, median of single calls; features and thread hops not included), seed model, ${threads} thread(s): ` +
+          `${ours?.toFixed(2)} ms through the fused ops, Keras/TensorFlow ${theirs === null ? `not measured (${keras && !keras.ok ? keras.reason : 'no run'})` : `${theirs.toFixed(2)} ms (tf.function, training=False): ${((theirs) / (ours ?? NaN)).toFixed(2)}x faster here`}.`;
+      }),
       `- FLOPs per seed step: ${(seedAt(1).flopsPerStep / 1e9).toFixed(1)} GFLOP (convolutions and LSTM, forward and both gradients).`,
       '- Peers: bench/peers/keras_seed.py and torch_seed.py (set up with bash bench/peers/setup.sh); a missing one gets a row saying so.',
       '  PyTorch\'s fused LSTM has sigmoid gates only; Keras 3 on CPU runs its LSTM as a generic loop either way.',
