@@ -4,6 +4,8 @@
 Prints ONE JSON line on stdout:
   {"peer":"keras-tensorflow","version":"<tf>","threads":N,"batch":B,"params":798760,
    "samplesPerSecond":X,"recurrentActivation":"..."}
+With --predict it times forward passes instead (inference, training=False, one tf.function call at a time)
+and adds "mode":"predict" and "medianMs" (the median call); samplesPerSecond is then batch / median.
 Everything else (TF logs, the parameter breakdown) goes to stderr.
 Exit codes: 0 ok, 1 error, 2 bad arguments, 3 TensorFlow/Keras/numpy not importable.
 

@@ -117,11 +117,15 @@ function inputs(quick: boolean, log: (line: string) => void): { long: string; lo
 }
 
 /** The order (blocks of 2^order pages) in which this guest hands free memory back to its host, or null
- * where it does not (no free page reporting: bare metal, or a hypervisor without a balloon). */
+ * where it does not. The parameter exists wherever the kernel has free page reporting built in, even on
+ * bare metal (where recent kernels leave it at -1, 4294967295 as read), so a virtio balloon device must
+ * be bound as well: the device that does the reporting. */
 function freePageReportingOrder(): number | null {
   try {
     const order = Number(fs.readFileSync('/sys/module/page_reporting/parameters/page_reporting_order', 'utf8').trim());
-    return Number.isInteger(order) && order >= 0 ? order : null;
+    if (!Number.isInteger(order) || order < 0 || order > 10) return null;
+    const balloons = fs.readdirSync('/sys/bus/virtio/drivers/virtio_balloon').filter((name) => name.startsWith('virtio'));
+    return balloons.length > 0 ? order : null;
   } catch {
     return null;
   }
@@ -258,30 +262,30 @@ export const longRecordingScenario: Scenario = {
           'prepare writes into the shard\'s rows and faults once a shard. `extractFeatures(file)` adds a hop to a worker thread and back a clip, and its worker\'s ' +
           'results come from that thread\'s own glibc arena, which grows a page at a time and so gets no huge pages: a fresh process faults in each result there.',
       );
-      // What fresh memory cost a clip in this run: the fresh new-array loop less prepare's path, round by
-      // round (the same work apart from where the result goes).
-      const rowRates = ourRates.get('row') ?? [];
-      const extraMicros = (key: string): number[] =>
-        (ourRates.get(key) ?? []).slice(0, rowRates.length).map((rate, i) => (CLIP_SECONDS / rate - CLIP_SECONDS / rowRates[i]) * 1e6);
-      const fresh = extraMicros('array');
-      lines.push('');
-      lines.push(
-        `In a fresh process a new array a clip took ${median(fresh).toFixed(0)} us a clip more than prepare's path ` +
-          `(round by round: ${fresh.map((v) => v.toFixed(0)).join(', ')}), against ${(CLIP_SECONDS / median(rowRates) * 1e6).toFixed(0)} us ` +
-          "for a clip's features on prepare's path.",
-      );
-      const order = freePageReportingOrder();
-      if (order !== null) {
-        lines.push('');
-        lines.push(
-          `This host is a virtual machine that hands free memory back to its hypervisor in blocks of ${((4096 * 2 ** order) / 1048576).toFixed(order >= 8 ? 0 : 2)} MiB ` +
-            '(free page reporting): memory a process touches for the first time has often been handed back, and the first write to it then costs a fault on the host ' +
-            'as well. A process that reuses what it freed (torchaudio frees each clip\'s tensors as soon as they go out of scope) does not pay it.',
-        );
-      }
     } else {
       lines.push('');
       lines.push(`torchaudio: not measured (${peerClips?.reason ?? 'no run'}).`);
+    }
+    // What fresh memory cost a clip in this run: the fresh new-array loop less prepare's path, round by
+    // round (the same work apart from where the result goes).
+    const rowRates = ourRates.get('row') ?? [];
+    const extraMicros = (key: string): number[] =>
+      (ourRates.get(key) ?? []).slice(0, rowRates.length).map((rate, i) => (CLIP_SECONDS / rate - CLIP_SECONDS / rowRates[i]) * 1e6);
+    const fresh = extraMicros('array');
+    lines.push('');
+    lines.push(
+      `In a fresh process a new array a clip took ${median(fresh).toFixed(0)} us a clip more than prepare's path ` +
+        `(round by round: ${fresh.map((v) => v.toFixed(0)).join(', ')}), against ${(CLIP_SECONDS / median(rowRates) * 1e6).toFixed(0)} us ` +
+        "for a clip's features on prepare's path.",
+    );
+    const order = freePageReportingOrder();
+    if (order !== null) {
+      lines.push('');
+      lines.push(
+        `This host is a virtual machine that hands free memory back to its hypervisor in blocks of ${((4096 * 2 ** order) / 1048576).toFixed(order >= 8 ? 0 : 2)} MiB ` +
+          '(free page reporting): memory a process touches for the first time has often been handed back, and the first write to it then costs a fault on the host ' +
+          'as well. A process that reuses what it freed (torchaudio frees each clip\'s tensors as soon as they go out of scope) does not pay it.',
+      );
     }
 
     const timeline = await timelineRate(long, longSeconds, log);

@@ -37,6 +37,9 @@ function engineStep(preset: 'seed' | 'small', threads: number, mode: EngineMode,
 
 const pct = (share: number) => `${(100 * share).toFixed(0)}%`;
 
+/** Their time over ours as words: "2.31x faster here", or "0.80x: slower here". */
+const speedWord = (theirsOverOurs: number) => (theirsOverOurs >= 1 ? `${theirsOverOurs.toFixed(2)}x faster here` : `${theirsOverOurs.toFixed(2)}x: slower here`);
+
 interface PeerRow {
   label: string;
   threads: number;
@@ -97,13 +100,13 @@ export const trainEngineScenario: Scenario = {
 
     // One row's forward pass (batch 1): what scoring one clip at a time costs the model, against Keras's
     // inference of the same model (a tf.function, training=False), median of single calls.
-    const keraSingleRow = new Map<number, PeerResult>();
+    const kerasSingleRow = new Map<number, PeerResult>();
     for (const threads of THREADS) {
       const result = await runPeer('keras-tensorflow', {
         threads, batch: 1, steps: quick ? 20 : 100, warmup: 10, pinCpus: pin ? cpuList(threads) : undefined, timeoutMs: 10 * 60_000, extraArgs: ['--predict'],
       });
       log(`train-engine / Keras forward pass of one row, ${threads} thread(s): ${result.ok ? `${(1000 / result.samplesPerSecond).toFixed(2)} ms` : result.reason}`);
-      keraSingleRow.set(threads, result);
+      kerasSingleRow.set(threads, result);
     }
 
     // The native seed step measured again after the peers: a shared host that speeds up or slows down
@@ -190,10 +193,10 @@ export const trainEngineScenario: Scenario = {
         `(${((seedAt(threads).inferenceSamplesPerSecond ?? NaN) / (seedAt(threads).layeredInferenceSamplesPerSecond ?? NaN)).toFixed(1)}x).`),
       ...THREADS.map((threads) => {
         const ours = seedAt(threads).singleRowMs;
-        const keras = keraSingleRow.get(threads);
+        const keras = kerasSingleRow.get(threads);
         const theirs = keras?.ok ? 1000 / keras.samplesPerSecond : null;
         return `- one clip through the model (a forward pass of batch 1, median of single calls; features and thread hops not included), seed model, ${threads} thread(s): ` +
-          `${ours?.toFixed(2)} ms through the fused ops, Keras/TensorFlow ${theirs === null ? `not measured (${keras && !keras.ok ? keras.reason : 'no run'})` : `${theirs.toFixed(2)} ms (tf.function, training=False): ${((theirs) / (ours ?? NaN)).toFixed(2)}x faster here`}.`;
+          `${ours?.toFixed(2)} ms through the fused ops, Keras/TensorFlow ${theirs === null ? `not measured (${keras && !keras.ok ? keras.reason : 'no run'})` : `${theirs.toFixed(2)} ms (tf.function, training=False): ${speedWord(theirs / (ours ?? NaN))}`}.`;
       }),
       `- FLOPs per seed step: ${(seedAt(1).flopsPerStep / 1e9).toFixed(1)} GFLOP (convolutions and LSTM, forward and both gradients).`,
       '- Peers: bench/peers/keras_seed.py and torch_seed.py (set up with bash bench/peers/setup.sh); a missing one gets a row saying so.',

@@ -1,5 +1,6 @@
 // The worker thread of a loaded model: it selects the backend, loads the run's models and answers
-// forward passes and timelines, so the forward passes never run on the caller's event loop.
+// forward passes, a clip's features and prediction, and timelines, so none of them runs on the caller's
+// event loop.
 import { selectBackend, type BackendChoice } from '../backend';
 import { InputFileError, inputFailureReason } from '../errors';
 import type { AudioInput } from '../clips/extract';

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend/names';
-import { InputFileError, OptionsError, throwIfAborted } from '../errors';
+import { InputFileError, OptionsError, throwIfAborted, untilAborted } from '../errors';
 import { audioSource, inputName, runClipTask, STDIN, type AudioInput, type CallOptions } from '../clips/extract';
 import type { Preprocessing } from '../train/checkpoint';
 import { MODEL_JSON, readFolds, readRunConfig, runMembers } from '../train/run-folder';
@@ -104,7 +104,11 @@ export class EmotionModel {
     if (this.disposed) throw new OptionsError(`the model of ${this.source} was disposed`);
   }
 
-  /** The emotion of a WAV file, WAV bytes or samples; a bad input throws an InputFileError naming it. */
+  /**
+   * The emotion of a WAV file, WAV bytes or samples; a bad input throws an InputFileError naming it. The
+   * clip's features and its forward pass run in the model's thread, one call after another: for many
+   * clips at once, predictRows over their featureRow()s computes the features in the worker pool.
+   */
   async predict(input: AudioInput, options: CallOptions = {}): Promise<EmotionPrediction> {
     this.checkLive();
     throwIfAborted(options.signal, 'predict');
@@ -115,10 +119,10 @@ export class EmotionModel {
       return this.predictRow(row);
     }
     // Features and forward pass in the model's thread: one hop (featureRow, then predictRow, took two,
-    // about 0.7 ms more a clip on these hosts), the same row as featureRow gives.
+    // about 0.7 ms more a clip on these hosts), the same row as featureRow gives. The thread cannot stop
+    // a clip midway, so an abort rejects at once and the clip's late result is dropped.
     const request: ModelRequest = { kind: 'clip', source: audioSource(input, this.preprocessing.featureConfig.sampleRate), name: inputName(input) };
-    const probabilities = await this.thread.call<Float32Array>(request, { signal: options.signal });
-    throwIfAborted(options.signal, 'predict');
+    const probabilities = await untilAborted(this.thread.call<Float32Array>(request), options.signal, `${inputName(input)}: aborted`);
     return toPrediction(probabilities, this.labels);
   }
 

@@ -1,6 +1,8 @@
 // Features of a WAV file or of standard input, of any length, in bounded memory: the file is read in
-// blocks into the native FeatureStream; the rows before the top_db floor go to a temporary file (or
-// stay in memory when the caller wants the matrix back), and a second pass floors them into the output.
+// blocks of 1 MiB; one that ends inside its first block (a clip) and whose matrix the caller wants goes
+// through the whole-file path (the same rows), anything else into the native FeatureStream, whose rows
+// before the top_db floor go to a temporary file (or stay in memory when the caller wants the matrix
+// back) before a second pass floors them into the output.
 // Runs on whatever thread calls it (the library runs it in its worker pool).
 import * as fs from 'fs';
 
@@ -79,6 +81,7 @@ function writeAll(fd: number, bytes: Uint8Array): void {
  * float32 NPY [frames, coeffs] there (temporary file, then rename) and returns no matrix.
  */
 export function streamFeatures(input: string | null, config: FeatureConfig, output: string | null): StreamedFeatures {
+  // The config is checked (and refused by name) before the input is opened.
   const stream = new native.FeatureStream(config);
   let inputFd: number;
   try {
