@@ -214,7 +214,7 @@ describe('clipRowInto writes the row decode, resample, crop and computeFeatures 
   test('a clip that ends before the crop starts writes nothing; a row of the wrong size is refused', () => {
     const features = new Float32Array(301 * 40).fill(7);
     const short = native.clipRowInto(mono16(48000, 0.4), config, start, length, features);
-    expect(short).toEqual({ seconds: 0.4, resampledLength: 6400, written: false });
+    expect(short).toEqual({ sourceSampleRate: 48000, seconds: 0.4, resampledLength: 6400, written: false });
     expect(features.every((v) => v === 7)).toBe(true);
     expect(() => native.clipRowInto(mono16(48000, 3.5), config, start, length, new Float32Array(100))).toThrow(
       /features are 301x40, the row holds 100 floats/,
