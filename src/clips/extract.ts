@@ -73,8 +73,8 @@ export async function runClipTask(input: AudioInput, task: Promise<ApiResult>, s
 /**
  * Features of a WAV file, WAV bytes or samples, computed in the worker pool (the caller's thread
  * stays free). A file is read in blocks of 1 MiB (one block for a clip), so a recording of any
- * length needs memory for its features only. Options are those of `ser features`; a bad option throws an OptionsError, a bad input an
- * InputFileError naming the file.
+ * length needs memory for its features only. Options are those of `ser features`; a bad option throws
+ * an OptionsError, a bad input an InputFileError naming the file.
  */
 export async function extractFeatures(input: AudioInput, options: FeatureOptions & CallOptions = {}): Promise<ClipFeatures> {
   const { signal, ...featureOptions } = options;
