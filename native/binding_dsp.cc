@@ -284,31 +284,7 @@ Napi::Value Rfft(const Napi::CallbackInfo& info) {
   } else {
     out = newFloat32Array(info.Env(), static_cast<uint64_t>(rows) * bins * 2, "the spectrum");
   }
-  // kFloatLanes rows per transform; spare lanes of the last block read zeros and write to a scratch row.
-  constexpr std::size_t kLanes = ser::kFloatLanes;
-  ser::RealFft<float, kLanes>& fft = ser::cachedRealFft<float, kLanes>(n);
-  std::vector<float> zeros(n, 0.0f), re(bins * kLanes), im(bins * kLanes);
-  const float* lanesIn[kLanes];
-  float* lanesRe[kLanes];
-  float* lanesIm[kLanes];
-  for (std::size_t l = 0; l < kLanes; ++l) {
-    lanesRe[l] = &re[l * bins];
-    lanesIm[l] = &im[l * bins];
-  }
-  float* dst = out.Data();
-  for (std::size_t first = 0; first < rows; first += kLanes) {
-    for (std::size_t l = 0; l < kLanes; ++l) {
-      lanesIn[l] = first + l < rows ? input.data() + (first + l) * n : zeros.data();
-    }
-    fft.forward(lanesIn, lanesRe, lanesIm);
-    for (std::size_t l = 0; l < kLanes && first + l < rows; ++l) {
-      float* row = dst + (first + l) * bins * 2;
-      for (std::size_t k = 0; k < bins; ++k) {
-        row[2 * k] = lanesRe[l][k];
-        row[2 * k + 1] = lanesIm[l][k];
-      }
-    }
-  }
+  ser::realFftFrames(input, n, ser::Span<float>(out.Data(), out.ElementLength()));
   return out;
 }
 

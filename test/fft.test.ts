@@ -84,6 +84,19 @@ describe('rfft on many frames and bad sizes', () => {
     expect(Array.from(out.subarray(n + 2))).toEqual(Array.from(native.rfft(b, n)));
   });
 
+  test('a batch whose last vector block is partial: every row as its transform alone, bit for bit', () => {
+    // 37 rows: two full blocks of 16 lanes (four of 8) and a partial one, whose spare lanes are discarded.
+    for (const n of [2, 16, 512, 1000]) {
+      const rows = 37;
+      const batch = randomSignal(rows * n, n + 3);
+      const out = native.rfft(batch, n);
+      for (const row of [0, 15, 16, 31, 32, 36]) {
+        const alone = native.rfft(batch.slice(row * n, (row + 1) * n), n);
+        expect(Array.from(out.subarray(row * (n + 2), (row + 1) * (n + 2)))).toEqual(Array.from(alone));
+      }
+    }
+  });
+
   test('odd sizes, ragged input and a short output buffer throw', () => {
     expect(() => native.rfft(new Float32Array(9), 9)).toThrow(/even/);
     expect(() => native.rfft(new Float32Array(10), 4)).toThrow(/not a multiple of nFft/);

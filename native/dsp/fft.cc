@@ -395,6 +395,52 @@ SER_HOT_WIDE void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, cons
   }
 }
 
+// The real spectrum's bins and the transpose out of the lanes in one pass: frame l's bins written interleaved
+// (re, im) to out[l]. A group of L/2 bins is L packs (re, im, re, im, ...); transposed, pack l is the
+// 2 x L/2 floats of frame l at that place. The bins are the same expressions as
+// unpackHalfSpectrum's, so the same bits as power()'s spectrum before squaring.
+template <typename T, std::size_t L>
+SER_HOT_WIDE void unpackInterleaved(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
+                                    const T* rotIm, T* const* out) {
+  using P = typename PackOf<T, L>::type;
+  const P z0r = load<P>(zr), z0i = load<P>(zi);
+  const P zero = z0r - z0r;
+  const auto bin = [&](std::size_t k, P& re, P& im) {
+    if (k == 0) {
+      re = z0r + z0i;
+      im = zero;
+    } else if (k == m) {
+      re = z0r - z0i;
+      im = zero;
+    } else {
+      halfSpectrumBin<T, L>(m, k, zr, zi, rotRe[k], rotIm[k], re, im);
+    }
+  };
+  std::size_t k = 0;
+  if constexpr (L > 1) {
+    constexpr std::size_t kGroup = L / 2;
+    P rows[L];
+    for (; k + kGroup <= m + 1; k += kGroup) {
+      for (std::size_t c = 0; c < kGroup; ++c) bin(k + c, rows[2 * c], rows[2 * c + 1]);
+      transposeBlock<T, L>(rows);
+      for (std::size_t l = 0; l < L; ++l) store(out[l] + 2 * k, rows[l]);
+    }
+  }
+  for (; k <= m; ++k) {
+    P re, im;
+    bin(k, re, im);
+    if constexpr (L == 1) {
+      out[0][2 * k] = re;
+      out[0][2 * k + 1] = im;
+    } else {
+      for (std::size_t l = 0; l < L; ++l) {
+        out[l][2 * k] = re[l];
+        out[l][2 * k + 1] = im[l];
+      }
+    }
+  }
+}
+
 // unpackHalfSpectrum and squaredMagnitude in one pass: |X_k|^2 written to `power`, with the same
 // expressions (X_k first, rounded, then re*re + im*im), so the same bits as the two passes.
 template <typename T, std::size_t L>
@@ -544,11 +590,9 @@ void RealFft<T, Lanes>::unpack() {
 }
 
 template <typename T, std::size_t Lanes>
-void RealFft<T, Lanes>::forward(const T* const* frames, T* const* outRe, T* const* outIm) {
+void RealFft<T, Lanes>::forwardInterleaved(const T* const* frames, T* const* out) {
   transformPacked(frames);
-  unpack();
-  unpackLanes<T, Lanes, T>(bins(), spectrumRe_.data(), outRe);
-  unpackLanes<T, Lanes, T>(bins(), spectrumIm_.data(), outIm);
+  unpackInterleaved<T, Lanes>(n_ / 2, packedRe_.data(), packedIm_.data(), rotRe_.data(), rotIm_.data(), out);
 }
 
 template <typename T, std::size_t Lanes>
@@ -592,6 +636,39 @@ RealFft<T, Lanes>& cachedRealFft(std::size_t n) {
     }
   }
   return *plans.front();
+}
+
+namespace {
+
+template <std::size_t Lanes>
+void realFftFramesWith(Span<const float> frames, std::size_t n, Span<float> out) {
+  const std::size_t rows = frames.size() / n;
+  const std::size_t rowFloats = n + 2;
+  RealFft<float, Lanes>& fft = cachedRealFft<float, Lanes>(n);
+  // Spare lanes of a last partial block read zeros and write to a scratch row.
+  std::vector<float> zeros(n, 0.0f), discarded(rowFloats);
+  const float* lanesIn[Lanes];
+  float* lanesOut[Lanes];
+  for (std::size_t first = 0; first < rows; first += Lanes) {
+    for (std::size_t l = 0; l < Lanes; ++l) {
+      const bool real = first + l < rows;
+      lanesIn[l] = real ? frames.data() + (first + l) * n : zeros.data();
+      lanesOut[l] = real ? out.data() + (first + l) * rowFloats : discarded.data();
+    }
+    fft.forwardInterleaved(lanesIn, lanesOut);
+  }
+}
+
+}  // namespace
+
+void realFftFrames(Span<const float> frames, std::size_t n, Span<float> out) {
+  if (n < 2 || n % 2 != 0) throw InputError("real FFT size must be even and at least 2, got " + std::to_string(n));
+  if (frames.size() % n != 0) {
+    throw InputError("frames length " + std::to_string(frames.size()) + " is not a multiple of the FFT size " + std::to_string(n));
+  }
+  if (out.size() != frames.size() / n * (n + 2)) throw InputError("realFftFrames: output must hold frames * (n/2 + 1) * 2 floats");
+  if (wideVectors() && n <= kWideLanesMaxFft) realFftFramesWith<kWideFloatLanes>(frames, n, out);
+  else realFftFramesWith<kFloatLanes>(frames, n, out);
 }
 
 template class ComplexFft<float, kWideFloatLanes>;

@@ -183,9 +183,6 @@ void melSpectrogramFrames(Span<const float> buffer, int64_t bufferStart, int64_t
   if (mel.bins() != config.nFft / 2 + 1) throw InputError("melSpectrogramFrames: the mel basis is for another nFft");
   if (out.size() != count * mel.mels()) throw InputError("melSpectrogramFrames: output size mismatch");
   const Framer framer(buffer, bufferStart, signalLength, firstFrame, config);
-  // Sixteen lanes pay where a block of frames stays in cache; a large FFT's plan and frames would
-  // only double the per-thread memory (a 2^20-point plan holds about 100 MiB per 8 lanes).
-  constexpr std::size_t kWideLanesMaxFft = 4096;
   if (wideVectors() && config.nFft <= kWideLanesMaxFft) melFrames<kWideFloatLanes>(framer, count, config, mel, out);
   else melFrames<kFloatLanes>(framer, count, config, mel, out);
 }
