@@ -9,6 +9,7 @@ import { gemmScenario } from './suites/gemm';
 import { longRecordingScenario } from './suites/long-recording';
 import { mfccE2eSuite } from './suites/mfcc-e2e';
 import { prepareBundleScenario } from './suites/prepare-bundle';
+import { serveScenario } from './suites/serve';
 import { trainScenario } from './suites/train';
 import { trainBundleScenario } from './suites/train-bundle';
 import { trainEngineScenario } from './suites/train-engine';
@@ -18,7 +19,7 @@ export { describeMachine, renderMarkdown, renderTable, writeReportAtomic } from 
 
 export const ALL_SUITES: readonly Suite[] = [fft512Suite, mfccE2eSuite, pitchSuite, stretchSuite];
 
-export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, longRecordingScenario, gemmScenario, trainScenario, trainBundleScenario, trainEngineScenario];
+export const ALL_SCENARIOS: readonly Scenario[] = [prepareBundleScenario, longRecordingScenario, gemmScenario, trainScenario, trainBundleScenario, trainEngineScenario, serveScenario];
 
 export function suiteNames(): string[] {
   return [...ALL_SUITES, ...ALL_SCENARIOS].map((s) => s.name);

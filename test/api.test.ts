@@ -7,7 +7,7 @@ import * as path from 'path';
 
 import {
   AbortError, augment, CacheConflictError, extractFeatures, extractFeaturesSync, InputFileError, loadModel, OptionsError,
-  prepare, shutdown, synthesize, train, type EmotionModel,
+  prepare, shutdown, synthesize, train, type AudioInput, type EmotionModel, type EmotionPrediction,
 } from '../src/index';
 import { applyAugmentPlan } from '../src/augment/spec';
 import { planFromEffects } from '../src/clips/augment';
@@ -327,6 +327,23 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
       await expect(aborted).rejects.toMatchObject({ name: 'AbortError', message: `${clips[1]}: aborted` });
       expect(await model.predict(clips[1])).toEqual(await model.predict(clips[1]));
       await expect(loadModel(path.join(work, 'no-run'))).rejects.toThrow(InputFileError);
+    });
+
+    test('concurrent predicts are scored in shared batches, each with its own clip\'s probabilities; a bad clip rejects alone', async () => {
+      const some = clips.slice(0, 20);
+      const alone = [];
+      for (const clip of some) alone.push(await model.predict(clip));
+      const missing = path.join(work, 'missing-among-many.wav');
+      const inputs: AudioInput[] = [...some.slice(0, 7), missing, ...some.slice(7), new Uint8Array(12)];
+      const settled = await Promise.allSettled(inputs.map((input) => model.predict(input)));
+      const fulfilled = settled.filter((s): s is PromiseFulfilledResult<EmotionPrediction> => s.status === 'fulfilled').map((s) => s.value);
+      // Bit for bit as each alone: a row's result does not depend on the rows batched with it.
+      expect(fulfilled).toEqual(alone);
+      expect(settled[7]).toMatchObject({ status: 'rejected', reason: { name: 'InputFileError', file: missing, reason: 'no such file' } });
+      expect(settled[21]).toMatchObject({ status: 'rejected', reason: { name: 'InputFileError', file: '<wav buffer>' } });
+      // More callers than one batch holds (16 rows): the rest are scored in the next.
+      const many = [...some, ...some];
+      expect(await Promise.all(many.map((clip) => model.predict(clip)))).toEqual([...alone, ...alone]);
     });
   });
 });

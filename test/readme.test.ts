@@ -6,6 +6,7 @@ import * as path from 'path';
 
 import { mergeResults } from '../bench/framework';
 import { parseResults, readmeFigureSections, renderReadmeFigures } from '../bench/readme-figures';
+import { suiteNames } from '../bench/suites';
 import { buildProgram } from '../src/cli/index';
 import { cliReference, readmeReference } from '../src/cli/reference';
 import { CLI, ROOT } from './helpers/paths';
@@ -14,6 +15,13 @@ const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8');
 
 test('the CLI reference in the README is the current --help of every command (npm run docs:cli updates it)', () => {
   expect(readmeReference(readme)).toBe(cliReference());
+});
+
+test("ser bench --help names every suite --only takes", () => {
+  const bench = buildProgram().commands.find((c) => c.name() === 'bench');
+  const only = bench?.options.find((o) => o.long === '--only');
+  expect(only).toBeDefined();
+  for (const name of suiteNames()) expect(only?.description).toMatch(new RegExp(`[(, ]${name}[,)]`));
 });
 
 /** `ser ...` command lines in the README's shell blocks (with or without npx), continuation lines joined. */

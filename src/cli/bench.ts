@@ -10,7 +10,7 @@ export function benchCommand(): Command {
     .description('measure throughput on this machine: the npm run bench suites, or ser prepare on your own clips (--data)')
     .option('--data <dir>', 'benchmark ser prepare on this folder of clips (1 worker against --workers)')
     .option('--workers <n>', 'workers for --data (default: one per core)', parseInteger)
-    .option('--only <suites>', 'comma-separated suites to run (fft512, mfcc-e2e, pitch, stretch, prepare-bundle, train)')
+    .option('--only <suites>', 'comma-separated suites to run (fft512, mfcc-e2e, pitch, stretch, prepare-bundle, long-recording, gemm, train, train-bundle, train-engine, serve)')
     .option('--quick', 'short runs: indicative numbers only')
     .option('--json', 'print the results as JSON')
     .action(async (opts: { data?: string; workers?: number; only?: string; quick?: boolean; json?: boolean }) => {

@@ -3,13 +3,14 @@
 // event loop.
 import { selectBackend, type BackendChoice } from '../backend';
 import { InputFileError, inputFailureReason } from '../errors';
+import { PREDICT_BATCH_ROWS } from '../train/predict';
 import type { AudioInput } from '../clips/extract';
 import type { Moments } from '../features/normalise';
 import { loadModelFolder, type LoadedModel, type Preprocessing } from '../train/checkpoint';
 import { readFileReusing } from '../io/read';
 import type { AudioSource } from '../workers/api-task';
-import { clipRow, type ClipRow } from '../workers/feature-task';
-import { serveThread } from '../workers/thread';
+import { clipRowInto } from '../workers/feature-task';
+import { serveThread, type ThreadReply } from '../workers/thread';
 import { ModelEngine } from './model-engine';
 import type { TimelineOptions } from './timeline';
 
@@ -28,6 +29,74 @@ export interface LoadedRun {
 }
 
 let engine: ModelEngine | null = null;
+
+type ClipRequest = Extract<ModelRequest, { kind: 'clip' }>;
+
+interface WaitingClip {
+  request: ClipRequest;
+  resolve: (reply: ThreadReply) => void;
+  reject: (error: unknown) => void;
+}
+
+/**
+ * Clips that arrived while the thread was busy, scored together: a server's concurrent predict() calls
+ * share one forward pass of up to PREDICT_BATCH_ROWS rows, where one at a time each paid a whole pass
+ * for one row (seed preset, 2 threads, 8 callers awaiting predict() in turn, AMD EPYC: 210-250 clips/s
+ * one at a time, 380-490 batched; a lone caller's latency unchanged). A row's probabilities do not
+ * depend on the rows beside it (tested), and a lone clip waits only for the next turn of the event loop.
+ */
+const waitingClips: WaitingClip[] = [];
+let batchScheduled = false;
+let batchRows: Float32Array | null = null;
+
+function scoreWithOthers(request: ClipRequest): Promise<ThreadReply> {
+  return new Promise<ThreadReply>((resolve, reject) => {
+    waitingClips.push({ request, resolve, reject });
+    if (!batchScheduled) {
+      batchScheduled = true;
+      // After the messages already queued for this thread have been taken in.
+      setImmediate(scoreWaitingClips);
+    }
+  });
+}
+
+function scoreWaitingClips(): void {
+  batchScheduled = false;
+  const batch = waitingClips.splice(0, PREDICT_BATCH_ROWS);
+  if (waitingClips.length > 0) {
+    batchScheduled = true;
+    setImmediate(scoreWaitingClips);
+  }
+  try {
+    const model = loaded();
+    const { featureConfig: config, crop, frames, coeffs } = model.preprocessing;
+    const rowSize = frames * coeffs;
+    // One buffer for every batch: the rows are written in place, with no fresh memory a clip.
+    if (!batchRows || batchRows.length !== PREDICT_BATCH_ROWS * rowSize) batchRows = new Float32Array(PREDICT_BATCH_ROWS * rowSize);
+    const scored: WaitingClip[] = [];
+    for (const clip of batch) {
+      const { source, name } = clip.request;
+      try {
+        // The features are computed here, next to the model: one hop for the caller instead of two (to
+        // the worker pool and back, then here), and no copy of the row between threads.
+        clipRowInto('file' in source ? { wav: readFileReusing(source.file) } : source, { config, crop, frames, coeffs },
+          batchRows.subarray(scored.length * rowSize, (scored.length + 1) * rowSize));
+        scored.push(clip);
+      } catch (error) {
+        clip.reject(new InputFileError(name, inputFailureReason(error)));
+      }
+    }
+    if (scored.length === 0) return;
+    const probabilities = model.predictRows(batchRows.subarray(0, scored.length * rowSize), scored.length);
+    const classes = probabilities.length / scored.length;
+    scored.forEach((clip, r) => {
+      const own = probabilities.slice(r * classes, (r + 1) * classes);
+      clip.resolve({ result: own, transfer: [own.buffer as ArrayBuffer] });
+    });
+  } catch (error) {
+    for (const clip of batch) clip.reject(error);
+  }
+}
 
 function loaded(): ModelEngine {
   if (!engine) throw new Error('the model thread has no model loaded');
@@ -52,21 +121,7 @@ serveThread(async (message, context) => {
     const probabilities = loaded().predictRows(request.features, request.rows, request.speakers, request.speakerMoments);
     return { result: probabilities, transfer: [probabilities.buffer as ArrayBuffer] };
   }
-  if (request.kind === 'clip') {
-    // The features are computed here, next to the model: one hop for the caller instead of two (to
-    // the worker pool and back, then here), and no copy of the row between threads.
-    const model = loaded();
-    const { featureConfig: config, crop, frames, coeffs } = model.preprocessing;
-    const { source } = request;
-    let row: ClipRow;
-    try {
-      row = clipRow('file' in source ? { wav: readFileReusing(source.file) } : source, { config, crop, frames, coeffs });
-    } catch (error) {
-      throw new InputFileError(request.name, inputFailureReason(error));
-    }
-    const probabilities = model.predictRows(row.data, 1);
-    return { result: probabilities, transfer: [probabilities.buffer as ArrayBuffer] };
-  }
+  if (request.kind === 'clip') return scoreWithOthers(request);
   const timeline = await loaded().timeline(request.input, {
     ...request.options, signal: context.signal,
     onProgress: (progress) => context.emit(progress),

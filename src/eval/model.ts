@@ -106,8 +106,8 @@ export class EmotionModel {
 
   /**
    * The emotion of a WAV file, WAV bytes or samples; a bad input throws an InputFileError naming it. The
-   * clip's features and its forward pass run in the model's thread, one call after another: for many
-   * clips at once, predictRows over their featureRow()s computes the features in the worker pool.
+   * clip's features and its forward pass run in the model's thread; calls made while it is busy are
+   * scored together in one batch (a server's concurrent requests), each with its own clip's result.
    */
   async predict(input: AudioInput, options: CallOptions = {}): Promise<EmotionPrediction> {
     this.checkLive();

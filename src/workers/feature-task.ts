@@ -85,15 +85,22 @@ export interface ClipRow {
  * bytes take prepare's own call (clipRowInto), so the row is the training cache's bit for bit, with no
  * decoded, resampled or cropped arrays on the way (each was fresh memory a clip).
  */
-export function clipRow(source: { wav: Uint8Array } | { samples: Float32Array; sampleRate: number }, task: RowGeometry): ClipRow {
+export function clipRow(source: ClipSource, task: RowGeometry): ClipRow {
   const { frames, coeffs } = task;
   const data = new Float32Array(frames * coeffs);
+  return { data, frames, coeffs, ...clipRowInto(source, task, data) };
+}
+
+/** A clip as WAV bytes or as mono samples at their rate. */
+export type ClipSource = { wav: Uint8Array } | { samples: Float32Array; sampleRate: number };
+
+/** clipRow into the caller's frames x coeffs floats (a batch's row), with the same values. */
+export function clipRowInto(source: ClipSource, task: RowGeometry, out: Float32Array): { seconds: number; sourceSampleRate: number } {
   if ('samples' in source) {
-    const seconds = clipFeaturesFromSamples(source.samples, source.sampleRate, null, task, data, null);
-    return { data, frames, coeffs, sourceSampleRate: source.sampleRate, seconds };
+    const seconds = clipFeaturesFromSamples(source.samples, source.sampleRate, null, task, out, null);
+    return { seconds, sourceSampleRate: source.sampleRate };
   }
-  const { seconds, sourceSampleRate } = clipRowFromWav(source.wav, task, data, null);
-  return { data, frames, coeffs, sourceSampleRate, seconds };
+  return clipRowFromWav(source.wav, task, out, null);
 }
 
 /** clipFeatures for decoded mono samples at their own rate. */
