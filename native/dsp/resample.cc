@@ -51,7 +51,10 @@ struct ResamplePlan {
   ResampleRatio ratio;
   std::size_t halfLength = 0;
   std::size_t tapsPerPhase = 0;
-  std::vector<float> phaseTaps;  // [up][tapsPerPhase]
+  // [up][tapsPerPhase], row r for the outputs i with i % up == r (phase (r * down + halfLength) % up):
+  // consecutive outputs read consecutive rows. In phase order they jumped `down` rows apart, and with a
+  // large `up` (24,414 -> 16,000 Hz: 8,000 rows, 1 MiB) each output's taps came from beyond the L2.
+  std::vector<float> phaseTaps;
   // Integer decimation (up = 1) skips the taps that are exactly zero: a third of them for 48 -> 16 kHz,
   // half for 32 -> 16 kHz (the filter's zeros at multiples of `down` from its centre). Offsets count
   // from the first real tap.
@@ -73,8 +76,9 @@ std::shared_ptr<const ResamplePlan> makePlan(ResampleRatio ratio) {
   plan->phaseTaps.assign(up * plan->tapsPerPhase, 0.0f);
   // Output i reads h[phase + m*up] against x[nLast - m], phase = (i*down + half) % up.
   // Stored reversed: slot t holds the tap that multiplies x[nLast - (tapsPerPhase-1) + t].
-  for (std::size_t phase = 0; phase < up; ++phase) {
-    float* taps = &plan->phaseTaps[phase * plan->tapsPerPhase];
+  for (std::size_t row = 0; row < up; ++row) {
+    const std::size_t phase = static_cast<std::size_t>((static_cast<uint64_t>(row) * ratio.down + plan->halfLength) % up);
+    float* taps = &plan->phaseTaps[row * plan->tapsPerPhase];
     for (std::size_t m = 0; phase + m * up < h.size(); ++m) {
       taps[plan->tapsPerPhase - 1 - m] = static_cast<float>(h[phase + m * up]);
     }
@@ -296,18 +300,62 @@ SER_HOT void polyphaseOutputs(const ResamplePlan& plan, const float* buffer, int
   const uint64_t up = plan.ratio.up;
   const uint64_t down = plan.ratio.down;
   const std::size_t taps = plan.tapsPerPhase;
+  std::size_t row = static_cast<std::size_t>(firstOutput % up);
   for (std::size_t j = 0; j < out.size(); ++j) {
     const uint64_t t0 = (firstOutput + j) * down + plan.halfLength;
-    const std::size_t phase = static_cast<std::size_t>(t0 % up);
-    const int64_t nLast = static_cast<int64_t>(t0 / up);  // x[nLast] meets h[phase]
-    out[j] = dotProduct(&plan.phaseTaps[phase * taps], buffer + (nLast + 1 - static_cast<int64_t>(taps) - bufferStart), taps);
+    const int64_t nLast = static_cast<int64_t>(t0 / up);  // x[nLast] meets the row's first tap
+    out[j] = dotProduct(&plan.phaseTaps[row * taps], buffer + (nLast + 1 - static_cast<int64_t>(taps) - bufferStart), taps);
+    if (++row == up) row = 0;
   }
+}
+
+// polyphaseOutputs sixteen outputs at a time, where the CPU has 512-bit vectors, with the same bits:
+// each output's sixteen partial sums are dotProduct's lanes (the same multiply-adds in the same order),
+// and the sixteen outputs' partial sums, transposed, are added across lanes by dotProduct's own tree, a
+// whole vector of outputs at once instead of one horizontal sum an output (44,100 -> 16,000 Hz:
+// 5.2 -> 4.3 ns an output, AMD EPYC).
+SER_HOT_WIDE void polyphaseOutputsWide(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, uint64_t firstOutput,
+                                       Span<float> out) {
+  typedef float Vec __attribute__((vector_size(16 * sizeof(float))));
+  const uint64_t up = plan.ratio.up;
+  const uint64_t down = plan.ratio.down;
+  const std::size_t taps = plan.tapsPerPhase;  // whole blocks of 16 (makePlan)
+  std::size_t row = static_cast<std::size_t>(firstOutput % up);
+  std::size_t j = 0;
+  for (; j + 16 <= out.size(); j += 16) {
+    const float* x[16];
+    const float* h[16];
+    for (std::size_t q = 0; q < 16; ++q) {
+      const uint64_t t0 = (firstOutput + j + q) * down + plan.halfLength;
+      x[q] = buffer + (static_cast<int64_t>(t0 / up) + 1 - static_cast<int64_t>(taps) - bufferStart);
+      h[q] = &plan.phaseTaps[row * taps];
+      if (++row == up) row = 0;
+    }
+    // Block by block across the sixteen outputs: sixteen independent multiply-adds in flight, where
+    // one output's blocks would be a chain of dependent ones.
+    Vec partial[16] = {};
+    for (std::size_t i = 0; i < taps; i += 16) {
+      for (std::size_t q = 0; q < 16; ++q) {
+        Vec hv, xv;
+        std::memcpy(&hv, h[q] + i, sizeof hv);
+        std::memcpy(&xv, x[q] + i, sizeof xv);
+        partial[q] += hv * xv;
+      }
+    }
+    transposeSquare<16>(partial);  // partial[k]: lane k of the sixteen outputs
+    Vec folded[8];
+    for (std::size_t k = 0; k < 8; ++k) folded[k] = partial[k] + partial[k + 8];
+    const Vec sums = ((folded[0] + folded[4]) + (folded[1] + folded[5])) + ((folded[2] + folded[6]) + (folded[3] + folded[7]));
+    std::memcpy(out.data() + j, &sums, sizeof sums);
+  }
+  polyphaseOutputs(plan, buffer, bufferStart, firstOutput + j, Span<float>(out.data() + j, out.size() - j));
 }
 
 void resampleOutputs(const ResamplePlan& plan, const float* buffer, int64_t bufferStart, std::size_t bufferSize,
                      uint64_t firstOutput, Span<float> out) {
   if (plan.ratio.up == 1 && wideVectors()) decimateOutputs<16>(plan, FloatSamples{buffer}, bufferStart, bufferSize, firstOutput, out);
   else if (plan.ratio.up == 1) decimateOutputs<8>(plan, FloatSamples{buffer}, bufferStart, bufferSize, firstOutput, out);
+  else if (wideVectors()) polyphaseOutputsWide(plan, buffer, bufferStart, firstOutput, out);
   else polyphaseOutputs(plan, buffer, bufferStart, firstOutput, out);
   // Finite input near the float32 limit can filter to Inf (found by native/fuzz): refuse, not return it.
   if (firstNonFinite(out.data(), out.size()) < out.size()) throw InputError("resample: the resampled signal overflows float32 (samples far outside [-1, 1]?)");
