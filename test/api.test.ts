@@ -7,7 +7,7 @@ import * as path from 'path';
 
 import {
   AbortError, augment, CacheConflictError, extractFeatures, extractFeaturesSync, InputFileError, loadModel, OptionsError,
-  prepare, shutdown, synthesize, train, type AudioInput, type EmotionModel, type EmotionPrediction,
+  predictFiles, prepare, shutdown, synthesize, train, type AudioInput, type EmotionModel, type EmotionPrediction, type Prediction,
 } from '../src/index';
 import { applyAugmentPlan } from '../src/augment/spec';
 import { planFromEffects } from '../src/clips/augment';
@@ -344,6 +344,12 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
       // More callers than one batch holds (16 rows): the rest are scored in the next.
       const many = [...some, ...some];
       expect(await Promise.all(many.map((clip) => model.predict(clip)))).toEqual([...alone, ...alone]);
+      // predictFiles keeps 16 files in flight and reports them in order, a bad file in its place.
+      const reported: Prediction[] = [];
+      const listed = await predictFiles(model, [...some.slice(0, 3), missing, ...some.slice(3)], (p) => reported.push(p));
+      expect(reported).toEqual(listed);
+      expect(listed[3]).toEqual({ file: missing, error: 'no such file' });
+      expect(listed.filter((_, i) => i !== 3)).toEqual(alone.map((prediction, i) => ({ file: some[i], ...prediction })));
     });
   });
 });

@@ -10,6 +10,7 @@ import { BACKENDS, checkThreadCount, type BackendChoice } from '../backend/names
 import { InputFileError, OptionsError, throwIfAborted, untilAborted } from '../errors';
 import { audioSource, inputName, runClipTask, STDIN, type AudioInput, type CallOptions } from '../clips/extract';
 import type { Preprocessing } from '../train/checkpoint';
+import { PREDICT_BATCH_ROWS } from '../train/defaults';
 import { MODEL_JSON, readFolds, readRunConfig, runMembers } from '../train/run-folder';
 import { compiledEntry } from '../workers/entry';
 import { apiPool } from '../workers/pool';
@@ -249,19 +250,27 @@ export async function predictFiles(model: EmotionModel, files: readonly string[]
   return eachFile(files, onResult, (file) => model.predict(file, options));
 }
 
-/** Predicts file after file; a file that fails with an InputFileError is reported in its place. */
+/**
+ * Predicts the files with up to PREDICT_BATCH_ROWS of them in flight (the model's thread scores the
+ * clips waiting for it in one forward pass), results reported in the files' order; a file that fails with
+ * an InputFileError is reported in its place, any other failure rejects the whole call.
+ */
 async function eachFile(files: readonly string[], onResult: ((p: Prediction) => void) | undefined, predictOne: (file: string) => Promise<EmotionPrediction>): Promise<Prediction[]> {
+  // Each call settles to a value, never a rejection left unawaited while earlier files are awaited.
+  type Settled = { prediction: Prediction } | { failure: unknown };
+  const start = (file: string): Promise<Settled> => predictOne(file).then(
+    (prediction) => ({ prediction: { file, ...prediction } }),
+    (error: unknown) => (error instanceof InputFileError ? { prediction: { file: inputName(file), error: error.reason } } : { failure: error }),
+  );
+  const inFlight: Promise<Settled>[] = [];
+  let started = 0;
   const results: Prediction[] = [];
-  for (const file of files) {
-    let result: Prediction;
-    try {
-      result = { file, ...(await predictOne(file)) };
-    } catch (error) {
-      if (!(error instanceof InputFileError)) throw error;
-      result = { file: inputName(file), error: error.reason };
-    }
-    results.push(result);
-    onResult?.(result);
+  for (let i = 0; i < files.length; i++) {
+    while (started < files.length && started < i + PREDICT_BATCH_ROWS) inFlight.push(start(files[started++]));
+    const settled = await (inFlight.shift() as Promise<Settled>);
+    if ('failure' in settled) throw settled.failure;
+    results.push(settled.prediction);
+    onResult?.(settled.prediction);
   }
   return results;
 }

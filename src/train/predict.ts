@@ -6,13 +6,10 @@ import { fusedInferenceForward, NATIVE_BACKEND_NAME } from '../backend';
 import { shardOrder } from '../data/rows';
 import { standardiseRows } from '../features/normalise';
 import { batchTensors, speakersOf, type CacheReader, type Normalisation } from './dataset';
+import { PREDICT_BATCH_ROWS } from './defaults';
 
-/**
- * Rows scored per forward pass. The seed preset's first block holds about 1.5 MB of activations a row
- * several times over; 16 rows kept the peak RSS of a training run with validation at 442 MiB against
- * 656 MiB with 64 (seed preset), and scored 640 rows within 5% of 64-row batches (1.85 against 1.78 ms a row).
- */
-export const PREDICT_BATCH_ROWS = 16;
+export { PREDICT_BATCH_ROWS };
+
 
 const fusedInference = new WeakMap<tf.LayersModel, (x: tf.Tensor) => tf.Tensor>();
 
