@@ -329,7 +329,7 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
       await expect(loadModel(path.join(work, 'no-run'))).rejects.toThrow(InputFileError);
     });
 
-    test('concurrent predicts are scored in shared batches, each with its own clip\'s probabilities; a bad clip rejects alone', async () => {
+    test('concurrent predicts (scored in shared batches) each get their own clip\'s probabilities, bit for bit as alone; a bad clip rejects alone', async () => {
       const some = clips.slice(0, 20);
       const alone = [];
       for (const clip of some) alone.push(await model.predict(clip));

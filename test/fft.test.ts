@@ -37,7 +37,7 @@ function randomSignal(n: number, seed: number): Float32Array {
 
 // Powers of two, products of 2/3/5, and sizes whose half has the largest prime factors accepted
 // (2 * 7 * 127, 2 * 2 * 7 * 127, 2 * 113).
-const SIZES = [8, 10, 12, 16, 18, 30, 50, 64, 96, 100, 126, 226, 250, 256, 384, 400, 486, 512, 1000, 1024, 1458, 1778, 2048, 3000, 3556, 4096];
+const SIZES = [2, 4, 6, 8, 10, 12, 14, 16, 18, 30, 50, 64, 96, 100, 126, 226, 250, 256, 384, 400, 486, 512, 1000, 1024, 1458, 1778, 2048, 3000, 3556, 4096];
 
 describe('rfft against a naive DFT', () => {
   test.each(SIZES)('n = %i', (n) => {

@@ -82,7 +82,7 @@ describe('decode + resample 48 kHz -> 16 kHz against scipy.signal.resample_poly'
 // fused multiply-add, which CPUs without FMA do not: there the last bits differ). On a CPU without
 // AVX-512 both runs take the 8-lane path; the CI hosts have AVX-512.
 describe('the AVX-512 and AVX2 feature paths', () => {
-  test('give the same bits for every feature kind and source rate', () => {
+  test('give the same bits for every feature kind and source rate, and for rfft', () => {
     const script = `
       const { native } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'native.js'))});
       const { resolveFeatureConfig } = require(${JSON.stringify(path.join(ROOT, 'dist', 'src', 'index.js'))});
@@ -96,6 +96,10 @@ describe('the AVX-512 and AVX2 feature paths', () => {
           digests.push(require('crypto').createHash('sha256').update(Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength)).digest('hex'));
         }
       }
+      // The rfft binding's lanes too: 37 frames of 512 (two blocks of 16 and a partial one; four of 8 and one).
+      const frames = native.resample(wav.samples, 48000, 16000).subarray(0, 37 * 512);
+      const spectrum = native.rfft(frames, 512);
+      digests.push(require('crypto').createHash('sha256').update(Buffer.from(spectrum.buffer, spectrum.byteOffset, spectrum.byteLength)).digest('hex'));
       console.log(JSON.stringify(digests));`;
     const run = (env: NodeJS.ProcessEnv) => {
       const child = spawnSync(process.execPath, ['-e', script], { env: { ...process.env, ...env }, encoding: 'utf8' });
@@ -104,8 +108,8 @@ describe('the AVX-512 and AVX2 feature paths', () => {
     };
     const wide = run({ SER_DSP_ISA: '' });
     const narrow = run({ SER_DSP_ISA: 'avx2' });
-    expect(wide).toHaveLength(15);
-    expect(new Set(wide).size).toBe(15);
+    expect(wide).toHaveLength(16);
+    expect(new Set(wide).size).toBe(16);
     expect(narrow).toEqual(wide);
   });
 });

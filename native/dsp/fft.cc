@@ -398,14 +398,15 @@ SER_HOT_WIDE void unpackHalfSpectrum(std::size_t m, const T* __restrict zr, cons
 // The real spectrum's bins and the transpose out of the lanes in one pass: frame l's bins written interleaved
 // (re, im) to out[l]. A group of L/2 bins is L packs (re, im, re, im, ...); transposed, pack l is the
 // 2 x L/2 floats of frame l at that place. The bins are the same expressions as
-// unpackHalfSpectrum's, so the same bits as power()'s spectrum before squaring.
+// unpackHalfSpectrum's.
 template <typename T, std::size_t L>
 SER_HOT_WIDE void unpackInterleaved(std::size_t m, const T* __restrict zr, const T* __restrict zi, const T* rotRe,
                                     const T* rotIm, T* const* out) {
   using P = typename PackOf<T, L>::type;
   const P z0r = load<P>(zr), z0i = load<P>(zi);
   const P zero = z0r - z0r;
-  const auto bin = [&](std::size_t k, P& re, P& im) {
+  // Always inlined: an out-of-line lambda would take the default ISA, not this clone's.
+  const auto bin = [&](std::size_t k, P& re, P& im) __attribute__((always_inline)) {
     if (k == 0) {
       re = z0r + z0i;
       im = zero;

@@ -303,7 +303,7 @@ SER_HOT void polyphaseOutputs(const ResamplePlan& plan, const float* buffer, int
   std::size_t row = static_cast<std::size_t>(firstOutput % up);
   for (std::size_t j = 0; j < out.size(); ++j) {
     const uint64_t t0 = (firstOutput + j) * down + plan.halfLength;
-    const int64_t nLast = static_cast<int64_t>(t0 / up);  // x[nLast] meets the row's first tap
+    const int64_t nLast = static_cast<int64_t>(t0 / up);  // x[nLast] meets h[phase] (the row's last slot)
     out[j] = dotProduct(&plan.phaseTaps[row * taps], buffer + (nLast + 1 - static_cast<int64_t>(taps) - bufferStart), taps);
     if (++row == up) row = 0;
   }

@@ -251,9 +251,10 @@ export async function predictFiles(model: EmotionModel, files: readonly string[]
 }
 
 /**
- * Predicts the files with up to PREDICT_BATCH_ROWS of them in flight (the model's thread scores the
- * clips waiting for it in one forward pass), results reported in the files' order; a file that fails with
- * an InputFileError is reported in its place, any other failure rejects the whole call.
+ * Predicts the files with up to PREDICT_BATCH_ROWS of them in flight, results reported in the files'
+ * order: predict() calls waiting for the model's thread are scored in one forward pass; with enrolment
+ * the rows are computed in the worker pool meanwhile and scored one a pass. A file that fails with an
+ * InputFileError is reported in its place; any other failure rejects the whole call.
  */
 async function eachFile(files: readonly string[], onResult: ((p: Prediction) => void) | undefined, predictOne: (file: string) => Promise<EmotionPrediction>): Promise<Prediction[]> {
   // Each call settles to a value, never a rejection left unawaited while earlier files are awaited.
