@@ -188,6 +188,20 @@ describe('on a synthesised corpus with augmented copies', () => {
     }));
     expect(maxAbsDiff(averaged, averaged.map((_, i) => (single[0][i] + single[1][i]) / 2))).toBeLessThan(1e-6);
 
+    // eval's seed-averaged figure is what ser predict gives with the run (both seeds averaged), each
+    // test file alone; a run of one seed has none.
+    const alone = await predictFiles(both, files, undefined, { warn: () => undefined });
+    const averagedConfusion = labels.map(() => labels.map(() => 0));
+    alone.forEach((p, i) => {
+      if ('error' in p) throw new Error(p.error);
+      averagedConfusion[Number(path.basename(testFiles[i]).split('-')[2]) - 1][labels.indexOf(p.emotion)]++;
+    });
+    const withAverage = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { seedAverage: { folds: { fold: number; metrics: Scored }[]; summary: { uar: { values: number[] } } } };
+    expect(withAverage.seedAverage.folds.map((a) => a.fold)).toEqual([1]);
+    expect(withAverage.seedAverage.folds[0].metrics.confusion).toEqual(averagedConfusion);
+    expect(withAverage.seedAverage.summary.uar.values).toHaveLength(1);
+    expect(report).toMatch(/the 2 seeds' probabilities averaged/);
+
     // A timeline takes its recording as one speaker: the moments of its non-silent windows, measured in
     // a first pass, standardise every window.
     const recording = files[0];

@@ -90,6 +90,8 @@ describe('on a synthesised RAVDESS-layout corpus (native backend)', () => {
       uar: { mean: number }; accuracy: { mean: number };
       scorings: { enrol1: { uar: { mean: number } }; enrol4: { uar: { mean: number } }; speakerMap: { uar: { mean: number } } };
     };
+    // One seed: no seed-averaged scoring beside the headline.
+    expect((JSON.parse(evaluation.stdout) as { seedAverage: unknown }).seedAverage).toBeNull();
     const manifest = JSON.parse(fs.readFileSync(path.join(cache, 'manifest.json'), 'utf8')) as { items: { path: string; speaker: string; emotion: string; augmented: boolean }[] };
     const tested = manifest.items.filter((item) => testSpeakers.includes(item.speaker) && !item.augmented);
     expect(tested).toHaveLength(64);

@@ -36,6 +36,7 @@ export function evalCommand(): Command {
           })),
           baseline: evaluation.baselineSummary,
           scorings: evaluation.scoringSummaries,
+          seedAverage: evaluation.seedAverage && { ...evaluation.seedAverage.summary, folds: evaluation.seedAverage.folds.map((a) => ({ fold: a.fold, accuracy: a.metrics.accuracy, uar: a.metrics.uar, macroF1: a.metrics.macroF1 })) },
           accuracy: summary.accuracy, uar: summary.uar, macroF1: summary.macroF1, confusion: pooled.confusion, labels: pooled.labels, files: evaluation.files,
         })}\n`);
         return;
@@ -53,6 +54,10 @@ export function evalCommand(): Command {
       const over = [evaluation.seeds > 1 ? `${evaluation.seeds} seeds` : '', evaluation.folds.length > evaluation.seeds ? 'folds' : ''].filter(Boolean).join(' and ');
       const figures = (s: typeof summary) => `WA ${pm(s.accuracy)}  UAR ${pm(s.uar)}  macro-F1 ${pm(s.macroF1)}`;
       lines.push(`${evaluation.folds.length > 1 ? `mean ± std over ${over}` : 'test'}, each clip scored alone (as ser predict scores a lone file): ${figures(summary)}`);
+      if (evaluation.seedAverage) {
+        const folds = evaluation.seedAverage.folds.length;
+        lines.push(`  the ${evaluation.seeds} seeds averaged (as ser predict averages them)${folds > 1 ? `, mean ± std over ${folds} folds` : ''}: ${figures(evaluation.seedAverage.summary)}`);
+      }
       const scorings = evaluation.scoringSummaries;
       if (scorings) {
         lines.push(`  with the speaker's statistics from 1 other clip of the speaker: ${figures(scorings.enrol1)}`);

@@ -83,6 +83,11 @@ export interface Evaluation {
   scoringSummaries: Scorings<MetricSummaries> | null;
   /** The baseline's figures over the same folds, or null (another cache). */
   baselineSummary: MetricSummaries | null;
+  /**
+   * Runs of several seeds: each clip alone, scored by the seeds' probabilities averaged as ser predict
+   * averages them; one entry a fold whose every seed has finished, and their mean and std. Else null.
+   */
+  seedAverage: { folds: { fold: number; metrics: Metrics }[]; summary: MetricSummaries } | null;
   pooled: Metrics;
 }
 
@@ -138,6 +143,10 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   // The baseline is fitted on the same training rows as the model: the run's own splits of its cache.
   const splits = options.cache && path.resolve(options.cache) !== path.resolve(config.settings.cache) ? null : makeSplits(reader, config.settings);
   let cachedSpeakerMoments: ReturnType<typeof fitSpeakerMoments> | undefined;
+  // Per fold, the seeds' lone-clip probabilities summed as ModelEngine.predictRows sums them (each
+  // divided by the number of seeds, in float64, in member order), so the argmax is ser predict's.
+  const seeds = config.settings.seeds ?? 1;
+  const seedSums = new Map<number, { sums: Float64Array; joined: number; truth: number[]; labels: string[] }>();
   for (const member of members) {
     const { fold, seed } = member;
     const f = fold.fold - 1;
@@ -164,7 +173,16 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       const score = (probabilities: Float32Array) => computeMetrics(truth, argmaxRows(probabilities, preprocessing.labels.length), preprocessing.labels);
       // The headline: each clip alone, as ser predict scores a lone file.
       const lone = normalisationFromJson(preprocessing.normalisation);
-      const metrics = score(predictItems(model, reader, items, lone));
+      const loneProbabilities = predictItems(model, reader, items, lone);
+      const metrics = score(loneProbabilities);
+      if (seeds > 1) {
+        let fold = seedSums.get(f);
+        if (!fold) seedSums.set(f, (fold = { sums: new Float64Array(loneProbabilities.length), joined: 0, truth, labels: preprocessing.labels }));
+        loneProbabilities.forEach((v, i) => {
+          (fold as { sums: Float64Array }).sums[i] += v / seeds;
+        });
+        fold.joined++;
+      }
       let scorings: Scorings<Metrics> | null = null;
       // Speaker normalisation: each test speaker's statistics from a few of its other clips, or from all
       // its rows in the evaluated cache (as a speaker map gives them).
@@ -218,9 +236,18 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
     const { pooled: _pooled, ...rest } = summariseFolds(foldBaselines);
     baselineSummary = rest;
   }
+  const averagedFolds = [...seedSums].filter(([, fold]) => fold.joined === seeds).sort(([a], [b]) => a - b).map(([f, fold]) => ({
+    fold: f + 1,
+    metrics: computeMetrics(fold.truth, argmaxRows(Float32Array.from(fold.sums), fold.labels.length), fold.labels),
+  }));
+  let seedAverage: Evaluation['seedAverage'] = null;
+  if (averagedFolds.length > 0) {
+    const { pooled: _pooled, ...rest } = summariseFolds(averagedFolds.map((a) => a.metrics));
+    seedAverage = { folds: averagedFolds, summary: rest };
+  }
   return {
     runDir, cache, testSet, partition: options.partition ?? 'test', splitKind: folds[0].kind, optimistic: folds[0].optimistic, config,
     featureConfig: reader.manifest.featureConfig, crop: reader.manifest.crop, evalBackend: backend.name,
-    folds: evaluations, missingFolds, seeds: config.settings.seeds ?? 1, summary, scoringSummaries, baselineSummary, pooled,
+    folds: evaluations, missingFolds, seeds, summary, scoringSummaries, baselineSummary, seedAverage, pooled,
   };
 }
