@@ -86,13 +86,15 @@ interface EvalJson {
   uar: Figures['uar'];
   baseline: Figures | null;
   scorings: { enrol1: Figures; enrol4: Figures; speakerMap: Figures } | null;
+  /** Runs of several seeds: each clip scored by the seeds' averaged probabilities, as ser predict scores it. */
+  seedAverage?: Figures | null;
   folds: { epochs: number; bestEpoch: number }[];
 }
 
 interface Result {
   candidate: string;
-  val: { single: number; speakerMap: number | null };
-  test: { single: Figures['uar']; enrol1: number | null; enrol4: number | null; speakerMap: number | null; baseline: number | null };
+  val: { single: number; speakerMap: number | null; seedAverage?: number | null };
+  test: { single: Figures['uar']; enrol1: number | null; enrol4: number | null; speakerMap: number | null; baseline: number | null; seedAverage?: Figures['uar'] | null };
   epochs: number;
   bestEpoch: number;
   minutes: number;
@@ -119,10 +121,11 @@ function runCandidate(args: Args, candidate: Candidate): Result {
   const mean = (v: number[]) => v.reduce((a, b) => a + b, 0) / v.length;
   const result: Result = {
     candidate: candidate.name,
-    val: { single: val.uar.mean, speakerMap: val.scorings?.speakerMap.uar.mean ?? null },
+    val: { single: val.uar.mean, speakerMap: val.scorings?.speakerMap.uar.mean ?? null, seedAverage: val.seedAverage?.uar.mean ?? null },
     test: {
       single: test.uar, enrol1: test.scorings?.enrol1.uar.mean ?? null, enrol4: test.scorings?.enrol4.uar.mean ?? null,
       speakerMap: test.scorings?.speakerMap.uar.mean ?? null, baseline: test.baseline?.uar.mean ?? null,
+      seedAverage: test.seedAverage?.uar ?? null,
     },
     epochs: mean(test.folds.map((f) => f.epochs)), bestEpoch: mean(test.folds.map((f) => f.bestEpoch)),
     minutes: (performance.now() - started) / 60000,
@@ -148,6 +151,10 @@ function render(results: readonly Result[], args: Args): string {
     ...results.map((r) => `| ${CANDIDATES.find((c) => c.name === r.candidate)?.label ?? r.candidate} | ${f(r.val.single)} | ${f(r.val.speakerMap)} | ` +
       `${r.test.single.mean.toFixed(3)} ± ${r.test.single.std.toFixed(3)} | ${f(r.test.enrol1)} | ${f(r.test.enrol4)} | ${f(r.test.speakerMap)} | ${f(r.test.baseline)} | ` +
       `${r.epochs.toFixed(0)} (${r.bestEpoch.toFixed(0)}) | ${r.minutes.toFixed(0)} |`),
+    '',
+    ...results.filter((r) => r.val.seedAverage != null && r.test.seedAverage != null).map((r) =>
+      `${CANDIDATES.find((c) => c.name === r.candidate)?.label ?? r.candidate}, each clip scored by the seeds' averaged probabilities (as ser predict scores it): ` +
+      `val ${f(r.val.seedAverage ?? null)}, test ${r.test.seedAverage?.mean.toFixed(3)} ± ${r.test.seedAverage?.std.toFixed(3)}.`),
     '',
     chosen ? `Best on validation (single clip): ${chosen.candidate}.` : '',
     '',
