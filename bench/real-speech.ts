@@ -39,7 +39,7 @@ const CANDIDATES: readonly Candidate[] = [
   { name: 'small-global-nomixup', label: 'small preset, global normalisation, no mixup', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--mixup', '0'] },
   { name: 'small-global-classweights', label: 'small preset, global normalisation, class weights', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--class-weights'] },
   // What averaging three models of each fold (`--seeds 3`, as ser predict averages them) buys.
-  { name: 'small-global-seeds3', label: 'small preset, global normalisation, 3 seeds averaged', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--seeds', '3'] },
+  { name: 'small-global-seeds3', label: 'small preset, global normalisation, 3 seeds', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--seeds', '3'] },
   { name: 'small-global-valuar', label: 'small preset, global normalisation, schedule on validation UAR', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--monitor', 'val_uar'] },
 ];
 
