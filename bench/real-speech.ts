@@ -38,7 +38,7 @@ const CANDIDATES: readonly Candidate[] = [
   { name: 'small-global-crop4', label: 'small preset, global normalisation, 4 s crop from 0.25 s', prepare: ['--duration', '4', '--offset', '0.25'], train: ['--model', 'small', '--normalize', 'global'] },
   { name: 'small-global-nomixup', label: 'small preset, global normalisation, no mixup', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--mixup', '0'] },
   { name: 'small-global-classweights', label: 'small preset, global normalisation, class weights', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--class-weights'] },
-  // What averaging three models of each fold (`--seeds 3`, as ser predict averages them) buys.
+  // What averaging three models of each fold (`--seeds 3`; ser predict averages a run's models) buys.
   { name: 'small-global-seeds3', label: 'small preset, global normalisation, 3 seeds', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--seeds', '3'] },
   { name: 'small-global-valuar', label: 'small preset, global normalisation, schedule on validation UAR', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--monitor', 'val_uar'] },
 ];
@@ -86,7 +86,7 @@ interface EvalJson {
   uar: Figures['uar'];
   baseline: Figures | null;
   scorings: { enrol1: Figures; enrol4: Figures; speakerMap: Figures } | null;
-  /** Runs of several seeds: each clip scored by the seeds' averaged probabilities, as ser predict scores it. */
+  /** Runs of several seeds: each clip scored by its fold's seeds' averaged probabilities. */
   seedAverage?: Figures | null;
   folds: { epochs: number; bestEpoch: number }[];
 }
@@ -143,7 +143,7 @@ function render(results: readonly Result[], args: Args): string {
     `Written by \`node dist/bench/real-speech.js\` (${new Date().toISOString().slice(0, 10)}): real RAVDESS speech (24 actors x 60 clips), ` +
       `\`ser train --folds ${args.folds} --seed 1\` (4 test actors a fold, the next fold's 4 actors for validation, 16 training), ` +
       'scored by `ser eval --on val` (validation speakers: what the choice is made on) and `ser eval` (test speakers). UAR, mean over folds ' +
-      '(test single clip: ± std over folds). Single clip: each clip scored alone, as `ser predict` scores a lone file; k clips: the ' +
+      '(test single clip: ± std over folds, or over every seed and fold for runs of several seeds). Single clip: each clip scored alone, as `ser predict` scores a lone file; k clips: the ' +
       'speaker\'s statistics from k other clips; map: from all the speaker\'s clips; baseline: logistic regression on clip statistics standardised as the model\'s rows.',
     '',
     '| candidate | val: single clip | val: map | test: single clip | test: 1 clip | test: 4 clips | test: map | test: baseline | epochs (best) | minutes |',
@@ -153,7 +153,7 @@ function render(results: readonly Result[], args: Args): string {
       `${r.epochs.toFixed(0)} (${r.bestEpoch.toFixed(0)}) | ${r.minutes.toFixed(0)} |`),
     '',
     ...results.filter((r) => r.val.seedAverage != null && r.test.seedAverage != null).map((r) =>
-      `${CANDIDATES.find((c) => c.name === r.candidate)?.label ?? r.candidate}, each clip scored by the seeds' averaged probabilities (as ser predict scores it): ` +
+      `${CANDIDATES.find((c) => c.name === r.candidate)?.label ?? r.candidate}, each clip scored by its fold's seeds' averaged probabilities (as ser predict averages a run's models): ` +
       `val ${f(r.val.seedAverage ?? null)}, test ${r.test.seedAverage?.mean.toFixed(3)} ± ${r.test.seedAverage?.std.toFixed(3)}.`),
     '',
     chosen ? `Best on validation (single clip): ${chosen.candidate}.` : '',

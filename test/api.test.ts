@@ -350,6 +350,12 @@ describe('prepare, train and predict on a synthetic corpus (native backend)', ()
       expect(reported).toEqual(listed);
       expect(listed[3]).toEqual({ file: missing, error: 'no such file' });
       expect(listed.filter((_, i) => i !== 3)).toEqual(alone.map((prediction, i) => ({ file: some[i], ...prediction })));
+      // An abort is no file's fault: it rejects the whole call, and nothing is reported.
+      const aborted = new AbortController();
+      aborted.abort();
+      const none: Prediction[] = [];
+      await expect(predictFiles(model, some, (p) => none.push(p), { signal: aborted.signal })).rejects.toMatchObject({ name: 'AbortError' });
+      expect(none).toEqual([]);
     });
   });
 });

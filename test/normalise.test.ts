@@ -199,8 +199,11 @@ describe('on a synthesised corpus with augmented copies', () => {
     const withAverage = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { seedAverage: { folds: { fold: number; metrics: Scored }[]; summary: { uar: { values: number[] } } } };
     expect(withAverage.seedAverage.folds.map((a) => a.fold)).toEqual([1]);
     expect(withAverage.seedAverage.folds[0].metrics.confusion).toEqual(averagedConfusion);
+    // Not one seed's figure: the average differs from at least one of them.
+    const perSeed = JSON.parse(fs.readFileSync(path.join(run, 'metrics.json'), 'utf8')) as { folds: { metrics: Scored }[] };
+    expect(perSeed.folds.some((f) => JSON.stringify(f.metrics.confusion) !== JSON.stringify(averagedConfusion))).toBe(true);
     expect(withAverage.seedAverage.summary.uar.values).toHaveLength(1);
-    expect(report).toMatch(/the 2 seeds' probabilities averaged/);
+    expect(report).toMatch(/each fold's 2 seeds' probabilities averaged/);
 
     // A timeline takes its recording as one speaker: the moments of its non-silent windows, measured in
     // a first pass, standardise every window.

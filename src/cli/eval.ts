@@ -55,8 +55,10 @@ export function evalCommand(): Command {
       const figures = (s: typeof summary) => `WA ${pm(s.accuracy)}  UAR ${pm(s.uar)}  macro-F1 ${pm(s.macroF1)}`;
       lines.push(`${evaluation.folds.length > 1 ? `mean ± std over ${over}` : 'test'}, each clip scored alone (as ser predict scores a lone file): ${figures(summary)}`);
       if (evaluation.seedAverage) {
-        const folds = evaluation.seedAverage.folds.length;
-        lines.push(`  the ${evaluation.seeds} seeds averaged (as ser predict averages them)${folds > 1 ? `, mean ± std over ${folds} folds` : ''}: ${figures(evaluation.seedAverage.summary)}`);
+        const averaged = evaluation.seedAverage.folds.length;
+        const folds = new Set([...evaluation.folds.map((f) => f.fold), ...evaluation.missingFolds]).size;
+        const over = averaged < folds ? ` (${averaged} of ${folds} folds have every seed)` : averaged > 1 ? `, mean ± std over ${averaged} folds` : '';
+        lines.push(`  each fold's ${evaluation.seeds} seeds averaged (as ser predict averages a run's models)${over}: ${figures(evaluation.seedAverage.summary)}`);
       }
       const scorings = evaluation.scoringSummaries;
       if (scorings) {

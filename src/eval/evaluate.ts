@@ -84,8 +84,10 @@ export interface Evaluation {
   /** The baseline's figures over the same folds, or null (another cache). */
   baselineSummary: MetricSummaries | null;
   /**
-   * Runs of several seeds: each clip alone, scored by the seeds' probabilities averaged as ser predict
-   * averages them; one entry a fold whose every seed has finished, and their mean and std. Else null.
+   * Runs of several seeds: each clip alone, scored by its fold's seeds' probabilities averaged as
+   * ser predict averages a run's models (for a run of one fold, exactly what ser predict gives; a run
+   * of K folds averages all K x N models there); one entry a fold whose every seed has finished, and
+   * their mean and std. Else null.
    */
   seedAverage: { folds: { fold: number; metrics: Metrics }[]; summary: MetricSummaries } | null;
   pooled: Metrics;
@@ -176,12 +178,13 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
       const loneProbabilities = predictItems(model, reader, items, lone);
       const metrics = score(loneProbabilities);
       if (seeds > 1) {
-        let fold = seedSums.get(f);
-        if (!fold) seedSums.set(f, (fold = { sums: new Float64Array(loneProbabilities.length), joined: 0, truth, labels: preprocessing.labels }));
+        let averaged = seedSums.get(f);
+        if (!averaged) seedSums.set(f, (averaged = { sums: new Float64Array(loneProbabilities.length), joined: 0, truth, labels: preprocessing.labels }));
+        const { sums } = averaged;
         loneProbabilities.forEach((v, i) => {
-          (fold as { sums: Float64Array }).sums[i] += v / seeds;
+          sums[i] += v / seeds;
         });
-        fold.joined++;
+        averaged.joined++;
       }
       let scorings: Scorings<Metrics> | null = null;
       // Speaker normalisation: each test speaker's statistics from a few of its other clips, or from all

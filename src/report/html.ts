@@ -77,7 +77,7 @@ ${evaluation.missingFolds.length > 0 ? `<p class="warning">Joined ${folds.length
 </div>
 ${table(['how each test clip is scored', 'UAR', 'WA', 'macro-F1'], [
     ['model, each clip alone (as <code>ser predict</code> scores a lone file; the headline above)', meanStd(summary.uar), meanStd(summary.accuracy), meanStd(summary.macroF1)],
-    ...(evaluation.seedAverage ? [[`model, each clip alone, the ${evaluation.seeds} seeds' probabilities averaged (as <code>ser predict</code> averages them)`,
+    ...(evaluation.seedAverage ? [[`model, each clip alone, each fold's ${evaluation.seeds} seeds' probabilities averaged (as <code>ser predict</code> averages a run's models), ${evaluation.seedAverage.folds.length} fold(s)`,
       meanStd(evaluation.seedAverage.summary.uar), meanStd(evaluation.seedAverage.summary.accuracy), meanStd(evaluation.seedAverage.summary.macroF1)]] : []),
     ...(evaluation.scoringSummaries ? ([
       ['model, with the speaker\'s statistics from 1 other clip of the speaker', evaluation.scoringSummaries.enrol1],
