@@ -30,7 +30,7 @@ export const serveScenario: Scenario = {
     try {
       // A seed-preset run of one short epoch: a forward pass costs the same whatever the weights.
       const corpus = path.join(work, 'corpus');
-      await synthesize(corpus, { corpus: 'ravdess', speakers: quick ? 2 : 6, clipsPerClass: 2, seconds: 3.5, seed: 3 });
+      await synthesize(corpus, { corpus: 'ravdess', speakers: quick ? 4 : 6, clipsPerClass: quick ? 1 : 2, seconds: 3.5, seed: 3 });
       await prepare({ dataset: corpus, output: path.join(work, 'cache') });
       await train({ cache: path.join(work, 'cache'), output: path.join(work, 'run'), model: 'seed', epochs: 1, batchSize: 8 });
       const clips = fs.readdirSync(corpus, { recursive: true, encoding: 'utf8' }).filter((f) => f.endsWith('.wav')).sort().map((f) => path.join(corpus, f));
