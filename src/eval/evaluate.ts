@@ -13,7 +13,8 @@ import { clipStatistics, fitLogisticRegression, predictLogisticRegression } from
 import { computeMetrics, summariseFolds, type Metrics, type Summary } from '../train/metrics';
 import { standardiseRows } from '../features/normalise';
 import { enrolmentMoments } from './enrolment';
-import { argmaxRows, predictItems, PREDICT_BATCH_ROWS } from '../train/predict';
+import { PREDICT_BATCH_ROWS } from '../train/defaults';
+import { argmaxRows, predictItems } from '../train/predict';
 
 /** One fold's (of one seed's) test metrics and training history. */
 export interface FoldEvaluation {
@@ -146,7 +147,8 @@ export async function evaluateRun(runDir: string, options: EvaluateOptions = {})
   const splits = options.cache && path.resolve(options.cache) !== path.resolve(config.settings.cache) ? null : makeSplits(reader, config.settings);
   let cachedSpeakerMoments: ReturnType<typeof fitSpeakerMoments> | undefined;
   // Per fold, the seeds' lone-clip probabilities summed as ModelEngine.predictRows sums them (each
-  // divided by the number of seeds, in float64, in member order), so the argmax is ser predict's.
+  // divided by the number of seeds, in float64, in member order), so for a run of one fold the argmax
+  // is ser predict's.
   const seeds = config.settings.seeds ?? 1;
   const seedSums = new Map<number, { sums: Float64Array; joined: number; truth: number[]; labels: string[] }>();
   for (const member of members) {

@@ -6,7 +6,8 @@ import { STDIN } from '../clips/extract';
 import { OptionsError } from '../errors';
 import { MomentAccumulator, type Moments, type NormaliseMode } from '../features/normalise';
 import { normalisationFromJson, type LoadedModel, type Preprocessing } from '../train/checkpoint';
-import { predictFeatures, PREDICT_BATCH_ROWS } from '../train/predict';
+import { PREDICT_BATCH_ROWS } from '../train/defaults';
+import { predictFeatures } from '../train/predict';
 import { computeTimeline, type Timeline, type TimelineOptions } from './timeline';
 
 // The one speaker of a timeline's recording.

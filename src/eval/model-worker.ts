@@ -3,7 +3,7 @@
 // event loop.
 import { selectBackend, type BackendChoice } from '../backend';
 import { InputFileError, inputFailureReason } from '../errors';
-import { PREDICT_BATCH_ROWS } from '../train/predict';
+import { PREDICT_BATCH_ROWS } from '../train/defaults';
 import type { AudioInput } from '../clips/extract';
 import type { Moments } from '../features/normalise';
 import { loadModelFolder, type LoadedModel, type Preprocessing } from '../train/checkpoint';
@@ -41,8 +41,8 @@ interface WaitingClip {
 /**
  * Clips that arrived while the thread was busy, scored together: a server's concurrent predict() calls
  * share one forward pass of up to PREDICT_BATCH_ROWS rows, where one at a time each paid a whole pass
- * for one row (seed preset, 2 threads, 8 callers awaiting predict() in turn, AMD EPYC: 210-250 clips/s
- * one at a time, 380-490 batched; a lone caller's latency unchanged). A row's probabilities do not
+ * for one row (the serve bench: 8 callers at once 1.99x the clips/s of one, AMD EPYC; a lone caller's
+ * latency unchanged). A row's probabilities do not
  * depend on the rows beside it (tested), and a lone clip waits only for the next turn of the event loop.
  */
 const waitingClips: WaitingClip[] = [];

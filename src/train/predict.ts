@@ -8,9 +8,6 @@ import { standardiseRows } from '../features/normalise';
 import { batchTensors, speakersOf, type CacheReader, type Normalisation } from './dataset';
 import { PREDICT_BATCH_ROWS } from './defaults';
 
-export { PREDICT_BATCH_ROWS };
-
-
 const fusedInference = new WeakMap<tf.LayersModel, (x: tf.Tensor) => tf.Tensor>();
 
 /** model.predict, through the fused ops on the native backend (the plan is made once per model). */
