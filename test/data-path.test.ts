@@ -8,6 +8,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { epochSchedule } from '../src/data/epoch-order';
+import { featureLayout, ShardRows } from '../src/data/rows';
 import { BatchAssembler, type AssemblerInput, type Batch, type RowResidence } from '../src/train/batch-assembler';
 import { CacheReader } from '../src/train/dataset';
 import { rowMoments } from '../src/features/normalise';
@@ -73,6 +74,37 @@ describe.each([
     other.close();
     reader.close();
   });
+});
+
+test('rows read through a staging buffer, into a caller\'s buffer or chunk by chunk are the rows read directly; a buffer too small is refused', () => {
+  const reader = new CacheReader(cache);
+  const rows = new ShardRows(featureLayout(cache, reader.manifest));
+  const shardRows = reader.manifest.shards[1].rows;
+  expect(shardRows).toBeGreaterThan(2);
+  const direct = new Float32Array(shardRows * reader.rowSize);
+  rows.readRun(1, 0, shardRows, direct, 0);
+  // A staging buffer of two rows and a half: the run goes through it in three pieces, at an offset.
+  const staged = new Float32Array((shardRows + 1) * reader.rowSize).fill(-1);
+  rows.readRunStaged(1, 0, shardRows, staged, reader.rowSize, new Float32Array(2.5 * reader.rowSize));
+  expect(staged.subarray(0, reader.rowSize).every((v) => v === -1)).toBe(true);
+  expect(staged.subarray(reader.rowSize)).toEqual(direct);
+  expect(() => rows.readRunStaged(1, 0, shardRows, staged, 0, new Float32Array(reader.rowSize - 1))).toThrow(/holds no whole row/);
+  expect(() => rows.readRunStaged(1, 0, shardRows, staged, 2 * reader.rowSize, new Float32Array(reader.rowSize))).toThrow(/overrun/);
+  rows.close();
+
+  const items = [7, 0, 12, 3, 21];
+  const expected = items.map((item) => reader.row(item));
+  const into = new Float32Array(6 * reader.rowSize).fill(-1);
+  const got = reader.rows(items, into);
+  expect(got.buffer).toBe(into.buffer);
+  items.forEach((_, k) => expect(got.subarray(k * reader.rowSize, (k + 1) * reader.rowSize)).toEqual(expected[k]));
+  expect(into.subarray(5 * reader.rowSize).every((v) => v === -1)).toBe(true);
+  expect(() => reader.rows(items, new Float32Array(4 * reader.rowSize))).toThrow(/do not fit/);
+  // Chunks of two rows share one buffer: each visit sees its own row.
+  const seen = new Map<number, Float32Array>();
+  reader.forEachRow(items, (row, item) => seen.set(item, row.slice()), 2);
+  items.forEach((item, k) => expect(seen.get(item)).toEqual(expected[k]));
+  reader.close();
 });
 
 test('streaming holds at most the window\'s rows, measured through the reader, and reads each row once per epoch', () => {

@@ -108,6 +108,25 @@ export class ShardRows {
   }
 
   /**
+   * readRun for memory that stays resident and is read many times (a run's training rows): the rows go
+   * through `staging`, a buffer this thread has already touched, and are copied into `into` from user
+   * code. On these virtual machines the first user-mode read of a page that the kernel filled (pread)
+   * costs about 3.6 us, taken again inside the first epoch's gathers (a batch of 32 rows took 1.4 ms
+   * instead of 0.1 ms until every page had been read once); the copy takes the page's first touch in
+   * user mode, at the same load time.
+   */
+  readRunStaged(shard: number, row: number, count: number, into: Float32Array, at: number, staging: Float32Array): void {
+    const stagingRows = Math.floor(staging.length / this.rowSize);
+    if (stagingRows < 1) throw new Error(`the staging buffer holds no whole row (${staging.length} values, rows of ${this.rowSize})`);
+    if (at < 0 || at + count * this.rowSize > into.length) throw new Error(`reading ${count} rows would overrun the destination`);
+    for (let done = 0; done < count; done += stagingRows) {
+      const rows = Math.min(stagingRows, count - done);
+      this.readRun(shard, row + done, rows, staging, 0);
+      into.set(staging.subarray(0, rows * this.rowSize), at + done * this.rowSize);
+    }
+  }
+
+  /**
    * Reads the rows at `places` into `into` (row k of `places` at row k of `into`), shard by shard and
    * in row order within each, consecutive rows in one read.
    */

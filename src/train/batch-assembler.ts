@@ -52,6 +52,9 @@ export interface AssemblerInput {
 /** Recycled batch buffers kept at most (a few batches are in flight at once). */
 const MAX_SPARE_BUFFERS = 8;
 
+/** Rows read at a time into the staging buffer that memory mode copies its rows through (2.3 MiB). */
+const STAGING_ROWS = 48;
+
 /** Values per slab: rows live in slabs of at most 256 MiB, so no single allocation grows with the cache. */
 const SLAB_BYTES = 256 * 1024 * 1024;
 
@@ -209,6 +212,7 @@ export class BatchAssembler {
     order.forEach((k, slot) => {
       slotOf[k] = slot;
     });
+    const staging = new Float32Array(Math.min(n, STAGING_ROWS) * this.rows.rowSize);
     let k = 0;
     while (k < n) {
       let end = k + 1;
@@ -216,7 +220,7 @@ export class BatchAssembler {
       const { slab, at } = slots.locate(k);
       // Consecutive rows of one shard that land in one slab are read with one call.
       while (end < n && places[order[end]].shard === first.shard && places[order[end]].row === first.row + (end - k) && slots.locate(end).slab === slab) end++;
-      this.rows.readRun(first.shard, first.row, end - k, slab, at);
+      this.rows.readRunStaged(first.shard, first.row, end - k, slab, at, staging);
       k = end;
     }
     this.memory = slots;

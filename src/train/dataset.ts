@@ -50,9 +50,14 @@ export class CacheReader {
     return out;
   }
 
-  /** The features of `items`, row k of the result for items[k]; read shard by shard, each once. */
-  rows(items: readonly number[]): Float32Array {
-    const out = new Float32Array(items.length * this.rowSize);
+  /**
+   * The features of `items`, row k of the result for items[k]; read shard by shard, each once. Into
+   * `into` (its first items.length rows) when given, else a fresh array.
+   */
+  rows(items: readonly number[], into?: Float32Array): Float32Array {
+    const length = items.length * this.rowSize;
+    if (into && into.length < length) throw new Error(`${items.length} rows do not fit a buffer of ${into.length} values`);
+    const out = into ? into.subarray(0, length) : new Float32Array(length);
     this.features.readPlaces(items.map((item) => this.manifest.items[item]), out);
     return out;
   }
@@ -63,9 +68,12 @@ export class CacheReader {
    */
   forEachRow(items: readonly number[], visit: (row: Float32Array, item: number) => void, chunkRows = 256): void {
     const ordered = shardOrder(this.manifest.items, items);
+    // One buffer for every chunk: a fresh 12 MiB array a chunk made a pass over 25,000 rows take 0.6 s
+    // instead of 0.2 s here, each new page's first touch costing more than its read.
+    const buffer = new Float32Array(Math.min(chunkRows, ordered.length) * this.rowSize);
     for (let first = 0; first < ordered.length; first += chunkRows) {
       const chunk = ordered.slice(first, first + chunkRows);
-      const data = this.rows(chunk);
+      const data = this.rows(chunk, buffer);
       chunk.forEach((item, k) => visit(data.subarray(k * this.rowSize, (k + 1) * this.rowSize), item));
     }
   }

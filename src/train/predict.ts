@@ -65,11 +65,13 @@ export function predictItems(
     else positions.set(item, [k]);
   });
   const ordered = shardOrder(reader.manifest.items, [...positions.keys()]);
+  // One buffer for every batch (a fresh one a batch pays each new page's first touch again).
+  const rows = new Float32Array(Math.min(batchSize, ordered.length) * reader.rowSize);
   for (let first = 0; first < ordered.length; first += batchSize) {
     const members = ordered.slice(first, first + batchSize);
     // Each row's moments are looked up by its speaker, or by the caller's key (enrolment).
     const keys = keyOf ? members.map(keyOf) : speakersOf(reader, members);
-    const probabilities = predictFeatures(model, reader.rows(members), members.length, norm, frames, coeffs, batchSize, keys);
+    const probabilities = predictFeatures(model, reader.rows(members, rows), members.length, norm, frames, coeffs, batchSize, keys);
     members.forEach((item, b) => {
       for (const k of positions.get(item) as number[]) out.set(probabilities.subarray(b * classes, (b + 1) * classes), k * classes);
     });
