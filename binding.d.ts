@@ -169,6 +169,19 @@ export function melFilterbank(options: MelOptions): Matrix;
  */
 export function rfft(frames: Float32Array, nFft: number, output?: Float32Array): Float32Array;
 
+// --- feature rows made ready for a model (native/dsp/standardise.cc): the bits of the JavaScript
+// definitions in the comments, each value computed in double and rounded to float once. ---
+/**
+ * In place, frame by frame (values: frames x coeffs): v = (v - mean[c]) / std[c]. Throws when values
+ * are not whole frames or mean/std do not hold coeffs floats.
+ */
+export function standardiseFrames(values: Float32Array, coeffs: number, mean: Float32Array, std: Float32Array): void;
+/**
+ * Mixup: out row r = fround(own * row r) + fround(other * row partner[r]), values holding `rows` rows
+ * of equal width. out has values' length and must not overlap it; every partner is a row index.
+ */
+export function mixRows(values: Float32Array, rows: number, partner: Int32Array, own: number, other: number, out: Float32Array): void;
+
 // --- augmentation (native/dsp/augment.cc). Inputs must be non-empty and finite; bad parameters throw. ---
 
 /** Colour of added noise: flat (white) or 1/f (pink). */

@@ -331,6 +331,49 @@ Napi::Value ChangeSpeed(const Napi::CallbackInfo& info) {
   return toFloat32Array(info.Env(), ser::changeSpeed(samples, requireNumber(info[1], "factor")));
 }
 
+// standardiseFrames(values, coeffs, mean, std): in place, frame by frame.
+Napi::Value StandardiseFrames(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> values = requireFloat32(info, 0, "values");
+  const uint64_t coeffs = requireCount(info[1], "coeffs");
+  const ser::Span<const float> mean = requireFloat32(info, 2, "mean");
+  const ser::Span<const float> stddev = requireFloat32(info, 3, "std");
+  if (coeffs == 0) throw InputError("coeffs must be at least 1");
+  if (values.size() % coeffs != 0) {
+    throw InputError("values hold " + std::to_string(values.size()) + " floats, not a whole number of frames of " + std::to_string(coeffs));
+  }
+  if (mean.size() != coeffs || stddev.size() != coeffs) {
+    throw InputError("mean and std must hold coeffs (" + std::to_string(coeffs) + ") floats, got " + std::to_string(mean.size()) + " and " +
+                     std::to_string(stddev.size()));
+  }
+  ser::standardiseFrames(const_cast<float*>(values.data()), values.size() / coeffs, coeffs, mean.data(), stddev.data());
+  return info.Env().Undefined();
+}
+
+// mixRows(values, rows, partner, own, other, out): out row r = own * row r + other * row partner[r].
+Napi::Value MixRows(const Napi::CallbackInfo& info) {
+  const ser::Span<const float> values = requireFloat32(info, 0, "values");
+  const uint64_t rows = requireCount(info[1], "rows");
+  if (info.Length() <= 2 || !info[2].IsTypedArray() || info[2].As<Napi::TypedArray>().TypedArrayType() != napi_int32_array) {
+    throw InputError("partner must be an Int32Array");
+  }
+  auto partner = info[2].As<Napi::Int32Array>();
+  const double own = requireNumber(info[3], "own");
+  const double other = requireNumber(info[4], "other");
+  const ser::Span<float> out = requireOutputFloat32(info, 5, "out", values.size());
+  if (rows == 0 || values.size() % rows != 0) {
+    throw InputError("values hold " + std::to_string(values.size()) + " floats, not " + std::to_string(rows) + " rows of equal width");
+  }
+  if (partner.ElementLength() != rows) throw InputError("partner must name one row for each of the " + std::to_string(rows) + " rows");
+  for (std::size_t r = 0; r < rows; ++r) {
+    if (partner[r] < 0 || static_cast<uint64_t>(partner[r]) >= rows) throw InputError("partner[" + std::to_string(r) + "] is not a row");
+  }
+  const float* valuesEnd = values.data() + values.size();
+  const float* outEnd = out.data() + out.size();
+  if (values.size() > 0 && out.data() < valuesEnd && values.data() < outEnd) throw InputError("out must not overlap values");
+  ser::mixRows(values.data(), rows, values.size() / rows, partner.Data(), static_cast<float>(own), static_cast<float>(other), out.data());
+  return info.Env().Undefined();
+}
+
 // Exceptions of the engine become JS errors in the class methods, as guarded<> does for the functions.
 template <typename F>
 Napi::Value guardMethod(Napi::Env env, F&& body) {
@@ -536,6 +579,8 @@ void registerDspExports(Napi::Env env, Napi::Object exports) {
   exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
   exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
   exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));
+  exports.Set("standardiseFrames", Napi::Function::New<guarded<StandardiseFrames>>(env, "standardiseFrames"));
+  exports.Set("mixRows", Napi::Function::New<guarded<MixRows>>(env, "mixRows"));
   exports.Set("FeatureStream", FeatureStreamWrap::Define(env));
   exports.Set("AudioStream", AudioStreamWrap::Define(env));
   Napi::Object limits = Napi::Object::New(env);

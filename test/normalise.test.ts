@@ -55,6 +55,53 @@ test('moments: the accumulator equals a two-pass reference; a coefficient that n
   expect(() => accumulator.add(new Float32Array(coeffs + 1))).toThrow(/not whole frames/);
 });
 
+test('standardising and mixing in the addon give the bits of their JavaScript definitions; bad shapes are refused', () => {
+  // Values from a seeded generator across magnitudes (cepstra near zero, log energies near -100), with
+  // moments far from them, and a zero, a negative zero and a subnormal among them.
+  let state = 12345;
+  const next = () => (state = (state * 1103515245 + 12345) % 2147483648) / 2147483648;
+  const coeffs = 13;
+  const frames = 37;
+  const rows = 6;
+  const values = new Float32Array(rows * frames * coeffs).map(() => (next() - 0.5) * 10 ** Math.floor(next() * 8 - 3));
+  values.set([0, -0, 1e-42, 3.4e38, -123.456]);
+  const mean = new Float32Array(coeffs).map(() => (next() - 0.7) * 200);
+  const std = new Float32Array(coeffs).map(() => 1e-6 + next() * 30);
+  // The definitions the addon's loops replace.
+  const standardised = values.slice();
+  for (let offset = 0; offset < standardised.length; offset += coeffs) {
+    for (let c = 0; c < coeffs; c++) standardised[offset + c] = (standardised[offset + c] - mean[c]) / std[c];
+  }
+  const partner = Int32Array.from([3, 0, 5, 1, 1, 2]);
+  const lambda = 0.3172;
+  const own = Math.fround(lambda);
+  const other = Math.fround(1 - lambda);
+  const width = frames * coeffs;
+  const mixed = new Float32Array(standardised.length);
+  for (let r = 0; r < rows; r++) {
+    for (let i = 0; i < width; i++) mixed[r * width + i] = Math.fround(standardised[r * width + i] * own) + Math.fround(standardised[partner[r] * width + i] * other);
+  }
+
+  // One row at an offset inside a larger buffer, as the batch worker standardises them.
+  const batch = values.slice();
+  for (let r = 0; r < rows; r++) native.standardiseFrames(batch.subarray(r * width, (r + 1) * width), coeffs, mean, std);
+  expect(Buffer.from(batch.buffer).equals(Buffer.from(standardised.buffer))).toBe(true);
+  const out = new Float32Array(batch.length).fill(NaN);
+  native.mixRows(batch, rows, partner, own, other, out);
+  expect(Buffer.from(out.buffer).equals(Buffer.from(mixed.buffer))).toBe(true);
+
+  expect(() => native.standardiseFrames(new Float32Array(14), coeffs, mean, std)).toThrow(/not a whole number of frames/);
+  expect(() => native.standardiseFrames(new Float32Array(26), coeffs, mean.subarray(1), std)).toThrow(/mean and std must hold coeffs/);
+  expect(() => native.standardiseFrames(new Float32Array(26), 0, mean, std)).toThrow(/coeffs must be at least 1/);
+  expect(() => native.mixRows(batch, rows, Int32Array.from([0, 1, 2, 3, 4, 6]), own, other, out)).toThrow(/partner\[5\] is not a row/);
+  expect(() => native.mixRows(batch, rows, Int32Array.from([0, 1]), own, other, out)).toThrow(/one row for each/);
+  expect(() => native.mixRows(batch, rows, partner, own, other, new Float32Array(3))).toThrow(/must hold/);
+  expect(() => native.mixRows(batch, 5, partner, own, other, out)).toThrow(/not 5 rows of equal width/);
+  expect(() => native.mixRows(batch, rows, Array.from(partner) as unknown as Int32Array, own, other, out)).toThrow(/Int32Array/);
+  const shared = new Float32Array(batch.length + width);
+  expect(() => native.mixRows(shared.subarray(0, batch.length), rows, partner, own, other, shared.subarray(width))).toThrow(/overlap/);
+});
+
 describe('on a synthesised corpus with augmented copies', () => {
   const corpus = path.join(work, 'synth');
   const cache = path.join(work, 'cache');

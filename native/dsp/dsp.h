@@ -8,6 +8,7 @@
 #include "dsp/mel.h"
 #include "dsp/mfcc.h"
 #include "dsp/resample.h"
+#include "dsp/standardise.h"
 #include "dsp/stft.h"
 #include "dsp/stream.h"
 #include "dsp/wav.h"

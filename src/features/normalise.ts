@@ -1,6 +1,7 @@
 // Per-coefficient standardisation of feature rows (frames x coeffs): over the training rows (global),
 // over each speaker's own rows (speaker: cepstral mean and variance normalisation, which removes most
 // of what a voice adds to MFCCs), or over each row itself (utterance).
+import { native } from '../native';
 
 /** How rows are standardised before the model sees them (`ser train --normalize`). */
 export const NORMALISE_MODES = ['global', 'speaker', 'utterance'] as const;
@@ -101,12 +102,13 @@ export function momentsFor(norm: Normalisation, row: Float32Array, coeffs: numbe
   return own ?? rowMoments(row, coeffs);
 }
 
-/** Standardises a row of frames x coeffs in place: (value - mean) / std per coefficient. */
+/**
+ * Standardises a row of frames x coeffs in place: (value - mean) / std per coefficient, each value
+ * computed in double and rounded to float once (the addon's loop; the batch worker runs it for every
+ * training row, on a core the training steps share).
+ */
 export function standardiseRow(row: Float32Array, coeffs: number, moments: Moments): void {
-  const { mean, std } = moments;
-  for (let offset = 0; offset < row.length; offset += coeffs) {
-    for (let c = 0; c < coeffs; c++) row[offset + c] = (row[offset + c] - mean[c]) / std[c];
-  }
+  native.standardiseFrames(row, coeffs, moments.mean, moments.std);
 }
 
 /**

@@ -3,6 +3,7 @@
 // here: this runs in the batch worker (batch-worker.ts), off the thread that runs the training steps.
 import { epochSchedule, type BatchOptions, type BatchPlan, type Mixup } from '../data/epoch-order';
 import { ShardRows, type RowPlace, type ShardLayout } from '../data/rows';
+import { native } from '../native';
 import { maskRow, maskSeed, type SpecAugmentSpec } from '../augment/spec-augment';
 import { seededUniform } from '../augment/random';
 import { MomentAccumulator, standardiseRows, type Moments, type Normalisation } from '../features/normalise';
@@ -86,16 +87,12 @@ class RowSlots {
   }
 }
 
-/** Mixes a batch in place: row b becomes lambda * row b + (1 - lambda) * row partner[b] (float32 arithmetic). */
+/**
+ * Mixes a batch into `out`: row b becomes fround(lambda) * row b + fround(1 - lambda) * row partner[b],
+ * each product and the sum rounded to float (the addon's loop).
+ */
 export function mixRows(values: Float32Array, size: number, mixup: Mixup, out: Float32Array = new Float32Array(values.length)): Float32Array {
-  const width = values.length / size;
-  const a = Math.fround(mixup.lambda);
-  const b = Math.fround(1 - mixup.lambda);
-  for (let r = 0; r < size; r++) {
-    const own = r * width;
-    const other = mixup.partner[r] * width;
-    for (let i = 0; i < width; i++) out[own + i] = Math.fround(values[own + i] * a) + Math.fround(values[other + i] * b);
-  }
+  native.mixRows(values, size, mixup.partner, Math.fround(mixup.lambda), Math.fround(1 - mixup.lambda), out);
   return out;
 }
 
