@@ -43,6 +43,7 @@ const CANDIDATES: readonly Candidate[] = [
   { name: 'small-global-valuar', label: 'small preset, global normalisation, schedule on validation UAR', prepare: [], train: ['--model', 'small', '--normalize', 'global', '--monitor', 'val_uar'] },
   // Offline augmented copies (as the bundle bench prepares them): three times the training rows; validation and test score originals only.
   { name: 'small-global-aug2', label: 'small preset, global normalisation, 2 augmented copies (noise, shift, stretch, pitch, speed)', prepare: ['--augment', 'noise,shift,stretch,pitch,speed', '--copies', '2'], train: ['--model', 'small', '--normalize', 'global'] },
+  { name: 'small-global-aug2-seeds3', label: 'small preset, global normalisation, 2 augmented copies, 3 seeds', prepare: ['--augment', 'noise,shift,stretch,pitch,speed', '--copies', '2'], train: ['--model', 'small', '--normalize', 'global', '--seeds', '3'] },
 ];
 
 interface Args {
