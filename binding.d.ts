@@ -440,3 +440,19 @@ export interface TrainerStepInputs {
 /** One training step; loss is the batch's mean cross-entropy, hits the rows whose top class is the target's. */
 export function trainerStep(trainer: TrainerHandle, inputs: TrainerStepInputs): { loss: number; hits: number };
 export function trainerDispose(trainer: TrainerHandle): void;
+
+// --- the process's allocator settings (native/binding_memory.cc) ---
+
+/** What the module's allocator settings came to in this process (glibc on Linux; elsewhere all off). */
+export interface HeapAdvice {
+  /** glibc's trim and mmap thresholds were set (false where the user set their own glibc options). */
+  glibcTuned: boolean;
+  /** The huge page size the main heap's growth is marked with; 0 where it is not marked. */
+  hugePageBytes: number;
+  /** Bytes of heap growth the kernel accepted the huge-page advice for, and refused it for. */
+  advisedBytes: number;
+  refusedBytes: number;
+  /** errno of the last refusal (0 if none). */
+  lastRefusalErrno: number;
+}
+export function heapAdvice(): HeapAdvice;

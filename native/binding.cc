@@ -8,11 +8,23 @@
 
 namespace {
 
+Napi::Value HeapAdvice(const Napi::CallbackInfo& info) {
+  const binding::HeapAdviceRecord record = binding::heapAdviceRecord();
+  auto result = Napi::Object::New(info.Env());
+  result.Set("glibcTuned", record.glibcTuned);
+  result.Set("hugePageBytes", static_cast<double>(record.hugePageBytes));
+  result.Set("advisedBytes", static_cast<double>(record.advisedBytes));
+  result.Set("refusedBytes", static_cast<double>(record.refusedBytes));
+  result.Set("lastRefusalErrno", record.lastRefusalErrno);
+  return result;
+}
+
 Napi::Object Init(Napi::Env env, Napi::Object exports) {
   binding::tuneProcessMemory();
   binding::registerDspExports(env, exports);
   binding::registerNnExports(env, exports);
   binding::registerTrainerExports(env, exports);
+  exports.Set("heapAdvice", Napi::Function::New(env, HeapAdvice, "heapAdvice"));
   return exports;
 }
 

@@ -26,6 +26,7 @@
 #include "binding_memory.h"
 
 #include <atomic>
+#include <cerrno>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -56,6 +57,11 @@ constexpr int kTopPadBytes = 32 << 20;
 std::atomic<uintptr_t> markedHeapEnd{0};
 uintptr_t hugePageBytes = 0;
 std::mutex markMutex;
+// Guarded by markMutex.
+bool glibcTuned = false;
+unsigned long long advisedBytes = 0;
+unsigned long long refusedBytes = 0;
+int lastRefusalErrno = 0;
 
 bool userSetGlibcOptions() {
   const char* keep = std::getenv("SER_MALLOC_DEFAULTS");
@@ -102,6 +108,10 @@ void tuneProcessMemory() {
     if (userSetGlibcOptions()) return true;
     mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
     mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
+    {
+      std::lock_guard<std::mutex> lock(markMutex);
+      glibcTuned = true;
+    }
     const uintptr_t end = heapEnd();
     hugePageBytes = hugePagesOnRequest();
     if (hugePageBytes == 0 || end == 0 || strictOvercommit()) return true;
@@ -132,14 +142,32 @@ void adviseHeapGrowth() {
   if (wholeBlocksEnd <= from) return;
   // [from, wholeBlocksEnd) lies between the heap's end when the module loaded and its end now: heap
   // only. Advice only: it changes no contents, and a failure leaves the pages as they were.
-  madvise(reinterpret_cast<void*>(from), wholeBlocksEnd - from, MADV_HUGEPAGE);
+  const uintptr_t bytes = wholeBlocksEnd - from;
+  if (madvise(reinterpret_cast<void*>(from), bytes, MADV_HUGEPAGE) == 0) {
+    advisedBytes += bytes;
+  } else {
+    refusedBytes += bytes;
+    lastRefusalErrno = errno;
+  }
   markedHeapEnd.store(wholeBlocksEnd);
+}
+
+HeapAdviceRecord heapAdviceRecord() {
+  std::lock_guard<std::mutex> lock(markMutex);
+  HeapAdviceRecord record;
+  record.glibcTuned = glibcTuned;
+  record.hugePageBytes = markedHeapEnd.load() == 0 ? 0 : hugePageBytes;
+  record.advisedBytes = advisedBytes;
+  record.refusedBytes = refusedBytes;
+  record.lastRefusalErrno = lastRefusalErrno;
+  return record;
 }
 
 #else
 
 void tuneProcessMemory() {}
 void adviseHeapGrowth() {}
+HeapAdviceRecord heapAdviceRecord() { return {}; }
 
 #endif
 

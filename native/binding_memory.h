@@ -11,4 +11,16 @@ void tuneProcessMemory();
 // transparent huge pages, before anything has written to it. Cheap when the heap has not grown.
 void adviseHeapGrowth();
 
+// What the settings came to in this process, for tests and diagnostics: whether glibc's options were
+// set, the huge page size the heap's growth is marked with (0 where it is not), and how much of the heap
+// the kernel took the advice for, or refused it for (with the last refusal's errno).
+struct HeapAdviceRecord {
+  bool glibcTuned = false;
+  unsigned long long hugePageBytes = 0;
+  unsigned long long advisedBytes = 0;
+  unsigned long long refusedBytes = 0;
+  int lastRefusalErrno = 0;
+};
+HeapAdviceRecord heapAdviceRecord();
+
 }  // namespace binding

@@ -11,6 +11,7 @@ import * as path from 'path';
 
 import { ROOT as root, tempDir } from './helpers/paths';
 import { native } from '../src/native';
+import type { HeapAdvice } from '../binding';
 
 /** Whether the addon should mark the heap here: THP on request ('madvise' or 'always'), a readable huge
  * page size, and no strict commit limit (native/binding_memory.cc's conditions). */
@@ -23,14 +24,38 @@ function hugePagesOffered(): boolean {
     }
   };
   const setting = /\[(\w+)\]/.exec(read('/sys/kernel/mm/transparent_hugepage/enabled') ?? '')?.[1];
-  const pageBytes = Number(read('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size'));
-  return (setting === 'madvise' || setting === 'always') && pageBytes > 0 && read('/proc/sys/vm/overcommit_memory') !== '2';
+  return (setting === 'madvise' || setting === 'always') && hugePageSize() > 0 && read('/proc/sys/vm/overcommit_memory') !== '2';
 }
 
-/** In a fresh process (the compiled library, as the CLI tests use it): 400 clips' features kept alive (about 19 MB of results), then how many [heap]
- * mappings carry the huge-page flag. */
-function markedHeapMappings(env: NodeJS.ProcessEnv): number {
+/** The kernel's PMD huge page size (0 where it names none). */
+function hugePageSize(): number {
+  try {
+    return Number(fs.readFileSync('/sys/kernel/mm/transparent_hugepage/hpage_pmd_size', 'utf8').trim()) || 0;
+  } catch {
+    return 0;
+  }
+}
+
+interface HeapOutcome {
+  /** Bytes the [heap] mappings grew by from before the module loaded until the results were made. */
+  heapGrowthBytes: number;
+  /** [heap] mappings that carry the huge-page flag afterwards. */
+  markedMappings: number;
+  advice: HeapAdvice;
+}
+
+/** In a fresh process (the compiled library, as the CLI tests use it): 400 clips' features kept alive
+ * (about 19 MB of results); how much the main heap grew from before the module loaded, what the addon advised, and how many
+ * [heap] mappings carry the huge-page flag. */
+function heapOutcome(env: NodeJS.ProcessEnv): HeapOutcome {
   const script = `
+    const heapMappings = () => require('fs').readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+      .filter((m) => /^\\S+ \\S+ \\S+ \\S+ \\S+\\s+\\[heap\\]/.test(m));
+    const heapBytes = (mappings) => mappings.reduce((sum, m) => {
+      const [from, to] = m.split(' ')[0].split('-').map((hex) => parseInt(hex, 16));
+      return sum + (to - from);
+    }, 0);
+    const before = heapBytes(heapMappings());
     const { native } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'native'))});
     const { resolveFeatureConfig } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'features', 'config'))});
     const config = resolveFeatureConfig();
@@ -39,14 +64,17 @@ function markedHeapMappings(env: NodeJS.ProcessEnv): number {
     const kept = [];
     for (let i = 0; i < 400; i++) kept.push(native.wavToFeatures(wav, config).data);
     if (kept.some((d) => d.length !== 301 * 40)) throw new Error('unexpected feature size');
-    const smaps = require('fs').readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/);
-    const heap = smaps.filter((m) => /^\\S+ \\S+ \\S+ \\S+ \\S+\\s+\\[heap\\]/.test(m));
+    const heap = heapMappings();
     if (heap.length === 0) throw new Error('no [heap] mapping');
-    process.stdout.write(String(heap.filter((m) => /VmFlags:.*\\bhg\\b/.test(m)).length));
+    process.stdout.write(JSON.stringify({
+      heapGrowthBytes: heapBytes(heap) - before,
+      markedMappings: heap.filter((m) => /VmFlags:.*\\bhg\\b/.test(m)).length,
+      advice: native.heapAdvice(),
+    }));
   `;
   const run = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
-  return Number(run.stdout);
+  return JSON.parse(run.stdout) as HeapOutcome;
 }
 
 const plainEnv = (): NodeJS.ProcessEnv => {
@@ -56,14 +84,31 @@ const plainEnv = (): NodeJS.ProcessEnv => {
 };
 
 test('the main heap grows in huge pages where the kernel offers them on request', () => {
-  const marked = markedHeapMappings(plainEnv());
-  if (hugePagesOffered()) expect(marked).toBeGreaterThan(0);
-  else expect(marked).toBe(0);
+  const outcome = heapOutcome(plainEnv());
+  // For the CI log: what the kernel did with the advice on this host.
+  console.log(`heap advice: ${JSON.stringify(outcome)}`);
+  const { advice } = outcome;
+  expect(advice.glibcTuned).toBe(true);
+  if (!hugePagesOffered()) {
+    expect(advice.hugePageBytes).toBe(0);
+    expect(advice.advisedBytes + advice.refusedBytes).toBe(0);
+    expect(outcome.markedMappings).toBe(0);
+    return;
+  }
+  expect(advice.hugePageBytes).toBe(hugePageSize());
+  // Every whole huge page of the heap's growth is advised, less at most the block the heap ended in
+  // when the module loaded and the one it ends in now. Whether the kernel takes the advice is the
+  // kernel's business (a refusal leaves the pages as they were); where it took it, the flag is there.
+  expect(advice.advisedBytes + advice.refusedBytes).toBeGreaterThanOrEqual(outcome.heapGrowthBytes - 2 * advice.hugePageBytes);
+  if (advice.advisedBytes > 0) expect(outcome.markedMappings).toBeGreaterThan(0);
 });
 
 test('SER_MALLOC_DEFAULTS=1 and a user GLIBC_TUNABLES leave the heap unmarked', () => {
-  expect(markedHeapMappings({ ...plainEnv(), SER_MALLOC_DEFAULTS: '1' })).toBe(0);
-  expect(markedHeapMappings({ ...plainEnv(), GLIBC_TUNABLES: 'glibc.malloc.check=0' })).toBe(0);
+  for (const env of [{ ...plainEnv(), SER_MALLOC_DEFAULTS: '1' }, { ...plainEnv(), GLIBC_TUNABLES: 'glibc.malloc.check=0' }]) {
+    const outcome = heapOutcome(env);
+    expect(outcome.advice).toEqual({ glibcTuned: false, hugePageBytes: 0, advisedBytes: 0, refusedBytes: 0, lastRefusalErrno: 0 });
+    expect(outcome.markedMappings).toBe(0);
+  }
 });
 
 /** Peak RSS (MiB) of a fresh process that scores `clips` files one after another with
