@@ -23,8 +23,25 @@ function predictor(model: tf.LayersModel): (x: tf.Tensor) => tf.Tensor {
 }
 
 /**
+ * Probabilities [count, classes] of one batch of rows, standardised in place first (the rows are the
+ * caller's scratch). `speakers` as for predictFeatures.
+ */
+function predictBatchInPlace(
+  model: tf.LayersModel, rows: Float32Array, count: number, norm: Normalisation, frames: number, coeffs: number,
+  speakers?: readonly (string | undefined)[],
+): Float32Array {
+  standardiseRows(norm, rows, count, coeffs, speakers);
+  const predict = predictor(model);
+  const probabilities = tf.tidy(() => predict(batchTensors({ features: rows, labels: new Float32Array(count), size: count }, frames, coeffs).x));
+  const values = probabilities.dataSync() as Float32Array;
+  probabilities.dispose();
+  return values;
+}
+
+/**
  * Probabilities [rows, classes] of features [rows, frames, coeffs], predicted in batches. `speakers`
  * names each row's speaker for speaker normalisation (a row without one is standardised on its own).
+ * The caller's rows stay as they were.
  */
 export function predictFeatures(
   model: tf.LayersModel, features: Float32Array, rows: number, norm: Normalisation, frames: number, coeffs: number,
@@ -33,15 +50,13 @@ export function predictFeatures(
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(rows * classes);
   const rowSize = frames * coeffs;
-  const predict = predictor(model);
+  // One copy buffer for every batch (a fresh one a batch pays each new page's first touch again).
+  const scratch = new Float32Array(Math.min(batchSize, rows) * rowSize);
   for (let first = 0; first < rows; first += batchSize) {
     const size = Math.min(batchSize, rows - first);
-    // A copy: the caller's rows stay as they were.
-    const standardised = features.slice(first * rowSize, (first + size) * rowSize);
-    standardiseRows(norm, standardised, size, coeffs, speakers?.slice(first, first + size));
-    const probabilities = tf.tidy(() => predict(batchTensors({ features: standardised, labels: new Float32Array(size), size }, frames, coeffs).x));
-    out.set(probabilities.dataSync(), first * classes);
-    probabilities.dispose();
+    const batch = scratch.subarray(0, size * rowSize);
+    batch.set(features.subarray(first * rowSize, (first + size) * rowSize));
+    out.set(predictBatchInPlace(model, batch, size, norm, frames, coeffs, speakers?.slice(first, first + size)), first * classes);
   }
   return out;
 }
@@ -71,7 +86,7 @@ export function predictItems(
     const members = ordered.slice(first, first + batchSize);
     // Each row's moments are looked up by its speaker, or by the caller's key (enrolment).
     const keys = keyOf ? members.map(keyOf) : speakersOf(reader, members);
-    const probabilities = predictFeatures(model, reader.rows(members, rows), members.length, norm, frames, coeffs, batchSize, keys);
+    const probabilities = predictBatchInPlace(model, reader.rows(members, rows), members.length, norm, frames, coeffs, keys);
     members.forEach((item, b) => {
       for (const k of positions.get(item) as number[]) out.set(probabilities.subarray(b * classes, (b + 1) * classes), k * classes);
     });
