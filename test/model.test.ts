@@ -6,6 +6,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 import { AttentionPooling } from '../src/train/attention';
+import { modelFolders } from '../src/eval/model';
 import { loadModelFolder, saveModelFolder, type Preprocessing } from '../src/train/checkpoint';
 import { setDropoutStep, StepDropout } from '../src/train/dropout';
 import { buildModel, MODEL_PRESETS } from '../src/train/model';
@@ -116,4 +117,15 @@ test('step-seeded dropout: a new mask each step, the same mask for the same step
   expect(kept.length / first.length).toBeGreaterThan(0.4);
   expect(kept.length / first.length).toBeLessThan(0.6);
   expect(Array.from((layer.apply(x) as tf.Tensor).dataSync())).toEqual(Array.from(x.dataSync()));
+});
+
+test('a run is named by its folder, one fold folder (fold-N/, its model alone) or a model folder; anything else is refused by name', () => {
+  const fold = path.join(work, 'folders', 'fold-2');
+  fs.mkdirSync(path.join(fold, 'model'), { recursive: true });
+  fs.writeFileSync(path.join(fold, 'model', 'model.json'), '{}');
+  expect(modelFolders(fold)).toEqual([path.join(fold, 'model')]);
+  expect(modelFolders(path.join(fold, 'model'))).toEqual([path.join(fold, 'model')]);
+  const empty = path.join(work, 'folders', 'empty');
+  fs.mkdirSync(empty, { recursive: true });
+  expect(() => modelFolders(empty)).toThrow(`${empty}: neither a run folder (folds.json), a fold's folder (model/model.json) nor a model folder (model.json)`);
 });

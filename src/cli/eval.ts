@@ -93,7 +93,7 @@ interface PredictCliOptions {
 export function predictCommand(): Command {
   return new Command('predict')
     .description('predict the emotion of WAV files with a trained run (JSON lines: file, emotion, confidence, probabilities); --timeline for emotion over time')
-    .argument('<run>', 'run folder from ser train (or its model/ folder)')
+    .argument('<run>', 'run folder from ser train (or one of its fold-N/ or model/ folders)')
     .argument('<files...>', 'WAV files (- reads standard input)')
     .addOption(new Option('--backend <name>', 'TensorFlow.js backend').choices(['auto', ...BACKENDS]).default('auto'))
     .addOption(threadsOption())

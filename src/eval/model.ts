@@ -42,10 +42,16 @@ export interface LoadModelOptions {
   threads?: number;
 }
 
-/** The model folders of a run (one per fold), or the folder itself when it is a model folder. */
+/**
+ * The model folders of a run (one per fold), the folder itself when it is a model folder, or the model
+ * folder of one fold's folder (a run's fold-N/, to use that fold alone).
+ */
 export function modelFolders(run: string): string[] {
   if (fs.existsSync(path.join(run, MODEL_JSON))) return [run];
-  if (!fs.existsSync(path.join(run, 'folds.json'))) throw new InputFileError(run, `neither a run folder (folds.json) nor a model folder (${MODEL_JSON})`);
+  if (!fs.existsSync(path.join(run, 'folds.json'))) {
+    if (fs.existsSync(path.join(run, 'model', MODEL_JSON))) return [path.join(run, 'model')];
+    throw new InputFileError(run, `neither a run folder (folds.json), a fold's folder (model/${MODEL_JSON}) nor a model folder (${MODEL_JSON})`);
+  }
   const folders = runMembers(readRunConfig(run).settings, readFolds(run)).map((m) => path.join(run, m.dir, 'model'));
   const missing = folders.filter((f) => !fs.existsSync(path.join(f, MODEL_JSON)));
   if (missing.length > 0) throw new InputFileError(run, `no trained model in ${missing.join(', ')} (has training finished an epoch?)`);
