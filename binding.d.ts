@@ -170,15 +170,17 @@ export function melFilterbank(options: MelOptions): Matrix;
 export function rfft(frames: Float32Array, nFft: number, output?: Float32Array): Float32Array;
 
 // --- feature rows made ready for a model (native/dsp/standardise.cc): the bits of the JavaScript
-// definitions in the comments, each value computed in double and rounded to float once. ---
+// definitions in the comments. ---
 /**
  * In place, frame by frame (values: frames x coeffs): v = (v - mean[c]) / std[c]. Throws when values
  * are not whole frames or mean/std do not hold coeffs floats.
  */
 export function standardiseFrames(values: Float32Array, coeffs: number, mean: Float32Array, std: Float32Array): void;
 /**
- * Mixup: out row r = fround(own * row r) + fround(other * row partner[r]), values holding `rows` rows
- * of equal width. out has values' length and must not overlap it; every partner is a row index.
+ * Mixup: out row r = fround(own * row r) + fround(other * row partner[r]) (rounded to float), values
+ * holding `rows` rows of equal width; own and other are taken as floats (pass Math.fround of them;
+ * beyond float's range throws). out has values' length and must not overlap it; every partner is a row
+ * index.
  */
 export function mixRows(values: Float32Array, rows: number, partner: Int32Array, own: number, other: number, out: Float32Array): void;
 
@@ -443,10 +445,13 @@ export function trainerDispose(trainer: TrainerHandle): void;
 
 // --- the process's allocator settings (native/binding_memory.cc) ---
 
-/** What the module's allocator settings came to in this process (glibc on Linux; elsewhere all off). */
+/** What the module's allocator settings came to in this process (glibc on Linux; elsewhere all off).
+ * Growth not yet advised is advised first, so the record describes the heap as it is at the call. */
 export interface HeapAdvice {
   /** glibc's trim and mmap thresholds were set (false where the user set their own glibc options). */
   glibcTuned: boolean;
+  /** How far the main heap (glibc's brk heap) has grown since the module loaded. */
+  heapGrowthBytes: number;
   /** The huge page size the main heap's growth is marked with; 0 where it is not marked. */
   hugePageBytes: number;
   /** Bytes of heap growth the kernel accepted the huge-page advice for, and refused it for. */

@@ -12,6 +12,7 @@ Napi::Value HeapAdvice(const Napi::CallbackInfo& info) {
   const binding::HeapAdviceRecord record = binding::heapAdviceRecord();
   auto result = Napi::Object::New(info.Env());
   result.Set("glibcTuned", record.glibcTuned);
+  result.Set("heapGrowthBytes", static_cast<double>(record.heapGrowthBytes));
   result.Set("hugePageBytes", static_cast<double>(record.hugePageBytes));
   result.Set("advisedBytes", static_cast<double>(record.advisedBytes));
   result.Set("refusedBytes", static_cast<double>(record.refusedBytes));

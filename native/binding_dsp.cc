@@ -364,13 +364,20 @@ Napi::Value MixRows(const Napi::CallbackInfo& info) {
     throw InputError("values hold " + std::to_string(values.size()) + " floats, not " + std::to_string(rows) + " rows of equal width");
   }
   if (partner.ElementLength() != rows) throw InputError("partner must name one row for each of the " + std::to_string(rows) + " rows");
+  // Checked on a copy: partner may share memory with out (or another thread's), and a check of the
+  // caller's array would not hold once the first row is written.
+  std::vector<int32_t> partnerRows(partner.Data(), partner.Data() + rows);
   for (std::size_t r = 0; r < rows; ++r) {
-    if (partner[r] < 0 || static_cast<uint64_t>(partner[r]) >= rows) throw InputError("partner[" + std::to_string(r) + "] is not a row");
+    if (partnerRows[r] < 0 || static_cast<uint64_t>(partnerRows[r]) >= rows) throw InputError("partner[" + std::to_string(r) + "] is not a row");
   }
+  // Taken as floats (the JavaScript passes Math.fround of its weights); a double beyond float's range
+  // has no float to convert to.
+  constexpr double kFloatMax = 3.4028234663852886e38;
+  if (!(std::fabs(own) <= kFloatMax) || !(std::fabs(other) <= kFloatMax)) throw InputError("own and other must be finite floats");
   const float* valuesEnd = values.data() + values.size();
   const float* outEnd = out.data() + out.size();
   if (values.size() > 0 && out.data() < valuesEnd && values.data() < outEnd) throw InputError("out must not overlap values");
-  ser::mixRows(values.data(), rows, values.size() / rows, partner.Data(), static_cast<float>(own), static_cast<float>(other), out.data());
+  ser::mixRows(values.data(), rows, values.size() / rows, partnerRows.data(), static_cast<float>(own), static_cast<float>(other), out.data());
   return info.Env().Undefined();
 }
 

@@ -57,6 +57,8 @@ constexpr int kTopPadBytes = 32 << 20;
 std::atomic<uintptr_t> markedHeapEnd{0};
 uintptr_t hugePageBytes = 0;
 std::mutex markMutex;
+// The heap's end when the module loaded (0 where there is none).
+std::atomic<uintptr_t> heapEndAtLoad{0};
 // Guarded by markMutex.
 bool glibcTuned = false;
 unsigned long long advisedBytes = 0;
@@ -105,6 +107,7 @@ uintptr_t heapEnd() {
 
 void tuneProcessMemory() {
   static const bool done = [] {
+    heapEndAtLoad.store(heapEnd());
     if (userSetGlibcOptions()) return true;
     mallopt(M_MMAP_THRESHOLD, kMmapThresholdBytes);
     mallopt(M_TRIM_THRESHOLD, kTrimThresholdBytes);
@@ -153,8 +156,13 @@ void adviseHeapGrowth() {
 }
 
 HeapAdviceRecord heapAdviceRecord() {
+  // Growth since the last result is advised first, so the record covers the heap as it is now.
+  adviseHeapGrowth();
   std::lock_guard<std::mutex> lock(markMutex);
   HeapAdviceRecord record;
+  const uintptr_t atLoad = heapEndAtLoad.load();
+  const uintptr_t now = heapEnd();
+  record.heapGrowthBytes = atLoad != 0 && now > atLoad ? now - atLoad : 0;
   record.glibcTuned = glibcTuned;
   record.hugePageBytes = markedHeapEnd.load() == 0 ? 0 : hugePageBytes;
   record.advisedBytes = advisedBytes;

@@ -11,11 +11,13 @@ void tuneProcessMemory();
 // transparent huge pages, before anything has written to it. Cheap when the heap has not grown.
 void adviseHeapGrowth();
 
-// What the settings came to in this process, for tests and diagnostics: whether glibc's options were
-// set, the huge page size the heap's growth is marked with (0 where it is not), and how much of the heap
-// the kernel took the advice for, or refused it for (with the last refusal's errno).
+// What the settings came to in this process, for tests and diagnostics (any growth not yet advised is
+// advised first): whether glibc's options were set, how far the main heap has grown since the module
+// loaded, the huge page size its growth is marked with (0 where it is not), and how much of it the
+// kernel took the advice for, or refused it for (with the last refusal's errno).
 struct HeapAdviceRecord {
   bool glibcTuned = false;
+  unsigned long long heapGrowthBytes = 0;
   unsigned long long hugePageBytes = 0;
   unsigned long long advisedBytes = 0;
   unsigned long long refusedBytes = 0;

@@ -90,6 +90,8 @@ test('rows read through a staging buffer, into a caller\'s buffer or chunk by ch
   expect(staged.subarray(reader.rowSize)).toEqual(direct);
   expect(() => rows.readRunStaged(1, 0, shardRows, staged, 0, new Float32Array(reader.rowSize - 1))).toThrow(/holds no whole row/);
   expect(() => rows.readRunStaged(1, 0, shardRows, staged, 2 * reader.rowSize, new Float32Array(reader.rowSize))).toThrow(/overrun/);
+  expect(() => rows.readRunStaged(1, 0, -1, staged, 0, new Float32Array(reader.rowSize))).toThrow(/outside shard 1/);
+  expect(() => rows.readRunStaged(1, 1, shardRows, staged, 0, new Float32Array(reader.rowSize))).toThrow(/outside shard 1/);
   rows.close();
 
   const items = [7, 0, 12, 3, 21];

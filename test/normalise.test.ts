@@ -100,6 +100,15 @@ test('standardising and mixing in the addon give the bits of their JavaScript de
   expect(() => native.mixRows(batch, rows, Array.from(partner) as unknown as Int32Array, own, other, out)).toThrow(/Int32Array/);
   const shared = new Float32Array(batch.length + width);
   expect(() => native.mixRows(shared.subarray(0, batch.length), rows, partner, own, other, shared.subarray(width))).toThrow(/overlap/);
+  expect(() => native.mixRows(batch, rows, partner, 1e39, other, out)).toThrow(/finite floats/);
+  expect(() => native.mixRows(batch, rows, partner, own, NaN, out)).toThrow(/other must be finite/);
+  // partner sharing out's memory: the rows written do not change which rows are read (checked on a copy).
+  const both = new ArrayBuffer(batch.byteLength + rows * 4);
+  const partnerInOut = new Int32Array(both, 0, rows);
+  partnerInOut.set(partner);
+  const outAfter = new Float32Array(both, 0, batch.length);
+  native.mixRows(batch, rows, partnerInOut, own, other, outAfter);
+  expect(Buffer.from(both, 0, batch.byteLength).equals(Buffer.from(mixed.buffer))).toBe(true);
 });
 
 describe('on a synthesised corpus with augmented copies', () => {

@@ -2,12 +2,12 @@
 // gives transparent huge pages on request, the main heap's growth is marked for them (the `hg` flag of
 // /proc/<pid>/smaps) as results are allocated, so a fresh process's results fault in 2 MiB at a time;
 // SER_MALLOC_DEFAULTS=1 or the user's own glibc settings leave the heap as glibc made it. What is
-// checked is what the addon asks for: the advice covers the heap's growth (native.heapAdvice() says how
-// much the kernel took and refused), and where the kernel took it the flag shows. Whether the kernel
-// then finds free huge pages depends on the machine, so the faults are not checked. On one CI host
-// (at 405d3e5) no [heap] mapping carried the flag; the test now logs the record. And a process scoring
-// clip files one after another keeps its memory bounded (each file's native stream is released when it
-// is done).
+// checked is what the addon asks for: native.heapAdvice() says how far the heap grew since the module
+// loaded and how much of that growth the kernel took the advice for or refused, and where it took it
+// the flag must show. Whether the kernel then finds free huge pages depends on the machine, so the
+// faults are not checked. (On one CI host, at 405d3e5, no [heap] mapping carried the flag; the test
+// now logs the record.) And a process scoring clip files one after another keeps its memory bounded
+// (each file's native stream is released when it is done).
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -40,25 +40,17 @@ function hugePageSize(): number {
 }
 
 interface HeapOutcome {
-  /** Bytes the [heap] mappings grew by from before the module loaded until the results were made. */
-  heapGrowthBytes: number;
-  /** [heap] mappings that carry the huge-page flag afterwards. */
-  markedMappings: number;
+  /** The record once the results are made, and again after /proc/self/smaps was read. */
   advice: HeapAdvice;
+  adviceAfterRead: HeapAdvice;
+  /** [heap] mappings that carry the huge-page flag (read between the two records). */
+  markedMappings: number;
 }
 
 /** In a fresh process (the compiled library, as the CLI tests use it): 400 clips' features kept alive
- * (about 19 MB of results); how much the main heap grew from before the module loaded, what the addon advised, and how many
- * [heap] mappings carry the huge-page flag. */
+ * (about 19 MB of results), then what the addon advised and how many [heap] mappings carry the flag. */
 function heapOutcome(env: NodeJS.ProcessEnv): HeapOutcome {
   const script = `
-    const heapMappings = () => require('fs').readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)
-      .filter((m) => /^\\S+ \\S+ \\S+ \\S+ \\S+\\s+\\[heap\\]/.test(m));
-    const heapBytes = (mappings) => mappings.reduce((sum, m) => {
-      const [from, to] = m.split(' ')[0].split('-').map((hex) => parseInt(hex, 16));
-      return sum + (to - from);
-    }, 0);
-    const before = heapBytes(heapMappings());
     const { native } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'native'))});
     const { resolveFeatureConfig } = require(${JSON.stringify(path.join(root, 'dist', 'src', 'features', 'config'))});
     const config = resolveFeatureConfig();
@@ -67,17 +59,22 @@ function heapOutcome(env: NodeJS.ProcessEnv): HeapOutcome {
     const kept = [];
     for (let i = 0; i < 400; i++) kept.push(native.wavToFeatures(wav, config).data);
     if (kept.some((d) => d.length !== 301 * 40)) throw new Error('unexpected feature size');
-    const heap = heapMappings();
+    const advice = native.heapAdvice();
+    const heap = require('fs').readFileSync('/proc/self/smaps', 'utf8').split(/\\n(?=[0-9a-f]+-[0-9a-f]+ )/)
+      .filter((m) => /^\\S+ \\S+ \\S+ \\S+ \\S+\\s+\\[heap\\]/.test(m));
     if (heap.length === 0) throw new Error('no [heap] mapping');
-    process.stdout.write(JSON.stringify({
-      heapGrowthBytes: heapBytes(heap) - before,
-      markedMappings: heap.filter((m) => /VmFlags:.*\\bhg\\b/.test(m)).length,
-      advice: native.heapAdvice(),
-    }));
+    const markedMappings = heap.filter((m) => /VmFlags:.*\\bhg\\b/.test(m)).length;
+    process.stdout.write(JSON.stringify({ advice, adviceAfterRead: native.heapAdvice(), markedMappings }));
   `;
   const run = spawnSync(process.execPath, ['-e', script], { env, encoding: 'utf8' });
   if (run.status !== 0) throw new Error(`child failed: ${run.stderr}`);
   return JSON.parse(run.stdout) as HeapOutcome;
+}
+
+/** Whether this Node runs on glibc (the addon's settings are glibc's; elsewhere it leaves malloc alone). */
+function onGlibc(): boolean {
+  const report = process.report?.getReport() as { header?: { glibcVersionRuntime?: string } } | undefined;
+  return Boolean(report?.header?.glibcVersionRuntime);
 }
 
 const plainEnv = (): NodeJS.ProcessEnv => {
@@ -86,30 +83,32 @@ const plainEnv = (): NodeJS.ProcessEnv => {
   return env;
 };
 
-test('the main heap grows in huge pages where the kernel offers them on request', () => {
+test('every whole huge page the main heap grows by after the module loads is advised for huge pages, where the kernel offers them on request', () => {
   const outcome = heapOutcome(plainEnv());
-  // For the CI log: what the kernel did with the advice on this host.
+  // For the CI log: what the heap and the kernel did on this host.
   console.log(`heap advice: ${JSON.stringify(outcome)}`);
-  const { advice } = outcome;
-  expect(advice.glibcTuned).toBe(true);
-  if (!hugePagesOffered()) {
-    expect(advice.hugePageBytes).toBe(0);
-    expect(advice.advisedBytes + advice.refusedBytes).toBe(0);
+  const { advice, adviceAfterRead: now } = outcome;
+  expect(advice.glibcTuned).toBe(onGlibc());
+  if (!onGlibc() || !hugePagesOffered()) {
+    expect(now).toMatchObject({ hugePageBytes: 0, advisedBytes: 0, refusedBytes: 0 });
     expect(outcome.markedMappings).toBe(0);
     return;
   }
-  expect(advice.hugePageBytes).toBe(hugePageSize());
-  // Every whole huge page of the heap's growth is advised, less at most the block the heap ended in
-  // when the module loaded and the one it ends in now. Whether the kernel takes the advice is the
-  // kernel's business (a refusal leaves the pages as they were); where it took it, the flag is there.
-  expect(advice.advisedBytes + advice.refusedBytes).toBeGreaterThanOrEqual(outcome.heapGrowthBytes - 2 * advice.hugePageBytes);
+  expect(now.hugePageBytes).toBe(hugePageSize());
+  // The marked range runs from the first block boundary after the heap's end at load to the last one
+  // before its end now: all of the growth but the two partial blocks at its ends. On these hosts the
+  // 19 MB of results grow the brk heap by the 32 MiB pad at least once. Growth itself is not asserted:
+  // where glibc cannot extend its brk heap it maps memory elsewhere, which the addon leaves alone.
+  expect(now.advisedBytes + now.refusedBytes).toBeGreaterThanOrEqual(now.heapGrowthBytes - 2 * now.hugePageBytes);
+  // Whether the kernel takes the advice is the kernel's business (a refusal leaves the pages as they
+  // were); where it took it, /proc/self/smaps shows the flag.
   if (advice.advisedBytes > 0) expect(outcome.markedMappings).toBeGreaterThan(0);
 });
 
 test('SER_MALLOC_DEFAULTS=1 and a user GLIBC_TUNABLES leave the heap unmarked', () => {
   for (const env of [{ ...plainEnv(), SER_MALLOC_DEFAULTS: '1' }, { ...plainEnv(), GLIBC_TUNABLES: 'glibc.malloc.check=0' }]) {
     const outcome = heapOutcome(env);
-    expect(outcome.advice).toEqual({ glibcTuned: false, hugePageBytes: 0, advisedBytes: 0, refusedBytes: 0, lastRefusalErrno: 0 });
+    expect(outcome.adviceAfterRead).toMatchObject({ glibcTuned: false, hugePageBytes: 0, advisedBytes: 0, refusedBytes: 0, lastRefusalErrno: 0 });
     expect(outcome.markedMappings).toBe(0);
   }
 });

@@ -118,6 +118,8 @@ export class ShardRows {
   readRunStaged(shard: number, row: number, count: number, into: Float32Array, at: number, staging: Float32Array): void {
     const stagingRows = Math.floor(staging.length / this.rowSize);
     if (stagingRows < 1) throw new Error(`the staging buffer holds no whole row (${staging.length} values, rows of ${this.rowSize})`);
+    const info = this.layout.shards[shard];
+    if (row < 0 || count < 0 || row + count > info.rows) throw new Error(`${this.layout.dir}: rows ${row}..${row + count} outside shard ${shard} of ${info.rows} rows`);
     if (at < 0 || at + count * this.rowSize > into.length) throw new Error(`reading ${count} rows would overrun the destination`);
     for (let done = 0; done < count; done += stagingRows) {
       const rows = Math.min(stagingRows, count - done);

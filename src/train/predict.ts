@@ -50,6 +50,7 @@ export function predictFeatures(
   const classes = (model.outputs[0].shape[1] ?? 0) as number;
   const out = new Float32Array(rows * classes);
   const rowSize = frames * coeffs;
+  if (features.length < rows * rowSize) throw new Error(`${features.length} feature values hold fewer than ${rows} rows of ${frames} x ${coeffs}`);
   // One copy buffer for every batch (a fresh one a batch pays each new page's first touch again).
   const scratch = new Float32Array(Math.min(batchSize, rows) * rowSize);
   for (let first = 0; first < rows; first += batchSize) {
