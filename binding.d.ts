@@ -101,6 +101,13 @@ export function clipRowInto(
 ): ClipRowResult;
 /** decodeWav + resample to config.sampleRate + computeFeatures in one call. */
 export function wavToFeatures(bytes: Uint8Array | ArrayBuffer, config: NativeFeatureConfig): WavFeatures;
+/**
+ * wavToFeatures of a WAV file of at most maxBytes, read and computed on libuv's thread pool (N-API
+ * async work); null for a longer file or one that is not a regular file (stream it instead). Rejects
+ * with an Error whose message says what is wrong ('no such file', 'is a directory', a WAV error); the
+ * caller names the file.
+ */
+export function wavFileToFeatures(path: string, config: NativeFeatureConfig, maxBytes: number): Promise<WavFeatures | null>;
 
 export interface FeatureStreamInfo {
   /** Whether the WAV header has been read (the fields below are null until then). */

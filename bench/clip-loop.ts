@@ -8,9 +8,9 @@
 //   row:   native.clipRowInto into one reused row, as prepare's workers fill a shard's rows.
 //   array: native.wavToFeatures, a new Float32Array a clip, as extractFeatures returns it.
 //   async: await extractFeatures(file) a clip, what a server keeping its event loop free calls: a
-//          worker of the library's pool reads each file (whole when it fits in one read block, as a
-//          clip does; a longer file streams) and sends its matrix back (the pool is started by one
-//          untimed call first).
+//          file that fits in one read block (a clip) is read and computed as the addon's async work on
+//          libuv's thread pool and its matrix copied into a new array on this thread (a longer file
+//          streams in a worker of the library's pool); one untimed call first.
 // With warm-up passes, the loop first runs over the folder that many times untimed: a process that has
 // already scored thousands of clips (a server) reuses the memory V8 has collected, where a fresh one
 // takes a page fault for each new page of its results.

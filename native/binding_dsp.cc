@@ -1,6 +1,11 @@
 // The audio engine's exports: WAV, resampling, features, FFT and augmentation.
 #include <napi.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cmath>
 #include <cstring>
 #include <memory>
@@ -187,6 +192,143 @@ Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
   result.Set("sourceSampleRate", Napi::Number::New(env, header.info.sampleRate));
   result.Set("seconds", Napi::Number::New(env, static_cast<double>(header.info.frames) / header.info.sampleRate));
   return result;
+}
+
+// wavFileToFeatures(path, config, maxBytes): a promise of wavToFeatures' result for a WAV file of at
+// most maxBytes, read and computed on libuv's thread pool as N-API async work; null for a longer file
+// (the caller streams it instead). A clip through a worker thread of the library's pool cost a
+// message each way (about 90-110 us a clip on these hosts, more than half its features' time); here
+// the caller's thread only copies the result into its array, on the main heap (huge-page advice).
+class WavFileFeaturesWork : public Napi::AsyncWorker {
+ public:
+  WavFileFeaturesWork(Napi::Env env, std::string path, const ser::FeatureConfig& config, uint64_t maxBytes)
+      : Napi::AsyncWorker(env, "wavFileToFeatures"),
+        deferred_(Napi::Promise::Deferred::New(env)),
+        path_(std::move(path)),
+        config_(config),
+        maxBytes_(maxBytes) {}
+
+  Napi::Promise promise() const { return deferred_.Promise(); }
+
+ protected:
+  void Execute() override {
+    try {
+      // The file's bytes in a buffer this pool thread keeps (no fresh pages a clip).
+      thread_local std::vector<uint8_t> bytes;
+      if (!readWhole(bytes)) return;
+      const ser::Span<const uint8_t> wav(bytes.data(), length_);
+      ser::WavHeader header;
+      ser::parseWavHeader(wav, true, header);
+      std::vector<float> decodedOwn, resampledOwn;
+      const ser::Span<const float> samples = samplesAtConfigRate(wav, header, config_, decodedOwn, resampledOwn);
+      ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config_);
+      frames_ = ser::featureFrames(samples.size(), config_);
+      coeffs_ = ser::featureCoeffs(config_);
+      const uint64_t count = static_cast<uint64_t>(frames_) * coeffs_;
+      if (count > kMaxOutputFloats) throw InputError("the features would need " + std::to_string(count) + " floats, more than the limit");
+      features_.resize(static_cast<std::size_t>(count));
+      extractor.compute(samples, ser::Span<float>(features_.data(), features_.size()));
+      sourceSampleRate_ = header.info.sampleRate;
+      seconds_ = static_cast<double>(header.info.frames) / header.info.sampleRate;
+    } catch (const std::bad_alloc&) {
+      SetError("out of memory");
+    } catch (const std::exception& error) {
+      SetError(error.what());
+    }
+  }
+
+  void OnOK() override {
+    Napi::Env env = Env();
+    try {
+      if (tooLong_) {
+        deferred_.Resolve(env.Null());
+        return;
+      }
+      auto data = newFloat32ArrayForWriting(env, features_.size(), "the features");
+      if (!features_.empty()) std::memcpy(data.Data(), features_.data(), features_.size() * sizeof(float));
+      Napi::Object result = featureResult(env, data, frames_, coeffs_);
+      result.Set("sourceSampleRate", Napi::Number::New(env, sourceSampleRate_));
+      result.Set("seconds", Napi::Number::New(env, seconds_));
+      deferred_.Resolve(result);
+    } catch (const Napi::Error& error) {
+      deferred_.Reject(error.Value());
+    } catch (const std::exception& error) {
+      deferred_.Reject(Napi::Error::New(env, error.what()).Value());
+    }
+  }
+
+  void OnError(const Napi::Error& error) override { deferred_.Reject(error.Value()); }
+
+ private:
+  // The whole file into `bytes` (length_ of them); false, with tooLong_ set, for a file over maxBytes_.
+  // Failures are errors naming what went wrong (the caller names the file).
+  bool readWhole(std::vector<uint8_t>& bytes) {
+    // Looked at before it is opened: opening a named pipe would wait for its writer, and the stream
+    // that reads it instead must be its only reader.
+    struct stat named;
+    if (::stat(path_.c_str(), &named) != 0) throw InputError(errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
+    if (S_ISDIR(named.st_mode)) throw InputError("is a directory");
+    if (!S_ISREG(named.st_mode) || static_cast<uint64_t>(named.st_size) > maxBytes_) {
+      tooLong_ = true;
+      return false;
+    }
+    // O_NONBLOCK: should the path have become a pipe since, the open does not wait (and fstat sends it on).
+    const int fd = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (fd < 0) throw InputError(errno == ENOENT ? "no such file" : std::string("cannot open: ") + std::strerror(errno));
+    struct Closer {
+      int fd;
+      ~Closer() { ::close(fd); }
+    } closer{fd};
+    struct stat info;
+    if (::fstat(fd, &info) != 0) throw InputError(std::string("cannot read: ") + std::strerror(errno));
+    if (S_ISDIR(info.st_mode)) throw InputError("is a directory");
+    // A file that is not a regular one (a pipe, a device) has no size to trust: the stream reads it.
+    if (!S_ISREG(info.st_mode) || static_cast<uint64_t>(info.st_size) > maxBytes_) {
+      tooLong_ = true;
+      return false;
+    }
+    // One byte more than the size, to see a file that grew since fstat.
+    const std::size_t want = static_cast<std::size_t>(info.st_size) + 1;
+    if (bytes.size() < want) bytes.resize(want);
+    std::size_t done = 0;
+    while (done < want) {
+      const ssize_t got = ::read(fd, bytes.data() + done, want - done);
+      if (got < 0 && errno == EINTR) continue;
+      if (got < 0) throw InputError(std::string("cannot read: ") + std::strerror(errno));
+      if (got == 0) break;
+      done += static_cast<std::size_t>(got);
+    }
+    if (done > maxBytes_) {
+      tooLong_ = true;
+      return false;
+    }
+    length_ = done;
+    return true;
+  }
+
+  Napi::Promise::Deferred deferred_;
+  std::string path_;
+  ser::FeatureConfig config_;
+  uint64_t maxBytes_;
+  bool tooLong_ = false;
+  std::size_t length_ = 0;
+  std::vector<float> features_;
+  std::size_t frames_ = 0, coeffs_ = 0;
+  uint32_t sourceSampleRate_ = 0;
+  double seconds_ = 0;
+};
+
+Napi::Value WavFileToFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::string path = requireString(info.Length() > 0 ? info[0] : env.Undefined(), "path");
+  if (path.empty() || path.find('\0') != std::string::npos) throw InputError("path must be a file name");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  const uint64_t maxBytes = requireCount(info.Length() > 2 ? info[2] : env.Undefined(), "maxBytes");
+  if (maxBytes > (uint64_t{1} << 30)) throw InputError("maxBytes must be at most 1 GiB");
+  auto* work = new WavFileFeaturesWork(env, path, config, maxBytes);  // N-API deletes it when done
+  Napi::Promise promise = work->promise();
+  work->Queue();
+  return promise;
 }
 
 // One cache row from WAV bytes, as prepare's workers write it: the clip at config.sampleRate, cropped
@@ -584,6 +726,7 @@ void registerDspExports(Napi::Env env, Napi::Object exports) {
   exports.Set("computeFeatures", Napi::Function::New<guarded<ComputeFeatures>>(env, "computeFeatures"));
   exports.Set("clipRowInto", Napi::Function::New<guarded<ClipRowInto>>(env, "clipRowInto"));
   exports.Set("wavToFeatures", Napi::Function::New<guarded<WavToFeatures>>(env, "wavToFeatures"));
+  exports.Set("wavFileToFeatures", Napi::Function::New<guarded<WavFileToFeatures>>(env, "wavFileToFeatures"));
   exports.Set("melFilterbank", Napi::Function::New<guarded<MelFilterbank>>(env, "melFilterbank"));
   exports.Set("rfft", Napi::Function::New<guarded<Rfft>>(env, "rfft"));
   exports.Set("standardiseFrames", Napi::Function::New<guarded<StandardiseFrames>>(env, "standardiseFrames"));

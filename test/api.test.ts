@@ -12,6 +12,7 @@ import {
 import { applyAugmentPlan } from '../src/augment/spec';
 import { planFromEffects } from '../src/clips/augment';
 import { native } from '../src/native';
+import { resolveFeatureConfig } from '../src/features/config';
 import { synthesizeCorpus } from '../src/synth/corpus';
 import { readManifest } from '../src/data/cache';
 import { readNpy } from '../src/io/npy';
@@ -94,6 +95,36 @@ describe('features and augmentation', () => {
       expect((error as InputFileError).message).toContain(file);
       expect((error as InputFileError).message).toMatch(/truncated/);
     }
+  });
+
+  test('clip files go through the addon\'s async work: 24 at once equal the synchronous path; a longer file, a directory and a pipe are sent elsewhere', async () => {
+    // Files of different lengths and rates at once on libuv's threads (each with its own caches).
+    const files = Array.from({ length: 24 }, (_, k) => {
+      const rate = [48000, 44100, 16000, 22050][k % 4];
+      const samples = new Float32Array(Math.round((0.5 + 0.1 * k) * rate)).map((_, i) => 0.3 * Math.sin(i * (0.01 + 0.002 * k)) + 0.01 * Math.sin(i * 1.3));
+      const file = path.join(work, `many-${k}.wav`);
+      fs.writeFileSync(file, native.encodeWav16(samples, rate));
+      return file;
+    });
+    const got = await Promise.all(files.map((file) => extractFeatures(file)));
+    got.forEach((features, k) => {
+      const expected = extractFeaturesSync(new Uint8Array(fs.readFileSync(files[k])));
+      expect([features.frames, features.sourceSampleRate, features.seconds]).toEqual([expected.frames, expected.sourceSampleRate, expected.seconds]);
+      expect(Buffer.from(features.data.buffer, features.data.byteOffset, features.data.byteLength).equals(Buffer.from(expected.data.buffer, expected.data.byteOffset, expected.data.byteLength))).toBe(true);
+    });
+    const config = resolveFeatureConfig();
+    const size = fs.statSync(files[0]).size;
+    await expect(native.wavFileToFeatures(files[0], config, size - 1)).resolves.toBeNull();
+    await expect(native.wavFileToFeatures(files[0], config, size)).resolves.toMatchObject({ frames: got[0].frames });
+    await expect(native.wavFileToFeatures(work, config, 1 << 20)).rejects.toThrow('is a directory');
+    await expect(native.wavFileToFeatures(path.join(work, 'nothing.wav'), config, 1 << 20)).rejects.toThrow('no such file');
+    expect(() => native.wavFileToFeatures('', config, 1 << 20)).toThrow(/path must be a file name/);
+    expect(() => native.wavFileToFeatures(files[0], config, -1)).toThrow(/maxBytes/);
+    // A named pipe has no size to trust: left to the stream (null), without opening it (which would wait
+    // for a writer: this one has none).
+    const fifo = path.join(work, 'clip.fifo');
+    expect(spawnSync('mkfifo', [fifo]).status).toBe(0);
+    await expect(native.wavFileToFeatures(fifo, config, 1 << 20)).resolves.toBeNull();
   });
 
   test('extractFeatures of standard input: a WAV from a pipe with an unknown data size equals the file', () => {

@@ -206,7 +206,7 @@ export const longRecordingScenario: Scenario = {
       { key: 'row', mode: 'row', warmupPasses: 0, label: "ser, prepare's path (`clipRowInto` into one reused row), fresh process", peer: 'cold' },
       { key: 'array', mode: 'array', warmupPasses: 0, label: 'ser, a new array a clip (`wavToFeatures`, as `extractFeaturesSync` returns it), fresh process', peer: 'cold' },
       { key: 'array-warm', mode: 'array', warmupPasses: WARM_PASSES, label: `ser, a new array a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
-      { key: 'async', mode: 'async', warmupPasses: 0, label: '`await extractFeatures(file)` a clip (a worker of the library\'s pool reads the file and sends its matrix back), fresh process', peer: 'cold' },
+      { key: 'async', mode: 'async', warmupPasses: 0, label: '`await extractFeatures(file)` a clip (read and computed as the addon\'s async work on libuv\'s threads, its matrix copied into a new array here), fresh process', peer: 'cold' },
       { key: 'async-warm', mode: 'async', warmupPasses: WARM_PASSES, label: `\`await extractFeatures(file)\` a clip, after ${formatNumber(WARM_PASSES * CLIPS)} clips in the same process`, peer: 'warm' },
     ];
     const ourRates = new Map<string, number[]>(loops.map(({ key }) => [key, []]));
@@ -231,7 +231,7 @@ export const longRecordingScenario: Scenario = {
       }
     }
     lines.push('');
-    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read (into one reused buffer, as prepare's workers read), decoded, resampled to 16 kHz and turned into MFCC on one core (on this thread, or on the library's worker threads for \`extractFeatures\`); every loop a process of its own${pin ? ' pinned to CPU 0' : ''}, timed after its imports; fresh: the process's first pass over the folder, warm: a pass after ${WARM_PASSES} untimed ones; ${CLIP_ROUNDS} rounds, each running our ${loops.length} loops then the peer's two; medians.`);
+    lines.push(`Clip loop: ${CLIPS} files of ${CLIP_SECONDS} s at 48 kHz, each read (into one reused buffer, as prepare's workers read), decoded, resampled to 16 kHz and turned into MFCC on one core (on this thread, or on libuv's threads for \`extractFeatures\`); every loop a process of its own${pin ? ' pinned to CPU 0' : ''}, timed after its imports; fresh: the process's first pass over the folder, warm: a pass after ${WARM_PASSES} untimed ones; ${CLIP_ROUNDS} rounds, each running our ${loops.length} loops then the peer's two; medians.`);
     lines.push('');
     lines.push('| | x real time (median) | minor page faults a clip (median) | rounds |');
     lines.push('|---|---|---|---|');
@@ -259,8 +259,8 @@ export const longRecordingScenario: Scenario = {
         'A new array a clip is fresh memory until V8 collects the old ones (it had not within a fresh process\'s first pass): its pages fault on first write, ' +
           'and a fault is expensive on these virtual machines. The addon marks the heap\'s growth for transparent huge pages where the kernel offers them on request ' +
           '(native/binding_memory.cc), so those faults come 2 MiB at a time; once V8 has collected, new results reuse the freed memory (the warm row). ' +
-          'prepare writes into the shard\'s rows and faults once a shard. `extractFeatures(file)` adds a hop to a worker thread and back a clip, and its worker\'s ' +
-          'results come from that thread\'s own glibc arena, which grows a page at a time and so gets no huge pages: a fresh process faults in each result there.',
+          'prepare writes into the shard\'s rows and faults once a shard. `extractFeatures(file)` adds a hop to one of libuv\'s threads and back a clip, ' +
+          'and copies the matrix computed there into a new array on this thread (on the main heap, as the new-array rows).',
       );
     } else {
       lines.push('');

@@ -1,11 +1,12 @@
 // Features of one clip: a file, WAV bytes or samples in, a time-major Float32 matrix out. The async
 // form runs in the library's worker pool; the sync form runs on the calling thread (for small clips
 // and inside workers).
-import { AbortError, InputFileError, throwIfAborted } from '../errors';
+import { AbortError, InputFileError, throwIfAborted, untilAborted } from '../errors';
 import { native, type FeatureMatrix } from '../native';
 import { apiPool } from '../workers/pool';
 import type { ApiResult, AudioSource } from '../workers/api-task';
 import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
+import { BLOCK_BYTES } from '../features/stream';
 
 /** Features of one clip: `data` holds `frames` x `coeffs` float32 values, time-major, with the configuration used. */
 export interface ClipFeatures extends FeatureMatrix {
@@ -70,9 +71,20 @@ export async function runClipTask(input: AudioInput, task: Promise<ApiResult>, s
   return result;
 }
 
+/** Features of a file of at most one read block through native.wavFileToFeatures; null for a longer one. */
+async function wholeFileFeatures(file: string, config: FeatureConfig, signal: AbortSignal | undefined): Promise<Omit<ClipFeatures, 'config'> | null> {
+  try {
+    return await untilAborted(native.wavFileToFeatures(file, config, BLOCK_BYTES), signal, `${file}: aborted`);
+  } catch (error) {
+    if (error instanceof AbortError) throw error;
+    throw new InputFileError(file, (error as Error).message);
+  }
+}
+
 /**
- * Features of a WAV file, WAV bytes or samples, computed in the worker pool (the caller's thread
- * stays free). A file is read in blocks of 1 MiB (one block for a clip), so a recording of any
+ * Features of a WAV file, WAV bytes or samples, computed off the caller's thread: a file of up to
+ * 1 MiB (a clip) as the addon's async work on libuv's thread pool, a longer file, standard input, bytes
+ * and samples in the worker pool. A longer file is read in blocks of 1 MiB, so a recording of any
  * length needs memory for its features only. Options are those of `ser features`; a bad option throws
  * an OptionsError, a bad input an InputFileError naming the file.
  */
@@ -80,6 +92,12 @@ export async function extractFeatures(input: AudioInput, options: FeatureOptions
   const { signal, ...featureOptions } = options;
   const config = resolveFeatureConfig(featureOptions);
   throwIfAborted(signal, 'extractFeatures');
+  if (typeof input === 'string' && input !== STDIN) {
+    // A file that fits in one read block (a clip) is read and computed as the addon's async work: no
+    // hop to a worker thread and back. A longer file (or a pipe) streams in a worker, in bounded memory.
+    const whole = await wholeFileFeatures(input, config, signal);
+    if (whole) return { ...whole, config };
+  }
   const task = typeof input === 'string'
     ? apiPool.run({ kind: 'stream-features', input: input === STDIN ? null : input, output: null, keep: true, config }, signal)
     : apiPool.run({ kind: 'features', source: audioSource(input, config.sampleRate), config }, signal);

@@ -11,7 +11,7 @@ import { native } from '../native';
 import type { FeatureConfig } from './config';
 
 /** Bytes read per block: large enough that per-call costs vanish, small enough to bound memory. */
-const BLOCK_BYTES = 1 << 20;
+export const BLOCK_BYTES = 1 << 20;
 /** Unfloored rows kept in memory before they spill to a temporary file (output to a file only). */
 const IN_MEMORY_BYTES = 8 << 20;
 /** Rows floored per block in the second pass. */
