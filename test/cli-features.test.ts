@@ -72,6 +72,14 @@ describe('a malformed file exits 1 with one line naming the file', () => {
     expect(run.code).toBe(1);
     expect(run.stderr).toMatch(/missing\.wav: no such file/);
   });
+
+  test('an output that cannot be written is named, and nothing is left behind', () => {
+    const output = path.join(dir, 'no-such-folder', 'x.npy');
+    const run = ser('features', source, '-o', output);
+    expect(run.code).toBe(1);
+    expect(run.stderr.trim().split('\n')[0]).toContain(`${output}: cannot write`);
+    expect(fs.existsSync(path.dirname(output))).toBe(false);
+  });
 });
 
 describe('bad options exit 2', () => {

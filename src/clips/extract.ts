@@ -7,6 +7,8 @@ import { apiPool } from '../workers/pool';
 import type { ApiResult, AudioSource } from '../workers/api-task';
 import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
 import { BLOCK_BYTES } from '../features/stream';
+import { writeFileAtomicAsync } from '../io/atomic';
+import { npyHeader } from '../io/npy';
 
 /** Features of one clip: `data` holds `frames` x `coeffs` float32 values, time-major, with the configuration used. */
 export interface ClipFeatures extends FeatureMatrix {
@@ -121,13 +123,30 @@ export interface FeaturesFileSummary {
 
 /**
  * Features of a WAV file ('-': standard input, e.g. from sox, ffmpeg or arecord) written as a float32
- * NPY [frames, coeffs] (temporary file, then rename), in memory bounded whatever the recording's length.
- * With output null, only the summary is computed.
+ * NPY [frames, coeffs] (temporary file, then rename), in memory bounded whatever the recording's length:
+ * a clip (up to 1 MiB) as the addon's async work, a longer file streamed in a worker. With output null,
+ * only the summary is computed.
  */
 export async function featuresToFile(input: string, output: string | null, options: FeatureOptions & CallOptions = {}): Promise<FeaturesFileSummary> {
   const { signal, ...featureOptions } = options;
   const config = resolveFeatureConfig(featureOptions);
   throwIfAborted(signal, 'featuresToFile');
+  if (input !== STDIN) {
+    // A clip file as the addon's async work, as extractFeatures does (no worker thread to start for one
+    // clip), and the NPY written without blocking the event loop.
+    const whole = await wholeFileFeatures(input, config, signal);
+    if (whole) {
+      const { data, frames, coeffs, sourceSampleRate, seconds } = whole;
+      if (output !== null) {
+        try {
+          await writeFileAtomicAsync(output, [npyHeader([frames, coeffs]), data]);
+        } catch (error) {
+          throw new InputFileError(output, `cannot write: ${(error as Error).message}`);
+        }
+      }
+      return { output, frames, coeffs, sourceSampleRate, seconds, config };
+    }
+  }
   const task = apiPool.run({ kind: 'stream-features', input: input === STDIN ? null : input, output, keep: false, config }, signal);
   const result = await runClipTask(input, task, signal);
   if (!('frames' in result)) throw new Error('features task returned no summary');
