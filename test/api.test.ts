@@ -176,6 +176,14 @@ describe('features and augmentation', () => {
     const controller = new AbortController();
     controller.abort();
     await expect(extractFeatures(wavFile, { signal: controller.signal })).rejects.toThrow(AbortError);
+    // Aborted while running or waiting for one of the clip slots (one per core): every call rejects at
+    // once, and the slots are free again afterwards.
+    const later = new AbortController();
+    const calls = Array.from({ length: 12 }, () => extractFeatures(wavFile, { signal: later.signal }));
+    later.abort();
+    for (const outcome of await Promise.allSettled(calls)) expect(outcome).toMatchObject({ status: 'rejected', reason: { name: 'AbortError' } });
+    const again = await Promise.all(Array.from({ length: 12 }, () => extractFeatures(wavFile)));
+    expect(again.every((f) => f.frames === again[0].frames && f.frames > 0)).toBe(true);
   });
 });
 
