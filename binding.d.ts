@@ -105,7 +105,7 @@ export function wavToFeatures(bytes: Uint8Array | ArrayBuffer, config: NativeFea
  * wavToFeatures of a WAV file of at most maxBytes, read and computed on libuv's thread pool (N-API
  * async work); null for a longer file or one that is not a regular file (stream it instead). Rejects
  * with an Error whose message says what is wrong ('no such file', 'is a directory', a WAV error); the
- * caller names the file.
+ * caller names the file. Bad arguments (path, config, maxBytes) throw at the call.
  */
 export function wavFileToFeatures(path: string, config: NativeFeatureConfig, maxBytes: number): Promise<WavFeatures | null>;
 

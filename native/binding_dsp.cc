@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstring>
@@ -287,20 +288,22 @@ class WavFileFeaturesWork : public Napi::AsyncWorker {
       tooLong_ = true;
       return false;
     }
-    // One byte more than the size, to see a file that grew since fstat.
-    const std::size_t want = static_cast<std::size_t>(info.st_size) + 1;
-    if (bytes.size() < want) bytes.resize(want);
+    // Read to the end, whatever the size said (a file that grew since, a file system whose sizes are
+    // stale): past maxBytes it goes to the stream instead.
     std::size_t done = 0;
-    while (done < want) {
-      const ssize_t got = ::read(fd, bytes.data() + done, want - done);
+    for (;;) {
+      if (done > maxBytes_) {
+        tooLong_ = true;
+        return false;
+      }
+      const std::size_t capacity = std::max<std::size_t>(static_cast<std::size_t>(info.st_size) + 1, done + (std::size_t{64} << 10));
+      const std::size_t limit = std::min<std::size_t>(capacity, static_cast<std::size_t>(maxBytes_) + 1);
+      if (bytes.size() < limit) bytes.resize(limit);
+      const ssize_t got = ::read(fd, bytes.data() + done, limit - done);
       if (got < 0 && errno == EINTR) continue;
       if (got < 0) throw InputError(std::string("cannot read: ") + std::strerror(errno));
       if (got == 0) break;
       done += static_cast<std::size_t>(got);
-    }
-    if (done > maxBytes_) {
-      tooLong_ = true;
-      return false;
     }
     length_ = done;
     return true;

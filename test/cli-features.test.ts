@@ -79,6 +79,14 @@ describe('a malformed file exits 1 with one line naming the file', () => {
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')[0]).toContain(`${output}: cannot write`);
     expect(fs.existsSync(path.dirname(output))).toBe(false);
+    // A folder where the NPY should go: the temporary file is written, the rename refused, and the
+    // temporary file removed.
+    const folder = path.join(dir, 'taken.npy');
+    fs.mkdirSync(folder);
+    const refused = ser('features', source, '-o', folder);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr.trim().split('\n')[0]).toContain(`${folder}: cannot write`);
+    expect(fs.readdirSync(dir).filter((name) => name.startsWith('taken.npy.'))).toEqual([]);
   });
 });
 

@@ -75,11 +75,13 @@ export async function runClipTask(input: AudioInput, task: Promise<ApiResult>, s
   return result;
 }
 
-// Clip files in the addon's async work at once: one per core. More would only queue on libuv's threads
-// (which also serve the process's file system calls) and take the CPU from the caller's thread: with
-// 600 calls at once and no limit, a 5 ms timer waited up to 85 ms, against 17-20 ms through the worker
-// pool (by hand, 2 cores); the rest wait here, in order.
-const clipSlots = Math.max(1, os.availableParallelism());
+// Clip files in the addon's async work at once: one per core, and never every thread of libuv's pool
+// (4 unless UV_THREADPOOL_SIZE says otherwise), which also serves the process's file system calls.
+// More would only queue there and take the CPU from the caller's thread: with 600 calls at once and no
+// limit, a 5 ms timer waited up to 85 ms, against 17-20 ms through the worker pool (by hand, 2 cores);
+// the rest wait here, in order.
+const libuvThreads = Number(process.env.UV_THREADPOOL_SIZE) || 4;
+const clipSlots = Math.max(1, Math.min(os.availableParallelism(), libuvThreads - 1));
 let clipsRunning = 0;
 const clipsWaiting: (() => void)[] = [];
 

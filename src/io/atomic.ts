@@ -56,6 +56,25 @@ export async function writeFileAtomicAsync(file: string, chunks: readonly ArrayB
     throw error;
   }
   await handle.close();
-  await fs.promises.rename(tmp, file);
-  syncDirectory(path.dirname(file));
+  try {
+    await fs.promises.rename(tmp, file);
+  } catch (error) {
+    // The new file stays whole or is not there: its temporary copy goes (a folder named like the file
+    // refuses the rename, for one).
+    await fs.promises.rm(tmp, { force: true });
+    throw error;
+  }
+  await syncDirectoryAsync(path.dirname(file));
+}
+
+async function syncDirectoryAsync(dir: string): Promise<void> {
+  let handle: fs.promises.FileHandle | undefined;
+  try {
+    handle = await fs.promises.open(dir, 'r');
+    await handle.sync();
+  } catch {
+    // As syncDirectory: the rename itself is still atomic.
+  } finally {
+    await handle?.close();
+  }
 }
