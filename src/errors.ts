@@ -1,6 +1,8 @@
 // The error kinds of the library (and so of the CLI's exit codes): every one names what was wrong,
 // and the file or option it was wrong in, so a caller can branch on the class and show the message.
 
+import { sharedAbortSignal } from './abort';
+
 /** The base of every error this package throws on purpose. */
 export class SerError extends Error {
   override name = 'SerError';
@@ -56,8 +58,9 @@ export function inputFailureReason(error: unknown): string {
  * `work`'s outcome, or an AbortError (`message`) as soon as the signal fires, for work that cannot stop
  * midway: it runs on, and its late result or error is dropped.
  */
-export function untilAborted<T>(work: Promise<T>, signal: AbortSignal | undefined, message: string): Promise<T> {
-  if (!signal) return work;
+export function untilAborted<T>(work: Promise<T>, callerSignal: AbortSignal | undefined, message: string): Promise<T> {
+  if (!callerSignal) return work;
+  const signal = sharedAbortSignal(callerSignal);
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new AbortError(message));
     if (signal.aborted) onAbort();

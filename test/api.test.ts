@@ -2,6 +2,7 @@
 // that name the file or option, one model kept across predictions, a free event loop while work runs,
 // and abort that leaves prepare and train resumable to the same bytes.
 import { spawnSync } from 'child_process';
+import { getEventListeners } from 'events';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -9,6 +10,7 @@ import {
   AbortError, augment, CacheConflictError, extractFeatures, extractFeaturesSync, InputFileError, loadModel, OptionsError,
   predictFiles, prepare, shutdown, synthesize, train, type AudioInput, type EmotionModel, type EmotionPrediction, type Prediction,
 } from '../src/index';
+import { sharedAbortSignal } from '../src/abort';
 import { applyAugmentPlan } from '../src/augment/spec';
 import { planFromEffects } from '../src/clips/augment';
 import { native } from '../src/native';
@@ -183,12 +185,35 @@ describe('features and augmentation', () => {
     await expect(extractFeatures(wavFile, { signal: controller.signal })).rejects.toThrow(AbortError);
     // Aborted while running or waiting for one of the clip slots (one per core): every call rejects at
     // once, and the slots are free again afterwards.
-    const later = new AbortController();
-    const calls = Array.from({ length: 12 }, () => extractFeatures(wavFile, { signal: later.signal }));
-    later.abort();
-    for (const outcome of await Promise.allSettled(calls)) expect(outcome).toMatchObject({ status: 'rejected', reason: { name: 'AbortError' } });
-    const again = await Promise.all(Array.from({ length: 12 }, () => extractFeatures(wavFile)));
-    expect(again.every((f) => f.frames === again[0].frames && f.frames > 0)).toBe(true);
+    // The calls share one listener on the caller's signal, so more than Node's 10 per signal bring no
+    // MaxListenersExceededWarning.
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error): void => void warnings.push(warning);
+    process.on('warning', onWarning);
+    try {
+      const later = new AbortController();
+      const calls = Array.from({ length: 12 }, () => extractFeatures(wavFile, { signal: later.signal }));
+      expect(getEventListeners(later.signal, 'abort')).toHaveLength(1);
+      later.abort();
+      for (const outcome of await Promise.allSettled(calls)) expect(outcome).toMatchObject({ status: 'rejected', reason: { name: 'AbortError' } });
+      const again = await Promise.all(Array.from({ length: 12 }, () => extractFeatures(wavFile)));
+      expect(again.every((f) => f.frames === again[0].frames && f.frames > 0)).toBe(true);
+      // A signal that never fires, shared by 24 calls through the clip slots and the worker pool (WAV
+      // bytes): every call resolves, and what waited on the signal is gone once they have.
+      const serverLife = new AbortController();
+      const bytes = fs.readFileSync(wavFile);
+      const shared = await Promise.all([
+        ...Array.from({ length: 12 }, () => extractFeatures(wavFile, { signal: serverLife.signal })),
+        ...Array.from({ length: 12 }, () => extractFeatures(bytes, { signal: serverLife.signal })),
+      ]);
+      expect(shared.every((f) => f.frames === again[0].frames)).toBe(true);
+      expect(getEventListeners(serverLife.signal, 'abort')).toHaveLength(1);
+      expect(getEventListeners(sharedAbortSignal(serverLife.signal), 'abort')).toHaveLength(0);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings.map((w) => w.name)).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+    }
   });
 });
 

@@ -1,6 +1,7 @@
 // The Piscina pool that computes features on every core.
 
 import { Piscina } from 'piscina';
+import { sharedAbortSignal } from '../abort';
 
 import { compiledEntry, defaultWorkerCount } from './entry';
 
@@ -65,7 +66,7 @@ class ApiPool {
     this.piscina ??= new Piscina({
       filename: workerEntry('api-task'), minThreads: 0, maxThreads: defaultWorkerCount(), idleTimeout: 2000,
     });
-    return this.piscina.run(task, { signal }) as Promise<ApiResult>;
+    return this.piscina.run(task, { signal: signal && sharedAbortSignal(signal) }) as Promise<ApiResult>;
   }
 
   get threads(): number {

@@ -6,6 +6,7 @@
 import * as os from 'os';
 import { isMainThread, parentPort, Worker } from 'worker_threads';
 
+import { sharedAbortSignal } from '../abort';
 import { AbortError, reviveError, serialiseError, type SerialisedError } from '../errors';
 
 /**
@@ -91,8 +92,9 @@ export class WorkerThread {
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = { resolve: resolve as (value: unknown) => void, reject, onEvent: extras.onEvent };
       const onAbort = (): void => this.send({ kind: 'abort', id });
+      const signal = extras.signal && sharedAbortSignal(extras.signal);
       const settle = (): void => {
-        extras.signal?.removeEventListener('abort', onAbort);
+        signal?.removeEventListener('abort', onAbort);
         this.pending.delete(id);
         if (this.pending.size === 0) this.worker.unref();
       };
@@ -107,8 +109,8 @@ export class WorkerThread {
       if (this.pending.size === 0) this.worker.ref();
       this.pending.set(id, pending);
       this.send({ kind: 'request', id, request }, extras.transfer);
-      if (extras.signal?.aborted) onAbort();
-      else extras.signal?.addEventListener('abort', onAbort, { once: true });
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
       if (extras.stream) void this.pump(id, pending, extras.stream);
     });
   }
