@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 
 import { extractFeaturesSync } from '../src/clips/extract';
+import { native } from '../src/native';
 import { loadNpy } from './helpers/npy-reader';
 import { CLI, FIXTURES, maxAbsDiff, tempDir } from './helpers/paths';
 import { writeWav } from './helpers/wav-writer';
@@ -73,17 +74,23 @@ describe('a malformed file exits 1 with one line naming the file', () => {
     expect(run.stderr).toMatch(/missing\.wav: no such file/);
   });
 
-  test('an output that cannot be written is named, and nothing is left behind', () => {
+  // A clip (the addon's async work) and a recording over 1 MiB (streamed in a worker) alike.
+  const long = path.join(dir, 'long-40s.wav');
+  test.each([['a clip', source], ['a recording over 1 MiB', long]])('an output that cannot be written is named, and nothing is left behind: %s', (_kind, input) => {
+    if (input === long && !fs.existsSync(long)) {
+      fs.writeFileSync(long, native.encodeWav16(Float32Array.from({ length: 16000 * 40 }, (_, i) => 0.3 * Math.sin(i * 0.05)), 16000));
+      expect(fs.statSync(long).size).toBeGreaterThan(1 << 20);
+    }
     const output = path.join(dir, 'no-such-folder', 'x.npy');
-    const run = ser('features', source, '-o', output);
+    const run = ser('features', input, '-o', output);
     expect(run.code).toBe(1);
     expect(run.stderr.trim().split('\n')[0]).toContain(`${output}: cannot write`);
     expect(fs.existsSync(path.dirname(output))).toBe(false);
     // A folder where the NPY should go: the temporary file is written, the rename refused, and the
     // temporary file removed.
     const folder = path.join(dir, 'taken.npy');
-    fs.mkdirSync(folder);
-    const refused = ser('features', source, '-o', folder);
+    fs.mkdirSync(folder, { recursive: true });
+    const refused = ser('features', input, '-o', folder);
     expect(refused.code).toBe(1);
     expect(refused.stderr.trim().split('\n')[0]).toContain(`${folder}: cannot write`);
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('taken.npy.'))).toEqual([]);

@@ -71,7 +71,7 @@ export async function runClipTask(input: AudioInput, task: Promise<ApiResult>, s
     if (signal?.aborted || (error as Error).name === 'AbortError') throw new AbortError(`${inputName(input)}: aborted`);
     throw error;
   }
-  if (!result.ok) throw new InputFileError(inputName(input), result.reason);
+  if (!result.ok) throw new InputFileError(result.file ?? inputName(input), result.reason);
   return result;
 }
 

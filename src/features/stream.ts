@@ -72,6 +72,25 @@ function* blocks(fd: number): Generator<Block> {
   }
 }
 
+/** A failure to write the output (or its temporary files beside it): the output is at fault, not the input. */
+export class OutputWriteError extends Error {
+  override name = 'OutputWriteError';
+  readonly reason: string;
+  constructor(readonly file: string, cause: unknown) {
+    const reason = `cannot write: ${cause instanceof Error ? cause.message : String(cause)}`;
+    super(`${file}: ${reason}`);
+    this.reason = reason;
+  }
+}
+
+function writingOutput<T>(output: string, write: () => T): T {
+  try {
+    return write();
+  } catch (error) {
+    throw error instanceof OutputWriteError ? error : new OutputWriteError(output, error);
+  }
+}
+
 function writeAll(fd: number, bytes: Uint8Array): void {
   for (let offset = 0; offset < bytes.length; ) offset += fs.writeSync(fd, bytes, offset, bytes.length - offset);
 }
@@ -92,6 +111,7 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
   }
   const unflooredFile = output === null ? null : `${output}.${process.pid}.unfloored.tmp`;
   const tmpOutput = output === null ? null : `${output}.${process.pid}.tmp`;
+
   // Unfloored rows stay in memory up to a budget; a longer recording written to a file spills them
   // to a temporary file, so its memory does not grow with its length.
   const kept: Float32Array[] = [];
@@ -99,6 +119,8 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
   // Set once the rows spill (a holder object: the closure below assigns it).
   const spill: { fd: number | null } = { fd: null };
   try {
+    // An output that cannot be written fails now, not after a long recording has been read through.
+    if (output !== null && tmpOutput !== null) writingOutput(output, () => fs.closeSync(fs.openSync(tmpOutput, 'w')));
     if (output === null) {
       // The matrix comes back whole: the rows stay in the stream and come out floored as one array
       // (taking them block by block cost three arrays a clip, each fresh memory until V8 collects).
@@ -118,15 +140,16 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
     const take = (rows: Float32Array) => {
       if (rows.length === 0) return;
       if (spill.fd === null && unflooredFile !== null && keptBytes + rows.byteLength > IN_MEMORY_BYTES) {
-        const fd = fs.openSync(unflooredFile, 'w+');
+        const fd = writingOutput(output, () => fs.openSync(unflooredFile, 'w+'));
         spill.fd = fd;
-        for (const earlier of kept.splice(0)) writeAll(fd, asBytes(earlier));
+        for (const earlier of kept.splice(0)) writingOutput(output, () => writeAll(fd, asBytes(earlier)));
       }
       if (spill.fd === null) {
         kept.push(rows);
         keptBytes += rows.byteLength;
       } else {
-        writeAll(spill.fd, asBytes(rows));
+        const fd = spill.fd;
+        writingOutput(output, () => writeAll(fd, asBytes(rows)));
       }
     };
     for (const { bytes } of blocks(inputFd)) take(stream.push(bytes));
@@ -146,31 +169,35 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
       }
     }
     if (tmpOutput === null) throw new Error('streamFeatures: no temporary output path');
-    const outFd = fs.openSync(tmpOutput, 'w');
-    try {
-      writeAll(outFd, npyHeader([frames, coeffs]));
-      const block = new Float32Array(FINISH_ROWS * unflooredWidth);
-      for (let row = 0; row < frames; row += FINISH_ROWS) {
-        const rows = Math.min(FINISH_ROWS, frames - row);
-        let view: Float32Array;
-        if (unfloored) {
-          view = unfloored.subarray(row * unflooredWidth, (row + rows) * unflooredWidth);
-        } else {
-          view = block.subarray(0, rows * unflooredWidth);
-          const bytes = asBytes(view);
-          for (let got = 0; got < bytes.length; ) {
-            const n = fs.readSync(spilled as number, bytes, got, bytes.length - got, row * unflooredWidth * 4 + got);
-            if (n === 0) throw new Error(`${unflooredFile}: shorter than the rows written to it`);
-            got += n;
+    const writeOutput = (tmp: string): void => {
+      const outFd = fs.openSync(tmp, 'w');
+      try {
+        writeAll(outFd, npyHeader([frames, coeffs]));
+        const block = new Float32Array(FINISH_ROWS * unflooredWidth);
+        for (let row = 0; row < frames; row += FINISH_ROWS) {
+          const rows = Math.min(FINISH_ROWS, frames - row);
+          let view: Float32Array;
+          if (unfloored) {
+            view = unfloored.subarray(row * unflooredWidth, (row + rows) * unflooredWidth);
+          } else {
+            view = block.subarray(0, rows * unflooredWidth);
+            const bytes = asBytes(view);
+            for (let got = 0; got < bytes.length; ) {
+              const n = fs.readSync(spilled as number, bytes, got, bytes.length - got, row * unflooredWidth * 4 + got);
+              if (n === 0) throw new Error(`${unflooredFile}: shorter than the rows written to it`);
+              got += n;
+            }
           }
+          writeAll(outFd, asBytes(stream.finishRows(view)));
         }
-        writeAll(outFd, asBytes(stream.finishRows(view)));
+        fs.fsyncSync(outFd);
+      } finally {
+        fs.closeSync(outFd);
       }
-      fs.fsyncSync(outFd);
-    } finally {
-      fs.closeSync(outFd);
-    }
-    fs.renameSync(tmpOutput, output);
+      fs.renameSync(tmp, output);
+    };
+    // From here on every failure is the output's: its temporary files, the NPY, the rename.
+    writingOutput(output, () => writeOutput(tmpOutput));
     return { frames, coeffs, sourceSampleRate, seconds };
   } finally {
     stream.release();

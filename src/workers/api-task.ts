@@ -10,7 +10,7 @@ import { inputFailureReason } from '../errors';
 import { readFileReusing } from '../io/read';
 import { native } from '../native';
 import { writeSynthClip, type SynthClip } from '../synth/corpus';
-import { streamFeatures } from '../features/stream';
+import { OutputWriteError, streamFeatures } from '../features/stream';
 import { clipRow, type RowGeometry } from './feature-task';
 import { runInBackground } from './thread';
 
@@ -35,7 +35,7 @@ export type ApiResult =
   | { ok: true; frames: number; coeffs: number; sourceSampleRate: number; seconds: number }
   | { ok: true; audio: Float32Array; sampleRate: number; inputSeconds: number }
   | { ok: true; written: number }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; file?: string };
 
 /** A file's bytes (a view valid until the next read on this thread); '-' is standard input, read to its end. */
 function readSource(file: string): Buffer {
@@ -89,6 +89,8 @@ export default function apiTask(task: ApiTask): ApiResult {
     // Piscina moves what a returned wrapper lists: the result arrives whole, its buffers transferred.
     return move({ [transferableSymbol]: buffers, [valueSymbol]: result }) as unknown as ApiResult;
   } catch (error) {
+    // A failure to write the output names the output; any other names the input.
+    if (error instanceof OutputWriteError) return { ok: false, reason: error.reason, file: error.file };
     return { ok: false, reason: inputFailureReason(error) };
   }
 }
