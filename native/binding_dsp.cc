@@ -179,20 +179,56 @@ ser::Span<const float> samplesAtConfigRate(ser::Span<const uint8_t> bytes, const
   return ser::Span<const float>(resampled, resampledLength);
 }
 
-Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
-  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+// What wavFeaturesInto computed, besides the values.
+struct WavFeatureShape {
+  std::size_t frames = 0, coeffs = 0;
+  uint32_t sourceSampleRate = 0;
+  double seconds = 0;
+};
+
+// A WAV's features at config.sampleRate, written to the frames x coeffs floats that allocate(count)
+// returns: wavToFeatures gives it a new JS array, the async work a buffer of its own (no N-API on the
+// pool thread). Both compute the same values the same way.
+template <typename Allocate>
+WavFeatureShape wavFeaturesInto(ser::Span<const uint8_t> bytes, const ser::FeatureConfig& config, Allocate allocate) {
   ser::WavHeader header;
   ser::parseWavHeader(bytes, true, header);
   std::vector<float> decodedOwn, resampledOwn;
   const ser::Span<const float> samples = samplesAtConfigRate(bytes, header, config, decodedOwn, resampledOwn);
-  std::size_t frames = 0, coeffs = 0;
-  auto data = computeInto(env, samples, config, frames, coeffs);
-  Napi::Object result = featureResult(env, data, frames, coeffs);
-  result.Set("sourceSampleRate", Napi::Number::New(env, header.info.sampleRate));
-  result.Set("seconds", Napi::Number::New(env, static_cast<double>(header.info.frames) / header.info.sampleRate));
+  ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config);
+  WavFeatureShape shape;
+  shape.frames = ser::featureFrames(samples.size(), config);
+  shape.coeffs = ser::featureCoeffs(config);
+  const uint64_t count = static_cast<uint64_t>(shape.frames) * shape.coeffs;
+  if (count > kMaxOutputFloats) {
+    throw InputError("the features would need " + std::to_string(count) + " floats, more than the limit of " +
+                     std::to_string(kMaxOutputFloats) + " (check the sample rates and sizes)");
+  }
+  float* out = allocate(static_cast<std::size_t>(count));
+  // compute() writes every value (or throws, and the buffer is dropped).
+  extractor.compute(samples, ser::Span<float>(out, static_cast<std::size_t>(count)));
+  shape.sourceSampleRate = header.info.sampleRate;
+  shape.seconds = static_cast<double>(header.info.frames) / header.info.sampleRate;
+  return shape;
+}
+
+Napi::Object wavFeatureResult(Napi::Env env, const Napi::Float32Array& data, const WavFeatureShape& shape) {
+  Napi::Object result = featureResult(env, data, shape.frames, shape.coeffs);
+  result.Set("sourceSampleRate", Napi::Number::New(env, shape.sourceSampleRate));
+  result.Set("seconds", Napi::Number::New(env, shape.seconds));
   return result;
+}
+
+Napi::Value WavToFeatures(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const ser::Span<const uint8_t> bytes = requireBytes(info, 0, "wav bytes");
+  const ser::FeatureConfig config = parseFeatureConfig(requireObject(info, 1, "config"));
+  Napi::Float32Array data;
+  const WavFeatureShape shape = wavFeaturesInto(bytes, config, [&](std::size_t count) {
+    data = newFloat32ArrayForWriting(env, count, "the features");
+    return data.Data();
+  });
+  return wavFeatureResult(env, data, shape);
 }
 
 // wavFileToFeatures(path, config, maxBytes): a promise of wavToFeatures' result for a WAV file of at
@@ -217,20 +253,10 @@ class WavFileFeaturesWork : public Napi::AsyncWorker {
       // The file's bytes in a buffer this pool thread keeps (no fresh pages a clip).
       thread_local std::vector<uint8_t> bytes;
       if (!readWhole(bytes)) return;
-      const ser::Span<const uint8_t> wav(bytes.data(), length_);
-      ser::WavHeader header;
-      ser::parseWavHeader(wav, true, header);
-      std::vector<float> decodedOwn, resampledOwn;
-      const ser::Span<const float> samples = samplesAtConfigRate(wav, header, config_, decodedOwn, resampledOwn);
-      ser::FeatureExtractor& extractor = ser::cachedFeatureExtractor(config_);
-      frames_ = ser::featureFrames(samples.size(), config_);
-      coeffs_ = ser::featureCoeffs(config_);
-      const uint64_t count = static_cast<uint64_t>(frames_) * coeffs_;
-      if (count > kMaxOutputFloats) throw InputError("the features would need " + std::to_string(count) + " floats, more than the limit");
-      features_.resize(static_cast<std::size_t>(count));
-      extractor.compute(samples, ser::Span<float>(features_.data(), features_.size()));
-      sourceSampleRate_ = header.info.sampleRate;
-      seconds_ = static_cast<double>(header.info.frames) / header.info.sampleRate;
+      shape_ = wavFeaturesInto(ser::Span<const uint8_t>(bytes.data(), length_), config_, [&](std::size_t count) {
+        features_.resize(count);
+        return features_.data();
+      });
     } catch (const std::bad_alloc&) {
       SetError("out of memory");
     } catch (const std::exception& error) {
@@ -247,10 +273,7 @@ class WavFileFeaturesWork : public Napi::AsyncWorker {
       }
       auto data = newFloat32ArrayForWriting(env, features_.size(), "the features");
       if (!features_.empty()) std::memcpy(data.Data(), features_.data(), features_.size() * sizeof(float));
-      Napi::Object result = featureResult(env, data, frames_, coeffs_);
-      result.Set("sourceSampleRate", Napi::Number::New(env, sourceSampleRate_));
-      result.Set("seconds", Napi::Number::New(env, seconds_));
-      deferred_.Resolve(result);
+      deferred_.Resolve(wavFeatureResult(env, data, shape_));
     } catch (const Napi::Error& error) {
       deferred_.Reject(error.Value());
     } catch (const std::exception& error) {
@@ -316,9 +339,7 @@ class WavFileFeaturesWork : public Napi::AsyncWorker {
   bool tooLong_ = false;
   std::size_t length_ = 0;
   std::vector<float> features_;
-  std::size_t frames_ = 0, coeffs_ = 0;
-  uint32_t sourceSampleRate_ = 0;
-  double seconds_ = 0;
+  WavFeatureShape shape_;
 };
 
 Napi::Value WavFileToFeatures(const Napi::CallbackInfo& info) {
