@@ -60,18 +60,23 @@ export function inputFailureReason(error: unknown): string {
  */
 export function untilAborted<T>(work: Promise<T>, callerSignal: AbortSignal | undefined, message: string): Promise<T> {
   if (!callerSignal) return work;
-  const signal = sharedAbortSignal(callerSignal);
+  const shared = sharedAbortSignal(callerSignal);
+  const signal = shared.signal;
   return new Promise<T>((resolve, reject) => {
     const onAbort = (): void => reject(new AbortError(message));
+    const settle = (): void => {
+      signal.removeEventListener('abort', onAbort);
+      shared.release();
+    };
     if (signal.aborted) onAbort();
     else signal.addEventListener('abort', onAbort, { once: true });
     work.then(
       (value) => {
-        signal.removeEventListener('abort', onAbort);
+        settle();
         resolve(value);
       },
       (error: unknown) => {
-        signal.removeEventListener('abort', onAbort);
+        settle();
         reject(error);
       },
     );

@@ -169,35 +169,34 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
       }
     }
     if (tmpOutput === null) throw new Error('streamFeatures: no temporary output path');
-    const writeOutput = (tmp: string): void => {
-      const outFd = fs.openSync(tmp, 'w');
-      try {
-        writeAll(outFd, npyHeader([frames, coeffs]));
-        const block = new Float32Array(FINISH_ROWS * unflooredWidth);
-        for (let row = 0; row < frames; row += FINISH_ROWS) {
-          const rows = Math.min(FINISH_ROWS, frames - row);
-          let view: Float32Array;
-          if (unfloored) {
-            view = unfloored.subarray(row * unflooredWidth, (row + rows) * unflooredWidth);
-          } else {
-            view = block.subarray(0, rows * unflooredWidth);
-            const bytes = asBytes(view);
-            for (let got = 0; got < bytes.length; ) {
-              const n = fs.readSync(spilled as number, bytes, got, bytes.length - got, row * unflooredWidth * 4 + got);
-              if (n === 0) throw new Error(`${unflooredFile}: shorter than the rows written to it`);
-              got += n;
-            }
+    // The output's own failures (its temporary files, the NPY, the rename) name the output; the
+    // floor and the DCT between the reads and the writes are not the output's.
+    const outFd = writingOutput(output, () => fs.openSync(tmpOutput, 'w'));
+    try {
+      writingOutput(output, () => writeAll(outFd, npyHeader([frames, coeffs])));
+      const block = new Float32Array(FINISH_ROWS * unflooredWidth);
+      for (let row = 0; row < frames; row += FINISH_ROWS) {
+        const rows = Math.min(FINISH_ROWS, frames - row);
+        let view: Float32Array;
+        if (unfloored) {
+          view = unfloored.subarray(row * unflooredWidth, (row + rows) * unflooredWidth);
+        } else {
+          view = block.subarray(0, rows * unflooredWidth);
+          const bytes = asBytes(view);
+          for (let got = 0; got < bytes.length; ) {
+            const n = writingOutput(output, () => fs.readSync(spilled as number, bytes, got, bytes.length - got, row * unflooredWidth * 4 + got));
+            if (n === 0) throw new Error(`${unflooredFile}: shorter than the rows written to it`);
+            got += n;
           }
-          writeAll(outFd, asBytes(stream.finishRows(view)));
         }
-        fs.fsyncSync(outFd);
-      } finally {
-        fs.closeSync(outFd);
+        const finished = stream.finishRows(view);
+        writingOutput(output, () => writeAll(outFd, asBytes(finished)));
       }
-      fs.renameSync(tmp, output);
-    };
-    // From here on every failure is the output's: its temporary files, the NPY, the rename.
-    writingOutput(output, () => writeOutput(tmpOutput));
+      writingOutput(output, () => fs.fsyncSync(outFd));
+    } finally {
+      fs.closeSync(outFd);
+    }
+    writingOutput(output, () => fs.renameSync(tmpOutput, output));
     return { frames, coeffs, sourceSampleRate, seconds };
   } finally {
     stream.release();

@@ -66,7 +66,11 @@ class ApiPool {
     this.piscina ??= new Piscina({
       filename: workerEntry('api-task'), minThreads: 0, maxThreads: defaultWorkerCount(), idleTimeout: 2000,
     });
-    return this.piscina.run(task, { signal: signal && sharedAbortSignal(signal) }) as Promise<ApiResult>;
+    if (!signal) return this.piscina.run(task) as Promise<ApiResult>;
+    const shared = sharedAbortSignal(signal);
+    const run = this.piscina.run(task, { signal: shared.signal }) as Promise<ApiResult>;
+    run.then(shared.release, shared.release);
+    return run;
   }
 
   get threads(): number {

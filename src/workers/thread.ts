@@ -92,9 +92,11 @@ export class WorkerThread {
     return new Promise<T>((resolve, reject) => {
       const pending: Pending = { resolve: resolve as (value: unknown) => void, reject, onEvent: extras.onEvent };
       const onAbort = (): void => this.send({ kind: 'abort', id });
-      const signal = extras.signal && sharedAbortSignal(extras.signal);
+      const shared = extras.signal && sharedAbortSignal(extras.signal);
+      const signal = shared?.signal;
       const settle = (): void => {
         signal?.removeEventListener('abort', onAbort);
+        shared?.release();
         this.pending.delete(id);
         if (this.pending.size === 0) this.worker.unref();
       };
