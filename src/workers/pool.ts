@@ -1,8 +1,8 @@
 // The Piscina pool that computes features on every core.
 
 import { Piscina } from 'piscina';
-import { sharedAbortSignal } from '../abort';
 
+import { sharedAbortSignal } from '../abort';
 import { compiledEntry, defaultWorkerCount } from './entry';
 
 export { compiledEntry, defaultWorkerCount };
