@@ -25,8 +25,8 @@ export interface SharedAbort {
 
 /** The shared signal for `caller`: the same one for every pending call with `caller`. */
 export function sharedAbortSignal(caller: AbortSignal): SharedAbort {
-  let shared = sharedBySignal.get(caller);
-  if (!shared) {
+  let entry = sharedBySignal.get(caller);
+  if (!entry) {
     const controller = new AbortController();
     // Every listener on it is a pending call's, removed when the call settles: any number may wait.
     setMaxListeners(0, controller.signal);
@@ -38,20 +38,21 @@ export function sharedAbortSignal(caller: AbortSignal): SharedAbort {
       caller.addEventListener('abort', forward, { once: true });
       detach = () => caller.removeEventListener('abort', forward);
     }
-    shared = { signal: controller.signal, users: 0, detach };
-    sharedBySignal.set(caller, shared);
+    entry = { signal: controller.signal, users: 0, detach };
+    sharedBySignal.set(caller, entry);
   }
-  const entry = shared;
-  entry.users += 1;
+  const shared = entry;
+  shared.users += 1;
   let released = false;
   return {
-    signal: entry.signal,
+    signal: shared.signal,
     release: () => {
       if (released) return;
       released = true;
-      entry.users -= 1;
-      if (entry.users === 0 && sharedBySignal.get(caller) === entry) {
-        entry.detach();
+      // An entry is dropped only here, at no users, so the caller's entry is still this one.
+      shared.users -= 1;
+      if (shared.users === 0) {
+        shared.detach();
         sharedBySignal.delete(caller);
       }
     },

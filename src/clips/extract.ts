@@ -8,7 +8,7 @@ import { native, type FeatureMatrix } from '../native';
 import { apiPool } from '../workers/pool';
 import type { ApiResult, AudioSource } from '../workers/api-task';
 import { resolveFeatureConfig, type FeatureConfig, type FeatureOptions } from '../features/config';
-import { BLOCK_BYTES } from '../features/stream';
+import { BLOCK_BYTES, OutputWriteError } from '../features/stream';
 import { writeFileAtomicAsync } from '../io/atomic';
 import { npyHeader } from '../io/npy';
 
@@ -170,7 +170,8 @@ export async function featuresToFile(input: string, output: string | null, optio
         try {
           await writeFileAtomicAsync(output, [npyHeader([frames, coeffs]), data]);
         } catch (error) {
-          throw new InputFileError(output, `cannot write: ${(error as Error).message}`);
+          const failure = new OutputWriteError(output, error);
+          throw new InputFileError(failure.file, failure.reason);
         }
       }
       return { output, frames, coeffs, sourceSampleRate, seconds, config };

@@ -111,7 +111,6 @@ export function streamFeatures(input: string | null, config: FeatureConfig, outp
   }
   const unflooredFile = output === null ? null : `${output}.${process.pid}.unfloored.tmp`;
   const tmpOutput = output === null ? null : `${output}.${process.pid}.tmp`;
-
   // Unfloored rows stay in memory up to a budget; a longer recording written to a file spills them
   // to a temporary file, so its memory does not grow with its length.
   const kept: Float32Array[] = [];
