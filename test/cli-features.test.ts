@@ -84,7 +84,9 @@ describe('a malformed file exits 1 with one line naming the file', () => {
     const output = path.join(dir, 'no-such-folder', 'x.npy');
     const run = ser('features', input, '-o', output);
     expect(run.code).toBe(1);
-    expect(run.stderr.trim().split('\n')[0]).toContain(`${output}: cannot write`);
+    // The output the user named and the system's reason, not the temporary file the write went through.
+    expect(run.stderr.trim().split('\n')[0]).toContain(`${output}: cannot write: ENOENT: no such file or directory`);
+    expect(run.stderr).not.toMatch(/\.\d+\.tmp/);
     expect(fs.existsSync(path.dirname(output))).toBe(false);
     // A folder where the NPY should go: the temporary file is written, the rename refused, and the
     // temporary file removed.
@@ -92,7 +94,8 @@ describe('a malformed file exits 1 with one line naming the file', () => {
     fs.mkdirSync(folder, { recursive: true });
     const refused = ser('features', input, '-o', folder);
     expect(refused.code).toBe(1);
-    expect(refused.stderr.trim().split('\n')[0]).toContain(`${folder}: cannot write`);
+    expect(refused.stderr.trim().split('\n')[0]).toContain(`${folder}: cannot write: EISDIR`);
+    expect(refused.stderr).not.toMatch(/\.\d+\.tmp/);
     expect(fs.readdirSync(dir).filter((name) => name.startsWith('taken.npy.'))).toEqual([]);
   });
 });

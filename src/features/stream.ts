@@ -72,12 +72,23 @@ function* blocks(fd: number): Generator<Block> {
   }
 }
 
+/**
+ * What a failed system call says, without the paths Node appends to it ("EACCES: permission denied, open
+ * '/out/.x.npy.tmp-12'"): those name the temporary files beside the output, which the user never asked for.
+ */
+function systemCallReason(cause: unknown): string {
+  if (!(cause instanceof Error)) return String(cause);
+  const { code, syscall } = cause as NodeJS.ErrnoException;
+  const pathsAt = typeof code === 'string' && typeof syscall === 'string' ? cause.message.lastIndexOf(`, ${syscall} '`) : -1;
+  return pathsAt > 0 ? cause.message.slice(0, pathsAt) : cause.message;
+}
+
 /** A failure to write the output (or its temporary files beside it): the output is at fault, not the input. */
 export class OutputWriteError extends Error {
   override name = 'OutputWriteError';
   readonly reason: string;
   constructor(readonly file: string, cause: unknown) {
-    const reason = `cannot write: ${cause instanceof Error ? cause.message : String(cause)}`;
+    const reason = `cannot write: ${systemCallReason(cause)}`;
     super(`${file}: ${reason}`);
     this.reason = reason;
   }
