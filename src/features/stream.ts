@@ -74,12 +74,12 @@ function* blocks(fd: number): Generator<Block> {
 
 /**
  * What a failed system call says, without the paths Node appends to it ("EACCES: permission denied, open
- * '/out/.x.npy.tmp-12'"): those name the temporary files beside the output, which the user never asked for.
+ * '/out/x.npy.4242.tmp'"): those name the temporary files beside the output, which the user never asked for.
  */
 function systemCallReason(cause: unknown): string {
   if (!(cause instanceof Error)) return String(cause);
   const { code, syscall } = cause as NodeJS.ErrnoException;
-  const pathsAt = typeof code === 'string' && typeof syscall === 'string' ? cause.message.lastIndexOf(`, ${syscall} '`) : -1;
+  const pathsAt = typeof code === 'string' && typeof syscall === 'string' ? cause.message.indexOf(`, ${syscall} '`) : -1;
   return pathsAt > 0 ? cause.message.slice(0, pathsAt) : cause.message;
 }
 
